@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tradeops.models import Bot
+
+
+class IntegrityIncident(models.Model):
+    """An integrity problem, deduplicated by (bot, kind, key) while it is not resolved."""
+
+    class Severity(models.TextChoices):
+        CRITICAL = "critical"
+        WARNING = "warning"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    class Kind(models.TextChoices):
+        BLOCKED_MALFORMED_TRADE = "blocked_malformed_trade", "Blocked malformed trade persistence"
+        TRADE_CONFLICT = "trade_conflict", "Conflicting re-send of a closed trade"
+        QUARANTINED_RECORDS = "quarantined_records", "Quarantined records"
+        UNPARSEABLE_BATCH = "unparseable_batch", "Unparseable batch"
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    key = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    title = models.CharField(max_length=300)
+    detail = models.JSONField(default=dict, blank=True)
+    occurrences = models.PositiveIntegerField(default=1)
+    opened_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "kind", "key"],
+                condition=~Q(status="resolved"),
+                name="one_unresolved_incident_per_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=["critical", "warning"]), name="incident_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "acknowledged", "resolved"]),
+                name="incident_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"[{self.severity}] {self.bot.slug}: {self.title}"

@@ -1,0 +1,227 @@
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from tradeops.models import (
+    ApiToken,
+    Bot,
+    ConfigRelease,
+    DecisionCount,
+    EquitySnapshot,
+    Fill,
+    HealthEvent,
+    IngestBatch,
+    ParamSpec,
+    QuarantinedRecord,
+    Trade,
+)
+from tradeops.services import issue_api_token, revoke_api_tokens
+
+admin.site.site_header = "TradeOps"
+admin.site.site_title = "TradeOps"
+admin.site.index_title = "Trading operations"
+
+
+def pretty_json(value):
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """What the bot reports is evidence: nobody edits or deletes it from the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "exchange", "is_active", "created_at"]
+    list_filter = ["is_active", "exchange"]
+    search_fields = ["slug", "name"]
+    actions = ["issue_token"]
+
+    @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
+    def issue_token(self, request, queryset):
+        for bot in queryset:
+            token = issue_api_token(bot, label=f"admin:{request.user}", created_by=request.user)
+            self.message_user(
+                request,
+                f"New API token for {bot.slug} (copy it now, it is not shown again): {token}",
+                messages.WARNING,
+            )
+
+    def has_add_token_permission(self, request):
+        return request.user.has_perm("tradeops.add_apitoken")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = [
+        "prefix",
+        "bot",
+        "label",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["bot", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "label", "bot__slug"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = revoke_api_tokens(queryset, revoked_by=request.user)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("tradeops.change_apitoken")
+
+
+@admin.register(ParamSpec)
+class ParamSpecAdmin(admin.ModelAdmin):
+    list_display = ["key", "category", "value_type", "min_value", "max_value"]
+    list_filter = ["category", "value_type"]
+    search_fields = ["key", "description"]
+
+
+@admin.register(ConfigRelease)
+class ConfigReleaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "tag",
+        "bot",
+        "version",
+        "is_baseline",
+        "git_commit",
+        "approved_at",
+        "approved_by",
+    ]
+    list_filter = ["bot", "is_baseline", ("approved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["tag", "git_commit", "notes"]
+    readonly_fields = ["created_at", "created_by", "approved_at", "approved_by", "is_baseline"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_approved:
+            return [f.name for f in self.model._meta.fields if f.name != "notes"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "external_id",
+        "bot",
+        "symbol",
+        "side",
+        "status",
+        "opened_at",
+        "closed_at",
+        "qty",
+        "net_pnl",
+        "exit_reason",
+        "release",
+    ]
+    list_filter = ["bot", "status", "side", "exit_reason", "release", "symbol"]
+    search_fields = ["external_id", "symbol", "release_tag"]
+    date_hierarchy = "opened_at"
+    list_select_related = ["bot", "release"]
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = ["external_id", "bot", "trade_external_id", "ts", "side", "price", "qty", "fee"]
+    list_filter = ["bot", "side", "liquidity", ("trade", admin.EmptyFieldListFilter)]
+    search_fields = ["external_id", "trade_external_id"]
+    date_hierarchy = "ts"
+    list_select_related = ["bot"]
+
+
+@admin.register(DecisionCount)
+class DecisionCountAdmin(ReadOnlyAdmin):
+    list_display = ["day", "bot", "symbol", "outcome", "reason", "count"]
+    list_filter = ["bot", "outcome", "reason"]
+    search_fields = ["symbol", "reason"]
+    date_hierarchy = "day"
+    list_select_related = ["bot"]
+
+
+@admin.register(HealthEvent)
+class HealthEventAdmin(ReadOnlyAdmin):
+    list_display = ["ts", "bot", "kind", "state", "detail"]
+    list_filter = ["bot", "kind", "state"]
+    search_fields = ["detail"]
+    date_hierarchy = "ts"
+    list_select_related = ["bot"]
+
+
+@admin.register(EquitySnapshot)
+class EquitySnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["ts", "bot", "equity"]
+    list_filter = ["bot"]
+    date_hierarchy = "ts"
+    list_select_related = ["bot"]
+
+
+@admin.register(QuarantinedRecord)
+class QuarantinedRecordAdmin(ReadOnlyAdmin):
+    list_display = [
+        "last_seen_at",
+        "bot",
+        "kind",
+        "reason",
+        "external_id",
+        "error_summary",
+        "times_seen",
+        "first_seen_at",
+    ]
+    list_filter = ["bot", "kind", "reason"]
+    search_fields = ["external_id", "raw", "source"]
+    date_hierarchy = "last_seen_at"
+    list_select_related = ["bot"]
+    exclude = ["raw", "errors"]
+    readonly_fields = ["errors_display", "payload_display"]
+
+    @admin.display(description="errors")
+    def error_summary(self, obj):
+        return "; ".join(f"{name}: {message}" for name, message in obj.errors.items())
+
+    @admin.display(description="errors")
+    def errors_display(self, obj):
+        return pretty_json(obj.errors)
+
+    @admin.display(description="payload as received")
+    def payload_display(self, obj):
+        try:
+            return pretty_json(json.loads(obj.raw))
+        except ValueError:
+            return format_html("<pre>{}</pre>", obj.raw)
+
+
+@admin.register(IngestBatch)
+class IngestBatchAdmin(ReadOnlyAdmin):
+    list_display = [
+        "received_at",
+        "bot",
+        "kind",
+        "source",
+        "records",
+        "accepted",
+        "updated",
+        "unchanged",
+        "quarantined",
+    ]
+    list_filter = ["bot", "kind"]
+    search_fields = ["source"]
+    date_hierarchy = "received_at"
+    list_select_related = ["bot"]

@@ -1,0 +1,289 @@
+"""Validation of incoming records: the one place where "malformed" is defined.
+
+Each kind has a table of fields (converter + required) and cross-field rules. `validate_record`
+returns the cleaned values and every error found, keyed by field name, so a refused record can be
+quarantined with all its problems at once. Hand-written rather than Django forms because a bot
+pushes tens of thousands of records a second through this path.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+
+from tradeops.models import (
+    DECIMAL_PLACES,
+    MAX_DIGITS,
+    DecisionCount,
+    Fill,
+    HealthEvent,
+    IngestKind,
+    Trade,
+)
+
+# net_pnl must equal gross_pnl - fees - funding up to this much (rounding in the bot's own math).
+PNL_TOLERANCE = Decimal("0.000001")
+# Timestamps further ahead than this are refused: a bot clock that is off is itself a problem.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+_QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+_MAX_ABS = Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES)
+
+
+class FieldError(ValueError):
+    pass
+
+
+def to_decimal(value):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise FieldError(f"expected a number or a decimal string, got {value!r}")
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise FieldError(f"not a decimal number: {value!r}") from None
+    if not number.is_finite():
+        raise FieldError(f"not a finite number: {value!r}")
+    if number.as_tuple().exponent < -DECIMAL_PLACES:
+        rounded = number.quantize(_QUANTUM)
+        if rounded != number:
+            raise FieldError(f"more than {DECIMAL_PLACES} decimal places: {value!r}")
+        number = rounded
+    if abs(number) >= _MAX_ABS:
+        raise FieldError(f"too large: {value!r}")
+    return number
+
+
+def to_positive_decimal(value):
+    number = to_decimal(value)
+    if number <= 0:
+        raise FieldError(f"must be greater than 0, got {value!r}")
+    return number
+
+
+def to_non_negative_decimal(value):
+    number = to_decimal(value)
+    if number < 0:
+        raise FieldError(f"must not be negative, got {value!r}")
+    return number
+
+
+def to_utc_datetime(value):
+    if not isinstance(value, str):
+        raise FieldError(f"expected an ISO 8601 timestamp string, got {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise FieldError(f"not an ISO 8601 timestamp: {value!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise FieldError(f"timestamp has no UTC offset (naive timestamps are refused): {value!r}")
+    moment = moment.astimezone(UTC)
+    if moment > timezone.now() + MAX_CLOCK_SKEW:
+        raise FieldError(f"timestamp is in the future: {value!r}")
+    return moment
+
+
+def to_date(value):
+    if not isinstance(value, str):
+        raise FieldError(f"expected a YYYY-MM-DD date string, got {value!r}")
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise FieldError(f"not a YYYY-MM-DD date: {value!r}") from None
+
+
+def to_count(value):
+    whole_decimal = isinstance(value, Decimal) and value.is_finite() and value % 1 == 0
+    digits = isinstance(value, str) and value.strip().isdigit()
+    if isinstance(value, int) and not isinstance(value, bool) or whole_decimal or digits:
+        number = int(value)
+    else:
+        number = -1
+    if number < 0:
+        raise FieldError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
+def text(max_length):
+    def convert(value):
+        if not isinstance(value, str):
+            raise FieldError(f"expected a string, got {value!r}")
+        value = value.strip()
+        if len(value) > max_length:
+            raise FieldError(f"longer than {max_length} characters")
+        return value
+
+    return convert
+
+
+def required_text(max_length):
+    base = text(max_length)
+
+    def convert(value):
+        value = base(value)
+        if not value:
+            raise FieldError("must not be empty")
+        return value
+
+    return convert
+
+
+def choice(choices_class):
+    allowed = list(choices_class.values)
+
+    def convert(value):
+        if value not in allowed:
+            raise FieldError(f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    return convert
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    convert: object
+    required: bool = False
+    default: object = None
+
+
+def _clean_fields(data, fields):
+    clean, errors = {}, {}
+    for name, spec in fields.items():
+        value = data.get(name)
+        if value is None:
+            if spec.required:
+                errors[name] = "this field is required"
+            clean[name] = spec.default
+            continue
+        try:
+            clean[name] = spec.convert(value)
+        except FieldError as exc:
+            errors[name] = str(exc)
+    for name in sorted(data.keys() - fields.keys()):
+        errors[name] = "unknown field"
+    return clean, errors
+
+
+TRADE_FIELDS = {
+    "external_id": FieldSpec(required_text(128), required=True),
+    "symbol": FieldSpec(required_text(32), required=True),
+    "side": FieldSpec(choice(Trade.Side), required=True),
+    "status": FieldSpec(choice(Trade.Status), required=True),
+    "opened_at": FieldSpec(to_utc_datetime, required=True),
+    "closed_at": FieldSpec(to_utc_datetime),
+    "qty": FieldSpec(to_positive_decimal, required=True),
+    "entry_price": FieldSpec(to_positive_decimal, required=True),
+    "exit_price": FieldSpec(to_positive_decimal),
+    "leverage": FieldSpec(to_positive_decimal, default=Decimal(1)),
+    "gross_pnl": FieldSpec(to_decimal),
+    "fees": FieldSpec(to_decimal),
+    "funding": FieldSpec(to_decimal),
+    "net_pnl": FieldSpec(to_decimal),
+    "exit_reason": FieldSpec(text(100), default=""),
+    "release": FieldSpec(text(100), default=""),
+    "est_fees": FieldSpec(to_decimal),
+    "est_funding": FieldSpec(to_decimal),
+    "est_slippage_bps": FieldSpec(to_decimal),
+}
+CLOSED_TRADE_REQUIRES = ("closed_at", "exit_price", "gross_pnl", "fees", "funding", "net_pnl")
+
+
+def _trade_rules(clean, errors):
+    status = clean.get("status")
+    if status == Trade.Status.CLOSED:
+        for name in CLOSED_TRADE_REQUIRES:
+            if clean.get(name) is None and name not in errors:
+                errors[name] = "required for a closed trade"
+    elif status == Trade.Status.OPEN:
+        for name in ("closed_at", "exit_price"):
+            if clean.get(name) is not None:
+                errors[name] = "must be empty for an open trade"
+    opened, closed = clean.get("opened_at"), clean.get("closed_at")
+    if opened and closed and closed < opened:
+        errors["closed_at"] = f"closed_at {closed.isoformat()} is before opened_at"
+    parts = [clean.get(name) for name in ("gross_pnl", "fees", "funding", "net_pnl")]
+    if all(part is not None for part in parts):
+        gross, fees, funding, net = parts
+        expected = gross - fees - funding
+        if abs(net - expected) > PNL_TOLERANCE:
+            errors["net_pnl"] = (
+                f"net_pnl {net} is inconsistent with gross_pnl - fees - funding = {expected}"
+            )
+
+
+FILL_FIELDS = {
+    "external_id": FieldSpec(required_text(128), required=True),
+    "trade_external_id": FieldSpec(required_text(128), required=True),
+    "ts": FieldSpec(to_utc_datetime, required=True),
+    "side": FieldSpec(choice(Fill.Side), required=True),
+    "price": FieldSpec(to_positive_decimal, required=True),
+    "qty": FieldSpec(to_positive_decimal, required=True),
+    "fee": FieldSpec(to_decimal, required=True),
+    "liquidity": FieldSpec(choice(Fill.Liquidity), required=True),
+    "expected_price": FieldSpec(to_positive_decimal),
+}
+
+# A decision is either one raw event (ts) or a pre-counted daily row (day + count).
+DECISION_EVENT_FIELDS = {
+    "ts": FieldSpec(to_utc_datetime, required=True),
+    "symbol": FieldSpec(text(32), default=""),
+    "outcome": FieldSpec(choice(DecisionCount.Outcome), required=True),
+    "reason": FieldSpec(text(100), default=""),
+}
+DECISION_COUNT_FIELDS = {
+    "day": FieldSpec(to_date, required=True),
+    "symbol": FieldSpec(text(32), default=""),
+    "outcome": FieldSpec(choice(DecisionCount.Outcome), required=True),
+    "reason": FieldSpec(text(100), default=""),
+    "count": FieldSpec(to_count, required=True),
+}
+
+
+def _decision_rules(clean, errors):
+    if clean.get("outcome") == DecisionCount.Outcome.REJECTED and not clean.get("reason"):
+        errors.setdefault("reason", "required for a rejected decision")
+
+
+HEALTH_FIELDS = {
+    "ts": FieldSpec(to_utc_datetime, required=True),
+    "kind": FieldSpec(choice(HealthEvent.Kind), required=True),
+    "state": FieldSpec(choice(HealthEvent.State), default=""),
+    "detail": FieldSpec(text(10_000), default=""),
+}
+
+
+def _health_rules(clean, errors):
+    if clean.get("kind") == HealthEvent.Kind.STATE_CHANGE and not clean.get("state"):
+        errors.setdefault("state", "required for a state_change event")
+
+
+EQUITY_FIELDS = {
+    "ts": FieldSpec(to_utc_datetime, required=True),
+    "equity": FieldSpec(to_non_negative_decimal, required=True),
+}
+
+
+def _no_rules(clean, errors):
+    pass
+
+
+RULES = {
+    IngestKind.TRADES: (TRADE_FIELDS, _trade_rules),
+    IngestKind.FILLS: (FILL_FIELDS, _no_rules),
+    IngestKind.HEALTH: (HEALTH_FIELDS, _health_rules),
+    IngestKind.EQUITY: (EQUITY_FIELDS, _no_rules),
+}
+
+
+def validate_record(kind, data):
+    """Return (clean values, errors by field) for one incoming record of `kind`."""
+    if not isinstance(data, dict):
+        return None, {"_record": f"expected a JSON object, got {type(data).__name__}"}
+    if kind == IngestKind.DECISIONS:
+        fields = DECISION_COUNT_FIELDS if "day" in data else DECISION_EVENT_FIELDS
+        rules = _decision_rules
+    else:
+        fields, rules = RULES[kind]
+    clean, errors = _clean_fields(data, fields)
+    rules(clean, errors)
+    return clean, errors

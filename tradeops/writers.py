@@ -1,0 +1,240 @@
+"""How each kind of validated record is stored: its natural key, what counts as the same record,
+when a stored row may be updated and when a re-send is a conflict.
+
+`RowWriter.apply` classifies a batch against what is stored (and against earlier records of the
+same batch), then writes it with one bulk insert and at most one bulk update.
+"""
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import OuterRef, Subquery
+
+from tradeops.models import (
+    ConfigRelease,
+    DecisionCount,
+    EquitySnapshot,
+    Fill,
+    HealthEvent,
+    IngestBatch,
+    Trade,
+)
+
+ACCEPTED, UPDATED, UNCHANGED, CONFLICT = "accepted", "updated", "unchanged", "conflict"
+BULK_BATCH_SIZE = 2000
+
+
+@dataclass
+class Outcome:
+    status: str
+    errors: dict | None = None
+
+
+def _describe_differences(stored, row, fields):
+    return {
+        field: f"stored {stored[field]!s}, received {row[field]!s}"
+        for field in fields
+        if stored[field] != row[field]
+    }
+
+
+class RowWriter:
+    model = None
+    key_fields: tuple = ()
+    # Filled in from other rows rather than sent by the bot; not compared.
+    derived_fields: frozenset = frozenset()
+
+    def prepare(self, bot, cleans):
+        """Look up what `to_row` needs for this batch (one query per lookup, not per record)."""
+
+    def to_row(self, bot, clean):
+        return dict(clean)
+
+    def conflict(self, stored, row, differences):
+        """None if `row` may replace `stored`, else the errors that make it a conflict."""
+        return differences
+
+    def after_write(self, bot, created_rows):
+        pass
+
+    def key(self, row):
+        return tuple(row[field] for field in self.key_fields)
+
+    def _load(self, bot, keys):
+        rows = {}
+        lead = self.key_fields[0]
+        fields = ["pk", *self.compared_fields, *self.derived_fields]
+        queryset = self.model.objects.filter(bot=bot, **{f"{lead}__in": {key[0] for key in keys}})
+        for stored in queryset.values(*fields):
+            rows[self.key(stored)] = stored
+        return rows
+
+    def apply(self, bot, items):
+        """Store the valid records in `items` [(record, clean)] and return an Outcome for each."""
+        self.prepare(bot, [clean for _, clean in items])
+        rows = [self.to_row(bot, clean) for _, clean in items]
+        if not rows:
+            return []
+        self.compared_fields = [field for field in rows[0] if field not in self.derived_fields]
+        state = self._load(bot, {self.key(row) for row in rows})
+        creates, updates, outcomes = {}, {}, []
+        for row in rows:
+            key = self.key(row)
+            stored = state.get(key)
+            if stored is None:
+                creates[key] = row
+                state[key] = row
+                outcomes.append(Outcome(ACCEPTED))
+                continue
+            differences = [f for f in self.compared_fields if stored[f] != row[f]]
+            if not differences:
+                outcomes.append(Outcome(UNCHANGED))
+                continue
+            errors = self.conflict(stored, row, differences)
+            if errors:
+                outcomes.append(Outcome(CONFLICT, errors))
+                continue
+            if key in creates:
+                creates[key] = row
+            else:
+                updates[key] = {**row, "pk": stored["pk"]}
+            state[key] = {**row, "pk": stored.get("pk")}
+            outcomes.append(Outcome(UPDATED))
+        self._write(bot, creates.values(), updates.values())
+        return outcomes
+
+    def _write(self, bot, creates, updates):
+        creates = list(creates)
+        self.model.objects.bulk_create(
+            [self.model(bot=bot, **row) for row in creates], batch_size=BULK_BATCH_SIZE
+        )
+        if updates:
+            objects = [self.model(**row) for row in updates]
+            fields = [field for field in next(iter(updates)) if field != "pk"]
+            self.model.objects.bulk_update(objects, fields, batch_size=BULK_BATCH_SIZE)
+        self.after_write(bot, creates)
+
+
+class TradeWriter(RowWriter):
+    model = Trade
+    key_fields = ("external_id",)
+    derived_fields = frozenset({"release_id"})
+    identity_fields = ("symbol", "side", "opened_at")
+
+    def prepare(self, bot, cleans):
+        tags = {clean["release"] for clean in cleans if clean["release"]}
+        self.release_ids = dict(
+            ConfigRelease.objects.filter(bot=bot, tag__in=tags).values_list("tag", "pk")
+        )
+
+    def to_row(self, bot, clean):
+        row = dict(clean)
+        tag = row.pop("release")
+        # A tag TradeOps does not know yet is kept as reported; the trade shows as without release.
+        row["release_tag"] = tag
+        row["release_id"] = self.release_ids.get(tag)
+        return row
+
+    def conflict(self, stored, row, differences):
+        if stored["status"] == Trade.Status.CLOSED:
+            return {
+                "_conflict": f"trade {row['external_id']} is already stored closed; "
+                "a closed trade is final",
+                **_describe_differences(stored, row, differences),
+            }
+        changed_identity = [field for field in self.identity_fields if field in differences]
+        if changed_identity:
+            return {
+                "_conflict": f"open trade {row['external_id']} re-sent with a different identity",
+                **_describe_differences(stored, row, changed_identity),
+            }
+        return None
+
+    def after_write(self, bot, created_rows):
+        # Fills that arrived before their trade are linked as soon as the trade lands.
+        external_ids = [row["external_id"] for row in created_rows]
+        orphans = Fill.objects.filter(
+            bot=bot, trade__isnull=True, trade_external_id__in=external_ids
+        )
+        if external_ids and orphans.exists():
+            orphans.update(
+                trade=Subquery(
+                    Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id")).values(
+                        "pk"
+                    )[:1]
+                )
+            )
+
+
+class FillWriter(RowWriter):
+    model = Fill
+    key_fields = ("external_id",)
+    derived_fields = frozenset({"trade_id"})
+
+    def prepare(self, bot, cleans):
+        trade_ids = {clean["trade_external_id"] for clean in cleans}
+        self.trade_pks = dict(
+            Trade.objects.filter(bot=bot, external_id__in=trade_ids).values_list(
+                "external_id", "pk"
+            )
+        )
+
+    def to_row(self, bot, clean):
+        return {**clean, "trade_id": self.trade_pks.get(clean["trade_external_id"])}
+
+
+class HealthWriter(RowWriter):
+    model = HealthEvent
+    key_fields = ("ts", "kind")
+
+
+class EquityWriter(RowWriter):
+    model = EquitySnapshot
+    key_fields = ("ts",)
+
+
+class DecisionCountWriter(RowWriter):
+    """Pre-counted daily rows: the bot's count for the day replaces the stored one."""
+
+    model = DecisionCount
+    key_fields = ("day", "symbol", "outcome", "reason")
+
+    def conflict(self, stored, row, differences):
+        return None
+
+
+def count_decision_events(bot, events):
+    """Add raw decision events to the daily counts; the same events sent twice count once.
+
+    Returns (digest of the events, whether they were counted now): an exact set of events that
+    was counted before is not counted again.
+    """
+    digest = hashlib.sha256("\n".join(raw for raw, _ in events).encode()).hexdigest()
+    if IngestBatch.objects.filter(bot=bot, raw_events_digest=digest).exists():
+        return digest, False
+    counts = Counter(
+        (clean["ts"].date(), clean["symbol"], clean["outcome"], clean["reason"])
+        for _, clean in events
+    )
+    table = DecisionCount._meta.db_table
+    # Additive upsert in one statement, so concurrent batches never lose an increment.
+    sql = (
+        f"INSERT INTO {table} (bot_id, day, symbol, outcome, reason, count) "
+        "VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (bot_id, day, symbol, outcome, reason) "
+        f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(bot.pk, *key, n) for key, n in counts.items()])
+    return digest, True
+
+
+WRITERS = {
+    "trades": TradeWriter,
+    "fills": FillWriter,
+    "health": HealthWriter,
+    "equity": EquityWriter,
+    "decisions": DecisionCountWriter,
+}
