@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from tradeops.parsing import parse_json
+from tradeops.services import create_bot, ingest_records
+
+
+@pytest.fixture
+def bot_and_token(db):
+    return create_bot(slug="alpha", name="Alpha perps")
+
+
+@pytest.fixture
+def bot(bot_and_token):
+    return bot_and_token[0]
+
+
+def closed_trade(**overrides):
+    """A well-formed closed short trade; override fields to break one rule at a time."""
+    record = {
+        "external_id": "T-1",
+        "symbol": "BTCUSDT",
+        "side": "short",
+        "status": "closed",
+        "opened_at": "2026-11-02T10:00:00Z",
+        "closed_at": "2026-11-02T12:30:00+00:00",
+        "qty": "0.5",
+        "entry_price": "50000",
+        "exit_price": "49800",
+        "leverage": "5",
+        "gross_pnl": "100",
+        "fees": "5.5",
+        "funding": "0.25",
+        "net_pnl": "94.25",
+        "exit_reason": "take_profit",
+        "release": "v1.4.0",
+        "est_fees": "5",
+        "est_funding": "0.2",
+        "est_slippage_bps": "1.5",
+    }
+    record.update(overrides)
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def open_trade(**overrides):
+    record = closed_trade(**overrides)
+    for key in ("closed_at", "exit_price", "gross_pnl", "fees", "funding", "net_pnl"):
+        record.pop(key, None)
+    record["status"] = "open"
+    record["exit_reason"] = ""
+    return record
+
+
+def ingest(bot, kind, *records, source="test"):
+    """Ingest Python records through the real parser (as a JSON array) and service."""
+    return ingest_records(bot, kind, parse_json(json.dumps(list(records))), source=source)
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Tests render admin pages without running collectstatic (no manifest)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -1,0 +1,104 @@
+"""Project-level guarantees: deploy checks, roles, and read-only evidence in the admin."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from tests.conftest import closed_trade, ingest
+from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "DEBUG": "False",
+        "SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
+        "ALLOWED_HOSTS": "tradeops.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
+    env = {"PATH": os.environ["PATH"], "DEBUG": "False"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_roles_exist_with_their_permissions():
+    ensure_roles()  # idempotent: runs after migrate already
+    perms = {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+    assert {"tradeops.view_trade", "tradeops.view_quarantinedrecord"} <= perms[VIEWER]
+    assert all(p.split(".")[1].startswith("view_") for p in perms[VIEWER])
+    assert "integrity.change_integrityincident" in perms[OPERATOR]
+    assert "tradeops.change_configrelease" not in perms[OPERATOR]
+    assert "tradeops.change_configrelease" in perms[TEAM_LEAD]
+    assert not any("change_trade" in p or "delete_" in p for p in perms[TEAM_LEAD])
+
+
+@pytest.fixture
+def viewer_client(client, db):
+    user = User.objects.create_user("vera", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=VIEWER))
+    client.force_login(user)
+    return client
+
+
+ADMIN_MODELS = [
+    "tradeops_bot",
+    "tradeops_apitoken",
+    "tradeops_paramspec",
+    "tradeops_configrelease",
+    "tradeops_trade",
+    "tradeops_fill",
+    "tradeops_decisioncount",
+    "tradeops_healthevent",
+    "tradeops_equitysnapshot",
+    "tradeops_quarantinedrecord",
+    "tradeops_ingestbatch",
+    "integrity_integrityincident",
+]
+
+
+@pytest.mark.parametrize("model", ADMIN_MODELS)
+def test_viewer_can_read_every_list(viewer_client, bot, model):
+    ingest(bot, "trades", closed_trade(), closed_trade(external_id="bad", qty="0"))
+    response = viewer_client.get(reverse(f"admin:{model}_changelist"))
+    assert response.status_code == 200
+
+
+def test_ingested_trades_are_read_only_even_for_a_superuser(admin_client, bot):
+    ingest(bot, "trades", closed_trade())
+    trade = bot.trades.get()
+    page = admin_client.get(reverse("admin:tradeops_trade_change", args=[trade.pk]))
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert admin_client.get(reverse("admin:tradeops_trade_add")).status_code == 403
+    delete = admin_client.post(reverse("admin:tradeops_trade_delete", args=[trade.pk]))
+    assert delete.status_code == 403
+
+
+def test_quarantined_record_page_shows_errors_and_payload(admin_client, bot):
+    ingest(bot, "trades", closed_trade(external_id="bad", side="sideways"))
+    record = bot.quarantined_records.get()
+    page = admin_client.get(reverse("admin:tradeops_quarantinedrecord_change", args=[record.pk]))
+    assert b"must be one of long, short" in page.content
+    assert b"sideways" in page.content
