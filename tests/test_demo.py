@@ -1,0 +1,60 @@
+"""The demo dataset is deterministic, realistic, and goes through the real ingestion service."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from integrity.models import IntegrityIncident
+from tradeops.demo import DEMO_BOT, build_history
+from tradeops.models import Bot, ConfigRelease, HealthEvent, IngestBatch, QuarantinedRecord, Trade
+
+END = datetime.date(2026, 11, 1)
+
+
+def test_history_is_deterministic():
+    first, second = build_history(END), build_history(END)
+    assert first == second
+    assert build_history(END, seed=8) != first
+
+
+def test_history_has_the_shape_experiment_a_starts_from():
+    history = build_history(END)
+    closes = [t for t in history.trades if t["status"] == "closed"]
+    known = {"take_profit", "trailing_stop", "signal_flip", "stop_loss", "time_exit"}
+
+    assert 35 <= len(closes) / 45 <= 45
+    assert 0.70 <= sum(t["side"] == "short" for t in closes) / len(closes) <= 0.80
+    assert 0.003 <= sum(t["exit_reason"] not in known for t in closes) / len(closes) <= 0.02
+    no_signal = sum(d["count"] for d in history.decisions if d["outcome"] == "no_signal")
+    signal = sum(d["count"] for d in history.decisions if d["outcome"] == "signal")
+    assert no_signal > 10 * signal
+    assert len({d.get("reason") for d in history.decisions if d["outcome"] == "rejected"}) >= 4
+
+
+@pytest.mark.django_db
+def test_load_demo_ingests_everything_and_quarantines_the_malformed(capsys):
+    call_command("load_demo", "--end-date", END.isoformat())
+    out = capsys.readouterr().out
+
+    bot = Bot.objects.get(slug=DEMO_BOT)
+    assert "trades     accepted=1" in out and "lead      / tradeops-demo" in out
+    assert bot.trades.filter(status="open").count() == 3
+    assert Trade.objects.filter(release__isnull=True).count() == 0
+    assert ConfigRelease.objects.get(bot=bot, is_baseline=True).tag == "v1.4.0"
+    assert HealthEvent.objects.filter(state="DEGRADED").exists()
+    assert QuarantinedRecord.objects.count() == 5
+    assert QuarantinedRecord.objects.get(external_id="BAD-1").times_seen == 2
+    incident = IntegrityIncident.objects.get(kind=IntegrityIncident.Kind.BLOCKED_MALFORMED_TRADE)
+    assert incident.severity == "critical"
+    assert set(User.objects.values_list("username", flat=True)) == {
+        "lead",
+        "operator",
+        "viewer",
+        "admin",
+    }
+    assert all(b.source == "demo" for b in IngestBatch.objects.all())
+
+    call_command("load_demo")
+    assert "already loaded" in capsys.readouterr().out
