@@ -67,7 +67,12 @@ def insert_rows(model, bot, rows):
     getters = [fill(field) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # Raw psycopg errors become Django's (IntegrityError...), as for any ORM query.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for row in rows:
             copy.write_row([get(row) for get in getters])
 
