@@ -102,3 +102,11 @@ def test_quarantined_record_page_shows_errors_and_payload(admin_client, bot):
     page = admin_client.get(reverse("admin:tradeops_quarantinedrecord_change", args=[record.pk]))
     assert b"must be one of long, short" in page.content
     assert b"sideways" in page.content
+
+
+def test_trade_list_shows_readable_figures_in_utc(admin_client, bot):
+    ingest(bot, "trades", closed_trade(qty="0.5", net_pnl="94.25"))
+    page = admin_client.get(reverse("admin:tradeops_trade_changelist")).content.decode()
+    assert ">0.5<" in page and "0.500000000000" not in page
+    assert ">94.25<" in page
+    assert "2026-11-02 10:00:00 UTC" in page

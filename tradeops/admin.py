@@ -27,6 +27,16 @@ def pretty_json(value):
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+def plain_decimal(value):
+    """A stored decimal without its trailing zeros (0.500000000000 -> 0.5), never in E-notation."""
+    return None if value is None else f"{value.normalize():f}"
+
+
+def money(value):
+    """Money rounded for reading; the stored value keeps every digit."""
+    return None if value is None else f"{value:,.2f}"
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """What the bot reports is evidence: nobody edits or deletes it from the admin."""
 
@@ -127,8 +137,10 @@ class TradeAdmin(ReadOnlyAdmin):
         "status",
         "opened_at",
         "closed_at",
-        "qty",
-        "net_pnl",
+        "qty_display",
+        "entry_price_display",
+        "exit_price_display",
+        "net_pnl_display",
         "exit_reason",
         "release",
     ]
@@ -137,14 +149,52 @@ class TradeAdmin(ReadOnlyAdmin):
     date_hierarchy = "opened_at"
     list_select_related = ["bot", "release"]
 
+    @admin.display(description="qty", ordering="qty")
+    def qty_display(self, obj):
+        return plain_decimal(obj.qty)
+
+    @admin.display(description="entry", ordering="entry_price")
+    def entry_price_display(self, obj):
+        return plain_decimal(obj.entry_price)
+
+    @admin.display(description="exit", ordering="exit_price")
+    def exit_price_display(self, obj):
+        return plain_decimal(obj.exit_price)
+
+    @admin.display(description="net P&L", ordering="net_pnl")
+    def net_pnl_display(self, obj):
+        return money(obj.net_pnl)
+
 
 @admin.register(Fill)
 class FillAdmin(ReadOnlyAdmin):
-    list_display = ["external_id", "bot", "trade_external_id", "ts", "side", "price", "qty", "fee"]
+    list_display = [
+        "external_id",
+        "bot",
+        "trade_external_id",
+        "ts",
+        "side",
+        "price_display",
+        "qty_display",
+        "fee_display",
+        "liquidity",
+    ]
     list_filter = ["bot", "side", "liquidity", ("trade", admin.EmptyFieldListFilter)]
     search_fields = ["external_id", "trade_external_id"]
     date_hierarchy = "ts"
     list_select_related = ["bot"]
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, obj):
+        return plain_decimal(obj.price)
+
+    @admin.display(description="qty", ordering="qty")
+    def qty_display(self, obj):
+        return plain_decimal(obj.qty)
+
+    @admin.display(description="fee", ordering="fee")
+    def fee_display(self, obj):
+        return plain_decimal(obj.fee)
 
 
 @admin.register(DecisionCount)
@@ -167,10 +217,14 @@ class HealthEventAdmin(ReadOnlyAdmin):
 
 @admin.register(EquitySnapshot)
 class EquitySnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["ts", "bot", "equity"]
+    list_display = ["ts", "bot", "equity_display"]
     list_filter = ["bot"]
     date_hierarchy = "ts"
     list_select_related = ["bot"]
+
+    @admin.display(description="equity", ordering="equity")
+    def equity_display(self, obj):
+        return money(obj.equity)
 
 
 @admin.register(QuarantinedRecord)

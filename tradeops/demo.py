@@ -114,7 +114,10 @@ def build_history(end_date, days=45, seed=7):
         for number in range(day_trades):
             opened_at = day_start + datetime.timedelta(seconds=rng.randint(0, 86_000))
             closed_at = opened_at + datetime.timedelta(seconds=rng.randint(600, 6 * 3600))
-            closed_at = min(closed_at, end - datetime.timedelta(seconds=1))
+            latest_close = end - datetime.timedelta(minutes=rng.randint(1, 180))
+            if closed_at > latest_close:  # the history ends at `end`: move the trade earlier
+                opened_at -= closed_at - latest_close
+                closed_at = latest_close
             release = "v1.4.0" if opened_at >= winner_from else "v1.3.0"
             trade, trade_fills = _closed_trade(
                 rng,
