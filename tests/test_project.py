@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from tests.conftest import closed_trade, ingest
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
+from tradeops.services import authenticate_bot_token
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
@@ -110,3 +111,38 @@ def test_trade_list_shows_readable_figures_in_utc(admin_client, bot):
     assert ">0.5<" in page and "0.500000000000" not in page
     assert ">94.25<" in page
     assert "2026-11-02 10:00:00 UTC" in page
+
+
+def test_team_lead_issues_and_revokes_tokens_in_the_admin(client, bot_and_token):
+    bot, first_token = bot_and_token
+    lead = User.objects.create_user("lena", password="pw", is_staff=True)
+    lead.groups.add(Group.objects.get(name=TEAM_LEAD))
+    client.force_login(lead)
+
+    issued = client.post(
+        reverse("admin:tradeops_bot_changelist"),
+        {"action": "issue_token", "_selected_action": [bot.pk]},
+        follow=True,
+    )
+    message = str(next(iter(issued.context["messages"])))
+    new_token = message.rsplit(" ", 1)[-1]
+    assert authenticate_bot_token(new_token) == bot
+
+    first = bot.api_tokens.get(prefix=first_token[:12])
+    client.post(
+        reverse("admin:tradeops_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [first.pk]},
+    )
+    first.refresh_from_db()
+    assert first.revoked_by == lead
+    assert authenticate_bot_token(first_token) is None
+    assert authenticate_bot_token(new_token) == bot
+
+
+def test_viewer_cannot_revoke_tokens(viewer_client, bot_and_token):
+    bot, token = bot_and_token
+    viewer_client.post(
+        reverse("admin:tradeops_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [bot.api_tokens.get().pk]},
+    )
+    assert authenticate_bot_token(token) == bot

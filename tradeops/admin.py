@@ -37,6 +37,16 @@ def money(value):
     return None if value is None else f"{value:,.2f}"
 
 
+def decimal_column(field, description=None, formatter=plain_decimal):
+    """A sortable list column showing a decimal field for reading."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(obj):
+        return formatter(getattr(obj, field))
+
+    return column
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """What the bot reports is evidence: nobody edits or deletes it from the admin."""
 
@@ -137,10 +147,10 @@ class TradeAdmin(ReadOnlyAdmin):
         "status",
         "opened_at",
         "closed_at",
-        "qty_display",
-        "entry_price_display",
-        "exit_price_display",
-        "net_pnl_display",
+        decimal_column("qty"),
+        decimal_column("entry_price", "entry"),
+        decimal_column("exit_price", "exit"),
+        decimal_column("net_pnl", "net P&L", money),
         "exit_reason",
         "release",
     ]
@@ -148,22 +158,6 @@ class TradeAdmin(ReadOnlyAdmin):
     search_fields = ["external_id", "symbol", "release_tag"]
     date_hierarchy = "opened_at"
     list_select_related = ["bot", "release"]
-
-    @admin.display(description="qty", ordering="qty")
-    def qty_display(self, obj):
-        return plain_decimal(obj.qty)
-
-    @admin.display(description="entry", ordering="entry_price")
-    def entry_price_display(self, obj):
-        return plain_decimal(obj.entry_price)
-
-    @admin.display(description="exit", ordering="exit_price")
-    def exit_price_display(self, obj):
-        return plain_decimal(obj.exit_price)
-
-    @admin.display(description="net P&L", ordering="net_pnl")
-    def net_pnl_display(self, obj):
-        return money(obj.net_pnl)
 
 
 @admin.register(Fill)
@@ -174,27 +168,15 @@ class FillAdmin(ReadOnlyAdmin):
         "trade_external_id",
         "ts",
         "side",
-        "price_display",
-        "qty_display",
-        "fee_display",
+        decimal_column("price"),
+        decimal_column("qty"),
+        decimal_column("fee"),
         "liquidity",
     ]
     list_filter = ["bot", "side", "liquidity", ("trade", admin.EmptyFieldListFilter)]
     search_fields = ["external_id", "trade_external_id"]
     date_hierarchy = "ts"
     list_select_related = ["bot"]
-
-    @admin.display(description="price", ordering="price")
-    def price_display(self, obj):
-        return plain_decimal(obj.price)
-
-    @admin.display(description="qty", ordering="qty")
-    def qty_display(self, obj):
-        return plain_decimal(obj.qty)
-
-    @admin.display(description="fee", ordering="fee")
-    def fee_display(self, obj):
-        return plain_decimal(obj.fee)
 
 
 @admin.register(DecisionCount)
@@ -217,14 +199,10 @@ class HealthEventAdmin(ReadOnlyAdmin):
 
 @admin.register(EquitySnapshot)
 class EquitySnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["ts", "bot", "equity_display"]
+    list_display = ["ts", "bot", decimal_column("equity", formatter=money)]
     list_filter = ["bot"]
     date_hierarchy = "ts"
     list_select_related = ["bot"]
-
-    @admin.display(description="equity", ordering="equity")
-    def equity_display(self, obj):
-        return money(obj.equity)
 
 
 @admin.register(QuarantinedRecord)
