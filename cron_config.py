@@ -1,0 +1,13 @@
+"""RQ cron schedule: `python manage.py rqcron cron_config.py` (run exactly one scheduler).
+
+The scheduler only enqueues; RQ workers (`python manage.py rqworker default`) run the jobs.
+Times are UTC. Each daily job records its run under the day it is for, so an extra enqueue of
+the same day does nothing.
+"""
+
+from rq import cron
+
+from kpis.jobs import compute_daily_snapshots
+
+# Shortly after midnight UTC, when the previous day's closes are in.
+cron.register(compute_daily_snapshots, queue_name="default", cron="5 0 * * *")

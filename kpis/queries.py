@@ -1,0 +1,145 @@
+"""Reads for the KPI engine: the database aggregates, pandas gets small frames.
+
+Trades are rolled up per UTC day of their close; decisions are already daily counts. Only two
+per-trade columns are read: net P&L in close order, for the drawdown curve when the bot sends
+no equity snapshots.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, Subquery, Sum, When
+from django.db.models.functions import Abs, Coalesce, TruncDate
+
+from tradeops.models import DecisionCount, EquitySnapshot, Fill, Trade
+
+MONEY = DecimalField(max_digits=30, decimal_places=12)
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Window:
+    bot: object
+    days: int
+    as_of: datetime.date
+    release: object = None
+
+    @property
+    def end(self):
+        return datetime.datetime.combine(self.as_of, datetime.time(), tzinfo=datetime.UTC)
+
+    @property
+    def start(self):
+        return self.end - datetime.timedelta(days=self.days)
+
+
+def closed_trades(window):
+    trades = Trade.objects.filter(
+        bot=window.bot, status=Trade.Status.CLOSED, closed_at__gte=window.start
+    ).filter(closed_at__lt=window.end)
+    if window.release is not None:
+        trades = trades.filter(release=window.release)
+    return trades
+
+
+def _realized_slippage_cost():
+    """Per trade: what its fills cost against their expected prices (positive = adverse)."""
+    adverse = Case(
+        When(side=Fill.Side.BUY, then=(F("price") - F("expected_price")) * F("qty")),
+        default=(F("expected_price") - F("price")) * F("qty"),
+        output_field=MONEY,
+    )
+    per_trade = (
+        Fill.objects.filter(trade=OuterRef("pk"), expected_price__isnull=False)
+        .values("trade")
+        .annotate(cost=Sum(adverse))
+        .values("cost")
+    )
+    return Subquery(per_trade, output_field=MONEY)
+
+
+def daily_trade_rollup(window):
+    """One row per UTC day with closes: counts and sums every trade KPI is made of."""
+    known = list(window.bot.known_exit_reasons or [])
+    has_estimates = Q(est_fees__isnull=False)
+    has_funding_estimate = Q(est_funding__isnull=False)
+    has_slippage_estimate = Q(est_slippage_bps__isnull=False)
+    rows = (
+        closed_trades(window)
+        .annotate(
+            day=TruncDate("closed_at", tzinfo=datetime.UTC),
+            trade_slippage_drift=Coalesce(_realized_slippage_cost(), ZERO, output_field=MONEY)
+            - F("est_slippage_bps") / 10000 * F("qty") * (F("entry_price") + F("exit_price")),
+        )
+        .values("day")
+        .annotate(
+            trades=Count("id"),
+            pnl=Sum("net_pnl"),
+            wins=Count("id", filter=Q(net_pnl__gt=0)),
+            win_pnl=Sum("net_pnl", filter=Q(net_pnl__gt=0), default=ZERO),
+            losses=Count("id", filter=Q(net_pnl__lt=0)),
+            loss_pnl=Sum("net_pnl", filter=Q(net_pnl__lt=0), default=ZERO),
+            longs=Count("id", filter=Q(side=Trade.Side.LONG)),
+            unknown_exits=Count("id", filter=~Q(exit_reason__in=known) | Q(exit_reason="")),
+            fees_n=Count("id", filter=has_estimates),
+            fees_drift=Sum(F("fees") - F("est_fees"), filter=has_estimates, default=ZERO),
+            fees_abs=Sum(Abs(F("fees") - F("est_fees")), filter=has_estimates, default=ZERO),
+            funding_n=Count("id", filter=has_funding_estimate),
+            funding_drift=Sum(
+                F("funding") - F("est_funding"), filter=has_funding_estimate, default=ZERO
+            ),
+            funding_abs=Sum(
+                Abs(F("funding") - F("est_funding")), filter=has_funding_estimate, default=ZERO
+            ),
+            slippage_n=Count("id", filter=has_slippage_estimate),
+            slippage_drift=Sum("trade_slippage_drift", filter=has_slippage_estimate, default=ZERO),
+            slippage_abs=Sum(
+                Abs("trade_slippage_drift"), filter=has_slippage_estimate, default=ZERO
+            ),
+        )
+        .order_by("day")
+    )
+    return list(rows)
+
+
+def net_pnl_in_close_order(window):
+    return list(closed_trades(window).order_by("closed_at", "id").values_list("net_pnl", flat=True))
+
+
+def equity_points(window):
+    return list(
+        EquitySnapshot.objects.filter(bot=window.bot, ts__gte=window.start, ts__lt=window.end)
+        .order_by("ts")
+        .values_list("ts", "equity")
+    )
+
+
+def equity_before(window):
+    """Account equity when the window opens, for the trade-based drawdown curve, or None."""
+    last = (
+        EquitySnapshot.objects.filter(bot=window.bot, ts__lt=window.start)
+        .order_by("-ts")
+        .values_list("equity", flat=True)
+        .first()
+    )
+    if last is not None:
+        return last
+    if window.bot.starting_equity is None:
+        return None
+    earlier = Trade.objects.filter(
+        bot=window.bot, status=Trade.Status.CLOSED, closed_at__lt=window.start
+    ).aggregate(total=Sum("net_pnl", default=ZERO))["total"]
+    return window.bot.starting_equity + earlier
+
+
+def daily_decisions(window):
+    """Decision counts per (day, outcome, reason) over all symbols."""
+    return list(
+        DecisionCount.objects.filter(
+            bot=window.bot, day__gte=window.start.date(), day__lt=window.as_of
+        )
+        .values("day", "outcome", "reason")
+        .annotate(count=Sum("count"))
+        .order_by("day", "outcome", "reason")
+    )

@@ -1,0 +1,163 @@
+"""The one KPI service: every figure the experiments, triggers, reviews and reports use."""
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from kpis import calculations as calc
+from kpis import queries
+from kpis.models import BaselineReport, KPISnapshot
+from tradeops.models import Bot
+
+BASELINE_WINDOWS = (7, 30)
+# The keys of `compute_kpis --format json`, in the plan's order; exports and the API reuse them.
+FIGURE_KEYS = (
+    "trades",
+    "trades_per_day",
+    "net_pnl",
+    "net_pnl_per_day",
+    "avg_pnl_per_trade",
+    "win_rate",
+    "profit_factor",
+    "avg_loss_per_trade",
+    "max_drawdown_abs",
+    "max_drawdown_pct",
+    "no_signal_pct",
+    "top_rejection_reasons",
+    "unknown_exit_pct",
+    "side_mix",
+    "cost_drift",
+)
+
+
+@dataclass
+class KPIResult:
+    window: queries.Window
+    figures: dict
+    daily: list
+    inputs: dict
+    fingerprint: str
+
+
+def _drawdown(window, pnl, rollup):
+    """(abs, pct, source, equity at each day's end) from equity snapshots, else from trades.
+
+    A release-filtered window always uses its own trades: the account's snapshots mix releases.
+    """
+    points = queries.equity_points(window) if window.release is None else []
+    if points:
+        absolute, fraction = calc.max_drawdown([equity for _, equity in points])
+        end_of_day = {ts.date(): equity for ts, equity in points}
+        return absolute, fraction, "equity_snapshots", end_of_day, len(points)
+    start_equity = queries.equity_before(window)
+    absolute, fraction = calc.max_drawdown(calc.trade_equity_curve(start_equity, pnl))
+    if start_equity is None:
+        fraction = None  # a fall without a known account size is not a percentage
+    end_of_day, running = {}, start_equity
+    if start_equity is not None:
+        for row in rollup:
+            running += row["pnl"]
+            end_of_day[row["day"]] = running
+    return absolute, fraction, "trades", end_of_day, 0
+
+
+def compute_kpis(bot, days, as_of, release=None):
+    """All KPIs of DESIGN.md for closed trades in [as_of - days, as_of), UTC."""
+    if days < 1:
+        raise ValueError("a KPI window is at least one day")
+    window = queries.Window(bot=bot, days=days, as_of=as_of, release=release)
+    rollup = queries.daily_trade_rollup(window)
+    pnl = queries.net_pnl_in_close_order(window)
+    decisions = queries.daily_decisions(window)
+    absolute, fraction, source, equity_by_day, equity_rows = _drawdown(window, pnl, rollup)
+
+    figures = calc.trade_kpis(rollup, days)
+    figures.update(calc.decision_kpis(decisions))
+    figures["max_drawdown_abs"] = calc.money(absolute)
+    figures["max_drawdown_pct"] = calc.rate(fraction)
+    figures = {key: figures[key] for key in FIGURE_KEYS} | {
+        "decisions": figures["decisions"],
+        "drawdown_source": source,
+        "days_with_closes": len(rollup),
+    }
+    inputs = {
+        "bot": bot.slug,
+        "window_days": days,
+        "as_of": as_of.isoformat(),
+        "release": release.tag if release else None,
+        "known_exit_reasons": sorted(bot.known_exit_reasons or []),
+        "closed_trades": len(pnl),
+        "decision_rows": len(decisions),
+        "equity_snapshots": equity_rows,
+    }
+    digest = hashlib.sha256(
+        json.dumps(
+            [inputs, rollup, pnl, decisions, sorted(equity_by_day.items())], default=str
+        ).encode()
+    ).hexdigest()
+    daily = calc.daily_series(days, window.start.date(), rollup, decisions, equity_by_day)
+    return KPIResult(window, figures, daily, inputs, digest)
+
+
+def capture_snapshot(bot, days, as_of, release=None):
+    """Compute and store the snapshot; the same inputs again leave the stored one as it is."""
+    result = compute_kpis(bot, days, as_of, release)
+    with transaction.atomic():
+        snapshot = (
+            KPISnapshot.objects.select_for_update()
+            .filter(bot=bot, window_days=days, as_of=as_of, release=release)
+            .first()
+        )
+        if snapshot is not None and snapshot.fingerprint == result.fingerprint:
+            return snapshot
+        values = {
+            "figures": result.figures,
+            "daily": result.daily,
+            "inputs": result.inputs,
+            "fingerprint": result.fingerprint,
+            "computed_at": timezone.now(),
+        }
+        if snapshot is None:
+            return KPISnapshot.objects.create(
+                bot=bot, window_days=days, as_of=as_of, release=release, **values
+            )
+        for name, value in values.items():
+            setattr(snapshot, name, value)
+        snapshot.save()
+        return snapshot
+
+
+def capture_baseline(release, *, captured_by, as_of=None):
+    """The plan's baseline report for a release: its 7d and 30d snapshots, side by side."""
+    as_of = as_of or timezone.now().date()
+    snapshots = {
+        days: capture_snapshot(release.bot, days, as_of, release) for days in BASELINE_WINDOWS
+    }
+    report, _ = BaselineReport.objects.update_or_create(
+        release=release,
+        as_of=as_of,
+        defaults={
+            "snapshot_7d": snapshots[7],
+            "snapshot_30d": snapshots[30],
+            "captured_at": timezone.now(),
+            "captured_by": captured_by,
+        },
+    )
+    return report
+
+
+def capture_daily_snapshots(as_of):
+    """The scheduled job's work: 7d and 30d snapshots of every active bot, all releases."""
+    captured = []
+    for bot in Bot.objects.filter(is_active=True):
+        for days in BASELINE_WINDOWS:
+            captured.append(capture_snapshot(bot, days, as_of))
+    return captured
+
+
+def today():
+    return datetime.datetime.now(datetime.UTC).date()

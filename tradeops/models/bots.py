@@ -1,0 +1,162 @@
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from tradeops.models.base import ParamCategory, ParamValueType, choices_check, decimal_field
+
+
+class Bot(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    exchange = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(default=True)
+    starting_equity = decimal_field(
+        null=True,
+        blank=True,
+        help_text="Account equity before the first trade; the drawdown base when the bot sends "
+        "no equity snapshots.",
+    )
+    known_exit_reasons = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Exit reasons this bot is known to emit; a close with any other or an empty "
+        "reason counts as an unknown exit reason.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A bearer token a bot pushes data with. Only the SHA-256 of the token is stored."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="api_tokens")
+    label = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["bot", "-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.bot.slug} {self.prefix}…"
+
+    @staticmethod
+    def hash_token(raw_token: str) -> str:
+        # Tokens are 256-bit random values, so a fast hash is enough (no password stretching).
+        return hashlib.sha256(raw_token.encode()).hexdigest()
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+
+class ParamSpec(models.Model):
+    Category = ParamCategory
+
+    ValueType = ParamValueType
+
+    key = models.CharField(max_length=100, unique=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    value_type = models.CharField(max_length=20, choices=ValueType.choices)
+    min_value = decimal_field(null=True, blank=True)
+    max_value = decimal_field(null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["category", "key"]
+        verbose_name = "parameter spec"
+        constraints = [
+            choices_check("category", ParamCategory, "paramspec_category_valid"),
+            choices_check("value_type", ParamValueType, "paramspec_value_type_valid"),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=F("max_value")),
+                name="paramspec_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.category})"
+
+
+class ConfigRelease(models.Model):
+    """An immutable, versioned set of param values: once approved, a change is a new release."""
+
+    FROZEN_FIELDS = ("bot_id", "version", "tag", "git_commit", "params", "approved_at")
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="releases")
+    version = models.PositiveIntegerField()
+    tag = models.CharField(max_length=100, help_text="Release tag in git: the rollback reference.")
+    git_commit = models.CharField(max_length=40, blank=True)
+    params = models.JSONField(default=dict)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    is_baseline = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["bot", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "version"], name="release_version_unique"),
+            models.UniqueConstraint(fields=["bot", "tag"], name="release_tag_unique"),
+            models.UniqueConstraint(
+                fields=["bot"], condition=Q(is_baseline=True), name="one_baseline_per_bot"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_baseline=False) | Q(approved_at__isnull=False),
+                name="baseline_is_approved",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.bot.slug} {self.tag} (v{self.version})"
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            stored = (
+                ConfigRelease.objects.filter(pk=self.pk).values(*self.FROZEN_FIELDS).first() or {}
+            )
+            if stored.get("approved_at") is not None:
+                changed = [f for f in self.FROZEN_FIELDS if stored[f] != getattr(self, f)]
+                if changed:
+                    raise ValidationError(
+                        f"Release {self.tag} is approved and immutable (tried to change "
+                        f"{', '.join(changed)}); create a new release instead."
+                    )
+        super().save(*args, **kwargs)
+
+    @property
+    def is_approved(self):
+        return self.approved_at is not None

@@ -1,0 +1,223 @@
+from django.db import models
+from django.db.models import F, Q
+
+from tradeops.models.base import (
+    DecisionOutcome,
+    FillLiquidity,
+    FillSide,
+    HealthKind,
+    HealthState,
+    TradeSide,
+    TradeStatus,
+    choices_check,
+    decimal_field,
+)
+from tradeops.models.bots import Bot, ConfigRelease
+
+
+class Trade(models.Model):
+    Side = TradeSide
+
+    Status = TradeStatus
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="trades")
+    external_id = models.CharField(max_length=128)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=5, choices=Side.choices)
+    status = models.CharField(max_length=6, choices=Status.choices)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    qty = decimal_field()
+    entry_price = decimal_field()
+    exit_price = decimal_field(null=True, blank=True)
+    leverage = decimal_field(default=1)
+    gross_pnl = decimal_field(null=True, blank=True)
+    fees = decimal_field(null=True, blank=True)
+    funding = decimal_field(null=True, blank=True, help_text="Positive = paid.")
+    net_pnl = decimal_field(null=True, blank=True, help_text="gross_pnl - fees - funding")
+    exit_reason = models.CharField(max_length=100, blank=True)
+    release = models.ForeignKey(
+        ConfigRelease, null=True, blank=True, on_delete=models.PROTECT, related_name="trades"
+    )
+    release_tag = models.CharField(
+        max_length=100, blank=True, help_text="Release tag as the bot reported it."
+    )
+    est_fees = decimal_field(null=True, blank=True)
+    est_funding = decimal_field(null=True, blank=True)
+    est_slippage_bps = decimal_field(null=True, blank=True)
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "external_id"], name="trade_external_id_unique"),
+            choices_check("side", TradeSide, "trade_side_valid"),
+            choices_check("status", TradeStatus, "trade_status_valid"),
+            models.CheckConstraint(condition=Q(qty__gt=0), name="trade_qty_positive"),
+            models.CheckConstraint(
+                condition=Q(entry_price__gt=0), name="trade_entry_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(exit_price__isnull=True) | Q(exit_price__gt=0),
+                name="trade_exit_price_positive",
+            ),
+            models.CheckConstraint(condition=Q(leverage__gt=0), name="trade_leverage_positive"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
+                name="trade_closed_after_opened",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open")
+                | Q(
+                    closed_at__isnull=False,
+                    exit_price__isnull=False,
+                    gross_pnl__isnull=False,
+                    fees__isnull=False,
+                    funding__isnull=False,
+                    net_pnl__isnull=False,
+                ),
+                name="trade_closed_is_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="closed") | Q(closed_at__isnull=True, exit_price__isnull=True),
+                name="trade_open_has_no_exit",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["bot", "status", "closed_at"], name="trade_bot_closed_idx"),
+            models.Index(fields=["bot", "opened_at"], name="trade_bot_opened_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} {self.side} {self.symbol}"
+
+
+class Fill(models.Model):
+    Side = FillSide
+
+    Liquidity = FillLiquidity
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="fills")
+    external_id = models.CharField(max_length=128)
+    trade_external_id = models.CharField(max_length=128)
+    trade = models.ForeignKey(
+        Trade,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fills",
+        help_text="Empty while the trade has not arrived (an orphan fill).",
+    )
+    ts = models.DateTimeField()
+    side = models.CharField(max_length=4, choices=Side.choices)
+    price = decimal_field()
+    qty = decimal_field()
+    fee = decimal_field()
+    liquidity = models.CharField(max_length=5, choices=Liquidity.choices)
+    expected_price = decimal_field(null=True, blank=True)
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "external_id"], name="fill_external_id_unique"),
+            choices_check("side", FillSide, "fill_side_valid"),
+            choices_check("liquidity", FillLiquidity, "fill_liquidity_valid"),
+            models.CheckConstraint(condition=Q(qty__gt=0), name="fill_qty_positive"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="fill_price_positive"),
+            models.CheckConstraint(
+                condition=Q(expected_price__isnull=True) | Q(expected_price__gt=0),
+                name="fill_expected_price_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["bot", "trade_external_id"], name="fill_bot_trade_idx")]
+
+    def __str__(self):
+        return self.external_id
+
+    @property
+    def slippage_bps(self):
+        """Adverse slippage against the expected price, in basis points (positive = worse)."""
+        if self.expected_price is None:
+            return None
+        direction = 1 if self.side == self.Side.BUY else -1
+        return direction * (self.price - self.expected_price) / self.expected_price * 10000
+
+
+class DecisionCount(models.Model):
+    """Strategy evaluations rolled up per (bot, day, symbol, outcome, reason).
+
+    KPIs read these rollups; raw decision events are counted into them at ingestion.
+    """
+
+    Outcome = DecisionOutcome
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="decision_counts")
+    day = models.DateField()
+    symbol = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=9, choices=Outcome.choices)
+    reason = models.CharField(max_length=100, blank=True)
+    count = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["-day", "outcome", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "day", "symbol", "outcome", "reason"], name="decision_count_unique"
+            ),
+            choices_check("outcome", DecisionOutcome, "decision_outcome_valid"),
+            models.CheckConstraint(
+                condition=~Q(outcome="rejected") | ~Q(reason=""),
+                name="decision_rejected_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.outcome} {self.reason} ×{self.count}"
+
+
+class HealthEvent(models.Model):
+    State = HealthState
+
+    Kind = HealthKind
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="health_events")
+    ts = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, blank=True)
+    detail = models.TextField(blank=True)
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "ts", "kind"], name="health_event_unique"),
+            choices_check("kind", HealthKind, "health_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=["", *HealthState.values]), name="health_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="state_change") | ~Q(state=""),
+                name="health_state_change_has_state",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ts:%Y-%m-%d %H:%M} {self.kind} {self.state}"
+
+
+class EquitySnapshot(models.Model):
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="equity_snapshots")
+    ts = models.DateTimeField()
+    equity = decimal_field()
+    ingested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-ts"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "ts"], name="equity_snapshot_unique"),
+            models.CheckConstraint(condition=Q(equity__gte=0), name="equity_non_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.ts:%Y-%m-%d %H:%M} {self.equity}"
