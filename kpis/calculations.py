@@ -20,7 +20,8 @@ COST_PARTS = ("fees", "funding", "slippage")
 def money(value):
     if value is None:
         return None
-    return str(Decimal(value).quantize(Decimal(1).scaleb(-MONEY_PLACES), ROUND_HALF_EVEN))
+    quantized = Decimal(value).quantize(Decimal(1).scaleb(-MONEY_PLACES), ROUND_HALF_EVEN)
+    return f"{quantized:f}"  # fixed point: 0.00000000, never 0E-8
 
 
 INFINITY = "Infinity"  # JSON has no infinity; a profit factor with no losses is stored as this

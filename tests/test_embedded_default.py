@@ -1,5 +1,6 @@
 """The embedded default (SQLite, no Redis) works end to end, as `make demo` runs it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,20 @@ def test_demo_loads_on_sqlite_without_redis(tmp_path):
         "shell", "-c", "from tradeops.models import Trade; print(Trade.objects.count())", env=env
     )
     assert int(count.stdout.split()[-1]) > 300
+    kpis = manage(
+        "compute_kpis",
+        "--bot",
+        "demo-perp",
+        "--days",
+        "7",
+        "--as-of",
+        "2026-11-01",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert kpis.returncode == 0, kpis.stderr
+    assert json.loads(kpis.stdout)["trades"] > 200
 
 
 def test_rq_queue_reaches_the_configured_redis(settings):

@@ -105,7 +105,7 @@ REDIS_URL = env("REDIS_URL")
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tradeops.workers.DjangoWorker"}
 
 # Ingestion API: larger bodies are refused with 413; the bot splits its batch.
 INGEST_MAX_BODY_BYTES = env("INGEST_MAX_BODY_BYTES")
