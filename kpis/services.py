@@ -132,7 +132,15 @@ def capture_snapshot(bot, days, as_of, release=None):
 
 
 def capture_baseline(release, *, captured_by, as_of=None):
-    """The plan's baseline report for a release: its 7d and 30d snapshots, side by side."""
+    """The plan's baseline report for a release: its 7d and 30d snapshots, side by side.
+
+    Only an approved release is a baseline: a draft is not what the bot runs.
+    """
+    if not release.is_approved:
+        raise ValueError(
+            f"release {release.tag} is not approved; only an approved release "
+            "can have a baseline report"
+        )
     as_of = as_of or timezone.now().date()
     snapshots = {
         days: capture_snapshot(release.bot, days, as_of, release) for days in BASELINE_WINDOWS

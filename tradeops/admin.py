@@ -1,8 +1,10 @@
 import json
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
+from kpis.services import capture_baseline
 from tradeops.models import (
     ApiToken,
     Bot,
@@ -123,10 +125,38 @@ class ConfigReleaseAdmin(admin.ModelAdmin):
         "git_commit",
         "approved_at",
         "approved_by",
+        "baseline_captured",
     ]
     list_filter = ["bot", "is_baseline", ("approved_at", admin.EmptyFieldListFilter)]
     search_fields = ["tag", "git_commit", "notes"]
     readonly_fields = ["created_at", "created_by", "approved_at", "approved_by", "is_baseline"]
+    actions = ["capture_baseline"]
+
+    @admin.display(description="baseline report")
+    def baseline_captured(self, obj):
+        report = obj.baseline_reports.order_by("-as_of").first()
+        if report is None:
+            return "-"
+        url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
+        return format_html('<a href="{}">{}</a>', url, f"{report.as_of:%Y-%m-%d}")
+
+    @admin.action(description="Capture baseline report (7d + 30d)", permissions=["capture"])
+    def capture_baseline(self, request, queryset):
+        for release in queryset.select_related("bot"):
+            try:
+                report = capture_baseline(release, captured_by=request.user)
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
+            self.message_user(
+                request,
+                format_html('Baseline captured for {}: <a href="{}">open report</a>', release, url),
+                messages.SUCCESS,
+            )
+
+    def has_capture_permission(self, request):
+        return request.user.has_perm("kpis.add_baselinereport")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.is_approved:

@@ -358,6 +358,8 @@ def load_demo(end_date=None, days=45):
     )
     with transaction.atomic():
         bot, _ = create_bot(slug=DEMO_BOT, name="Demo perps bot", exchange="binance-futures")
+        bot.starting_equity = START_EQUITY
+        bot.save(update_fields=["starting_equity"])
         _setup_people_and_releases(bot, start)
     history = build_history(end_date, days)
     summary = {}
@@ -377,4 +379,18 @@ def load_demo(end_date=None, days=45):
             totals = summary.setdefault(kind, {"accepted": 0, "unchanged": 0, "quarantined": 0})
             for name in totals:
                 totals[name] += getattr(result, name)
+    _capture_kpis(bot, end_date)
     return summary
+
+
+def _capture_kpis(bot, end_date):
+    """What the lead and the scheduler would have done: the baseline report of the frozen winner
+    and today's 7d/30d snapshots (in-process without Redis, on a worker with it)."""
+    from kpis.jobs import compute_daily_snapshots
+    from kpis.services import capture_baseline
+    from tradeops.scheduling import enqueue
+
+    winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)
+    lead = User.objects.get(username=DEMO_USERS[0][0])
+    capture_baseline(winner, captured_by=lead, as_of=end_date)
+    enqueue(compute_daily_snapshots, end_date)

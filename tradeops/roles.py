@@ -30,6 +30,7 @@ ROLE_GRANTS = {
         "tradeops.change_paramspec",
         "tradeops.add_configrelease",
         "tradeops.change_configrelease",
+        "kpis.add_baselinereport",
     ],
 }
 
