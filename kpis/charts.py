@@ -24,22 +24,26 @@ def _x(count):
     return lambda i: PAD + i * step
 
 
-def _frame(title, body, labels=()):
-    legend = format_html_join(
+def _frame(title, body, legend=()):
+    """The chart box: title, baseline, body, and a legend of (label, colour) under the axis."""
+    keys = format_html_join(
         "",
-        '<tspan fill="{}" dx="12">■ {}</tspan>',
-        ((COLORS[i % len(COLORS)], label) for i, label in enumerate(labels)),
+        '<tspan fill="{}" dx="10">■</tspan><tspan dx="3">{}</tspan>',
+        ((colour, label) for label, colour in legend),
     )
     return format_html(
         '<svg viewBox="0 0 {} {}" width="100%" role="img" aria-label="{}" class="kpi-chart">'
-        '<text x="{}" y="16" font-size="13" font-weight="bold">{}{}</text>'
+        '<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>'
+        '<text x="{}" y="{}" font-size="11">{}</text>'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/>{}</svg>',
         WIDTH,
-        HEIGHT,
+        HEIGHT + 18,
         title,
         PAD,
         title,
-        legend,
+        PAD - 10,
+        HEIGHT + 12,
+        keys,
         PAD,
         HEIGHT - PAD,
         WIDTH - PAD,
@@ -87,7 +91,9 @@ def equity_with_drawdown(daily):
         COLORS[0],
         _axis_labels(days, low, high),
     )
-    return _frame("Equity (end of day) and drawdown", body, ["equity", "drawdown"])
+    return _frame(
+        "Equity (end of day) and drawdown", body, [("equity", COLORS[0]), ("drawdown", COLORS[3])]
+    )
 
 
 def daily_pnl_bars(daily):
@@ -129,7 +135,9 @@ def side_mix_bars(daily):
     bars = format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', rows)
     days = [d["day"] for d in daily]
     return _frame(
-        "Side mix of closes", bars + _axis_labels(days, 0, 100, "{:.0f}%"), ["long", "short"]
+        "Side mix of closes",
+        bars + _axis_labels(days, 0, 100, "{:.0f}%"),
+        [("long", COLORS[0]), ("short", COLORS[1])],
     )
 
 
@@ -157,5 +165,5 @@ def rejection_trend(daily):
     return _frame(
         "Rejections per day by reason",
         lines + _axis_labels(days, 0, max(all_counts)),
-        reasons,
+        [(reason, COLORS[n % len(COLORS)]) for n, reason in enumerate(reasons)],
     )
