@@ -1,18 +1,19 @@
 """Reads for the KPI engine: the database aggregates, pandas gets small frames.
 
-Trades are rolled up per UTC day of their close; decisions are already daily counts. Only two
-per-trade columns are read: net P&L in close order, for the drawdown curve when the bot sends
-no equity snapshots.
+Trades are rolled up per UTC day of their close; decisions are already daily counts; fill-level
+slippage is already attributed to each trade at ingestion (Trade.realized_slippage). Only one
+per-trade column is read: net P&L in close order, for the drawdown curve when the bot sends no
+equity snapshots.
 """
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, Subquery, Sum, When
-from django.db.models.functions import Abs, Coalesce, TruncDate
+from django.db.models import Count, DecimalField, F, Q, Sum
+from django.db.models.functions import Abs, TruncDate
 
-from tradeops.models import DecisionCount, EquitySnapshot, Fill, Trade
+from tradeops.models import DecisionCount, EquitySnapshot, Trade
 
 MONEY = DecimalField(max_digits=30, decimal_places=12)
 ZERO = Decimal(0)
@@ -43,33 +44,18 @@ def closed_trades(window):
     return trades
 
 
-def _realized_slippage_cost():
-    """Per trade: what its fills cost against their expected prices (positive = adverse)."""
-    adverse = Case(
-        When(side=Fill.Side.BUY, then=(F("price") - F("expected_price")) * F("qty")),
-        default=(F("expected_price") - F("price")) * F("qty"),
-        output_field=MONEY,
-    )
-    per_trade = (
-        Fill.objects.filter(trade=OuterRef("pk"), expected_price__isnull=False)
-        .values("trade")
-        .annotate(cost=Sum(adverse))
-        .values("cost")
-    )
-    return Subquery(per_trade, output_field=MONEY)
-
-
 def daily_trade_rollup(window):
     """One row per UTC day with closes: counts and sums every trade KPI is made of."""
     known = list(window.bot.known_exit_reasons or [])
     has_estimates = Q(est_fees__isnull=False)
     has_funding_estimate = Q(est_funding__isnull=False)
-    has_slippage_estimate = Q(est_slippage_bps__isnull=False)
+    # Only trades with both sides of the slippage story: unknown realized slippage is not zero.
+    has_slippage_estimate = Q(est_slippage_bps__isnull=False, realized_slippage__isnull=False)
     rows = (
         closed_trades(window)
         .annotate(
             day=TruncDate("closed_at", tzinfo=datetime.UTC),
-            trade_slippage_drift=Coalesce(_realized_slippage_cost(), ZERO, output_field=MONEY)
+            trade_slippage_drift=F("realized_slippage")
             - F("est_slippage_bps") / 10000 * F("qty") * (F("entry_price") + F("exit_price")),
         )
         .values("day")

@@ -43,17 +43,19 @@ class KPIResult:
     fingerprint: str
 
 
-def _drawdown(window, pnl, rollup):
-    """(abs, pct, source, equity at each day's end) from equity snapshots, else from trades.
+def _drawdown(window, rollup):
+    """Max drawdown from equity snapshots, else from the trades' own equity curve.
 
+    Returns (abs, pct, source, equity at each day's end, the curve's inputs for the fingerprint).
     A release-filtered window always uses its own trades: the account's snapshots mix releases.
     """
     points = queries.equity_points(window) if window.release is None else []
     if points:
         absolute, fraction = calc.max_drawdown([equity for _, equity in points])
         end_of_day = {ts.date(): equity for ts, equity in points}
-        return absolute, fraction, "equity_snapshots", end_of_day, len(points)
+        return absolute, fraction, "equity_snapshots", end_of_day, points
     start_equity = queries.equity_before(window)
+    pnl = queries.net_pnl_in_close_order(window)
     absolute, fraction = calc.max_drawdown(calc.trade_equity_curve(start_equity, pnl))
     if start_equity is None:
         fraction = None  # a fall without a known account size is not a percentage
@@ -62,7 +64,7 @@ def _drawdown(window, pnl, rollup):
         for row in rollup:
             running += row["pnl"]
             end_of_day[row["day"]] = running
-    return absolute, fraction, "trades", end_of_day, 0
+    return absolute, fraction, "trades", end_of_day, [start_equity, pnl]
 
 
 def compute_kpis(bot, days, as_of, release=None):
@@ -71,9 +73,8 @@ def compute_kpis(bot, days, as_of, release=None):
         raise ValueError("a KPI window is at least one day")
     window = queries.Window(bot=bot, days=days, as_of=as_of, release=release)
     rollup = queries.daily_trade_rollup(window)
-    pnl = queries.net_pnl_in_close_order(window)
     decisions = queries.daily_decisions(window)
-    absolute, fraction, source, equity_by_day, equity_rows = _drawdown(window, pnl, rollup)
+    absolute, fraction, source, equity_by_day, curve = _drawdown(window, rollup)
 
     figures = calc.trade_kpis(rollup, days)
     figures.update(calc.decision_kpis(decisions))
@@ -90,14 +91,12 @@ def compute_kpis(bot, days, as_of, release=None):
         "as_of": as_of.isoformat(),
         "release": release.tag if release else None,
         "known_exit_reasons": sorted(bot.known_exit_reasons or []),
-        "closed_trades": len(pnl),
+        "closed_trades": figures["trades"],
         "decision_rows": len(decisions),
-        "equity_snapshots": equity_rows,
+        "equity_snapshots": len(curve) if source == "equity_snapshots" else 0,
     }
     digest = hashlib.sha256(
-        json.dumps(
-            [inputs, rollup, pnl, decisions, sorted(equity_by_day.items())], default=str
-        ).encode()
+        json.dumps([inputs, rollup, decisions, curve], default=str).encode()
     ).hexdigest()
     daily = calc.daily_series(days, window.start.date(), rollup, decisions, equity_by_day)
     return KPIResult(window, figures, daily, inputs, digest)

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from kpis.services import compute_kpis
-from tradeops.models import ConfigRelease, DecisionCount, EquitySnapshot, Fill, Trade
+from tests.conftest import ingest
+from tradeops.models import ConfigRelease, DecisionCount, EquitySnapshot, Trade
 
 UTC = datetime.UTC
 AS_OF = datetime.date(2026, 11, 10)
@@ -179,7 +180,7 @@ def test_one_trade_over_a_week(bot):
 def test_cost_drift_realized_minus_estimated(bot):
     # Fees 2.0 vs 1.5 (+0.5); funding 0.3 vs 0.5 (-0.2); slippage: estimated 10 bps of
     # 1 x (100 + 110) = 0.21, realized: bought 100.05 vs 100 (0.05) + sold 109.9 vs 110 (0.1).
-    first = trade(
+    trade(
         bot,
         "c1",
         at(8),
@@ -192,23 +193,26 @@ def test_cost_drift_realized_minus_estimated(bot):
         est_funding=Decimal("0.5"),
         est_slippage_bps=Decimal(10),
     )
-    for external_id, side, price, expected in [
-        ("c1-in", "buy", "100.05", "100"),
-        ("c1-out", "sell", "109.9", "110"),
-    ]:
-        Fill.objects.create(
-            bot=bot,
-            external_id=external_id,
-            trade_external_id="c1",
-            trade=first,
-            ts=at(8),
-            side=side,
-            price=Decimal(price),
-            qty=1,
-            fee=1,
-            liquidity="taker",
-            expected_price=Decimal(expected),
-        )
+    fill = {
+        "trade_external_id": "c1",
+        "ts": "2026-11-08T00:00:00Z",
+        "qty": "1",
+        "fee": "1",
+        "liquidity": "taker",
+    }
+    result = ingest(
+        bot,
+        "fills",
+        {**fill, "external_id": "c1-in", "side": "buy", "price": "100.05", "expected_price": "100"},
+        {
+            **fill,
+            "external_id": "c1-out",
+            "side": "sell",
+            "price": "109.9",
+            "expected_price": "110",
+        },
+    )
+    assert result.accepted == 2
     # Fees 1.0 vs 1.2 (-0.2); funding 0 vs 0; no slippage estimate: not in the slippage drift.
     trade(
         bot,

@@ -3,7 +3,14 @@
 import datetime
 
 from tests.conftest import closed_trade, ingest
-from tradeops.models import DecisionCount, EquitySnapshot, Fill, HealthEvent, QuarantinedRecord
+from tradeops.models import (
+    DecisionCount,
+    EquitySnapshot,
+    Fill,
+    HealthEvent,
+    QuarantinedRecord,
+    Trade,
+)
 
 FILL = {
     "external_id": "F-1",
@@ -33,6 +40,27 @@ def test_fill_after_its_trade_is_linked_at_once(bot):
     ingest(bot, "trades", closed_trade())
     ingest(bot, "fills", FILL)
     assert Fill.objects.get().trade.external_id == "T-1"
+
+
+def test_fills_attribute_their_slippage_to_the_trade_in_either_order(bot):
+    # Sold 0.5 at 50010 against an expected 50000: 5 better, so -5 (positive = adverse).
+    ingest(bot, "fills", FILL)
+    ingest(bot, "trades", closed_trade())
+    assert Trade.objects.get().realized_slippage == -5
+
+    # A second fill on the already stored trade: bought 0.5 at 49820 against 49800 (+10).
+    ingest(
+        bot,
+        "fills",
+        {**FILL, "external_id": "F-2", "side": "buy", "price": "49820", "expected_price": "49800"},
+    )
+    assert Trade.objects.get().realized_slippage == 5
+
+
+def test_fills_without_expected_prices_leave_slippage_unknown(bot):
+    ingest(bot, "trades", closed_trade())
+    ingest(bot, "fills", {k: v for k, v in FILL.items() if k != "expected_price"})
+    assert Trade.objects.get().realized_slippage is None
 
 
 def test_fill_resent_with_a_different_price_is_a_conflict(bot):

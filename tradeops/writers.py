@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
 from tradeops.models import (
@@ -152,6 +152,26 @@ class RowWriter:
         self.after_write(bot, creates)
 
 
+def refresh_realized_slippage(bot, trade_ids):
+    """Attribute fill-level slippage to trades: the sum over their fills with an expected price.
+
+    Called whenever fills land or get linked to a trade, so KPIs read one column per trade.
+    """
+    if not trade_ids:
+        return
+    adverse = Case(
+        When(side=Fill.Side.BUY, then=(F("price") - F("expected_price")) * F("qty")),
+        default=(F("expected_price") - F("price")) * F("qty"),
+    )
+    per_trade = (
+        Fill.objects.filter(trade=OuterRef("pk"), expected_price__isnull=False)
+        .values("trade")
+        .annotate(cost=Sum(adverse))
+        .values("cost")
+    )
+    Trade.objects.filter(bot=bot, pk__in=trade_ids).update(realized_slippage=Subquery(per_trade))
+
+
 class TradeWriter(RowWriter):
     model = Trade
     key_fields = ("external_id",)
@@ -193,14 +213,12 @@ class TradeWriter(RowWriter):
         orphans = Fill.objects.filter(
             bot=bot, trade__isnull=True, trade_external_id__in=external_ids
         )
-        if external_ids and orphans.exists():
-            orphans.update(
-                trade=Subquery(
-                    Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id")).values(
-                        "pk"
-                    )[:1]
-                )
-            )
+        if not external_ids or not orphans.exists():
+            return
+        trades = Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id"))
+        orphans.update(trade=Subquery(trades.values("pk")[:1]))
+        linked = Trade.objects.filter(bot=bot, external_id__in=external_ids, fills__isnull=False)
+        refresh_realized_slippage(bot, set(linked.values_list("pk", flat=True)))
 
 
 class FillWriter(RowWriter):
@@ -218,6 +236,9 @@ class FillWriter(RowWriter):
 
     def to_row(self, bot, clean):
         return {**clean, "trade_id": self.trade_pks.get(clean["trade_external_id"])}
+
+    def after_write(self, bot, created_rows):
+        refresh_realized_slippage(bot, {row["trade_id"] for row in created_rows if row["trade_id"]})
 
 
 class HealthWriter(RowWriter):

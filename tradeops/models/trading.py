@@ -45,6 +45,12 @@ class Trade(models.Model):
     est_fees = decimal_field(null=True, blank=True)
     est_funding = decimal_field(null=True, blank=True)
     est_slippage_bps = decimal_field(null=True, blank=True)
+    realized_slippage = decimal_field(
+        null=True,
+        blank=True,
+        help_text="What this trade's fills cost against their expected prices (quote currency, "
+        "positive = adverse); kept up to date by ingestion as fills arrive.",
+    )
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
