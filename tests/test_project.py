@@ -76,6 +76,9 @@ ADMIN_MODELS = [
     "tradeops_quarantinedrecord",
     "tradeops_ingestbatch",
     "integrity_integrityincident",
+    "tradeops_jobrun",
+    "kpis_kpisnapshot",
+    "kpis_baselinereport",
 ]
 
 

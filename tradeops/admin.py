@@ -14,6 +14,7 @@ from tradeops.models import (
     Fill,
     HealthEvent,
     IngestBatch,
+    JobRun,
     ParamSpec,
     QuarantinedRecord,
     Trade,
@@ -287,3 +288,23 @@ class IngestBatchAdmin(ReadOnlyAdmin):
     search_fields = ["source"]
     date_hierarchy = "received_at"
     list_select_related = ["bot"]
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "name", "key", "outcome", "duration", "rq_job_id"]
+    list_filter = ["name", "outcome"]
+    search_fields = ["name", "key", "rq_job_id", "error"]
+    date_hierarchy = "started_at"
+    exclude = ["detail"]
+    readonly_fields = ["detail_display"]
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        if obj.finished_at is None:
+            return "-"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.1f} s"
+
+    @admin.display(description="detail")
+    def detail_display(self, obj):
+        return pretty_json(obj.detail)
