@@ -13,33 +13,18 @@ Prints records/s for each kind and the process's peak resident memory. Targets (
 import argparse
 import datetime
 import json
-import os
 import random
-import resource
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeops.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops and kpis
+from django.db import connection
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-
-from tradeops.services import create_bot, ingest_body  # noqa: E402
+from tradeops.services import create_bot, ingest_body
 
 SYMBOLS = [f"SYM{n:03d}USDT" for n in range(200)]
 REASONS = ["spread_too_wide", "risk_cap_reached", "cooldown_active", "low_volume"]
 START = datetime.datetime(2025, 11, 1, tzinfo=datetime.UTC)
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def trade_bodies(count, batch, rng):
@@ -122,11 +107,7 @@ def main():
     parser.add_argument("--decision-batch", type=int, default=50_000)
     args = parser.parse_args()
 
-    if connection.vendor != "postgresql":
-        sys.exit("bench/ingest.py measures PostgreSQL: set DATABASE_URL=postgres://...")
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         rng = random.Random(1)
         bot, _ = create_bot(slug="bench")
         trades = trade_bodies(args.trades, args.trade_batch, rng)
@@ -151,8 +132,6 @@ def main():
             f"peak RSS:  {peak_rss_mib():,.0f} MiB (inputs generated: {rss_before:,.0f} MiB before "
             "ingesting)"
         )
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

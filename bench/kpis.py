@@ -13,40 +13,25 @@ snapshots here, so the drawdown takes the heavier trade-curve path.
 
 import argparse
 import datetime
-import os
 import random
-import resource
 import statistics
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeops.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+import numpy as np
+import pandas as pd
+from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops and kpis
+from django.db import connection
 
-import django  # noqa: E402
-
-django.setup()
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-
-from kpis.services import compute_kpis  # noqa: E402
-from tradeops.models import Bot  # noqa: E402
+from kpis.services import compute_kpis
+from tradeops.models import Bot
 
 SYMBOLS = [f"SYM{n:03d}USDT" for n in range(200)]
 REASONS = ["spread_too_wide", "risk_cap_reached", "cooldown_active", "low_volume"]
 KNOWN = ["take_profit", "stop_loss", "trailing_stop", "time_exit"]
 AS_OF = datetime.date(2026, 11, 1)
 DAYS = 365
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load(bot, trades):
@@ -213,12 +198,8 @@ def main():
     parser.add_argument("--trades", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("bench/kpis.py measures PostgreSQL: set DATABASE_URL=postgres://...")
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database():
         bot = Bot.objects.create(slug="bench", name="bench", known_exit_reasons=KNOWN)
         started = time.perf_counter()
         load(bot, args.trades)
@@ -245,8 +226,6 @@ def main():
         print(f"bare SQL + pandas:  {theirs * 1000:7.1f} ms (same numbers: {matches})")
         print(f"ratio:              {ours / theirs:7.2f} (target <= 1.5)")
         print(f"peak RSS:           {peak_rss_mib():7.0f} MiB ({rss_loaded:.0f} MiB after loading)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

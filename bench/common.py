@@ -1,0 +1,39 @@
+"""What every benchmark shares: Django set up, a throw-away PostgreSQL database, peak memory.
+
+Import it first: `from common import peak_rss_mib, throwaway_database` (scripts run as
+`python bench/NAME.py`, so this folder is on the path).
+"""
+
+import os
+import resource
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeops.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def throwaway_database():
+    """A fresh, migrated test database next to DATABASE_URL's, dropped afterwards."""
+    if connection.vendor != "postgresql":
+        sys.exit("the benchmarks measure PostgreSQL: set DATABASE_URL=postgres://...")
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
