@@ -149,3 +149,12 @@ def test_viewer_cannot_revoke_tokens(viewer_client, bot_and_token):
         {"action": "revoke", "_selected_action": [bot.api_tokens.get().pk]},
     )
     assert authenticate_bot_token(token) == bot
+
+
+@pytest.mark.parametrize("value", [5, "take_profit", ["take_profit", 3], [""]])
+def test_exit_reason_vocabulary_must_be_a_list_of_names(admin_client, bot, value):
+    from django.core.exceptions import ValidationError
+
+    bot.known_exit_reasons = value
+    with pytest.raises(ValidationError, match="list of exit reason strings"):
+        bot.full_clean()

@@ -33,6 +33,13 @@ class Bot(models.Model):
     def __str__(self):
         return self.slug
 
+    def clean(self):
+        reasons = self.known_exit_reasons
+        if not isinstance(reasons, list) or not all(isinstance(r, str) and r for r in reasons):
+            raise ValidationError(
+                {"known_exit_reasons": 'a list of exit reason strings, e.g. ["take_profit"]'}
+            )
+
 
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
