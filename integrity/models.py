@@ -22,6 +22,14 @@ class IntegrityIncident(models.Model):
         TRADE_CONFLICT = "trade_conflict", "Conflicting re-send of a closed trade"
         QUARANTINED_RECORDS = "quarantined_records", "Quarantined records"
         UNPARSEABLE_BATCH = "unparseable_batch", "Unparseable batch"
+        MALFORMED_STORED_TRADE = "malformed_stored_trade", "Stored trades failing validation"
+        UNKNOWN_EXIT_RATE = "unknown_exit_rate", "Unknown exit reasons above threshold"
+        ORPHAN_FILLS = "orphan_fills", "Fills without a trade"
+        TRADES_WITHOUT_RELEASE = "trades_without_release", "Trades without a release"
+        STALE_OPEN_TRADES = "stale_open_trades", "Open trades past their max holding time"
+        FILL_QTY_MISMATCH = "fill_qty_mismatch", "Closed trades whose fills don't add up"
+        SAFETY_EVENTS = "safety_events", "Abnormal safety triggers"
+        MISSED_SCHEDULE = "missed_schedule", "Missed schedule"
 
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="incidents")
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -61,3 +69,26 @@ class IntegrityIncident(models.Model):
 
     def __str__(self):
         return f"[{self.severity}] {self.bot.slug}: {self.title}"
+
+    @property
+    def is_resolved(self):
+        return self.status == self.Status.RESOLVED
+
+
+class IntegrityCheckRun(models.Model):
+    """One run of the integrity checks for a bot, with each check's result."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="integrity_runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    since = models.DateTimeField(help_text="New rows are those seen after this moment.")
+    results = models.JSONField(default=list, help_text="[{check, violations: [...]}] per check")
+    violations = models.PositiveIntegerField(default=0)
+    triggered_by = models.CharField(max_length=100, help_text="job, command or admin user")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["bot", "-started_at"], name="check_run_bot_idx")]
+
+    def __str__(self):
+        return f"{self.bot.slug} {self.started_at:%Y-%m-%d %H:%M} ({self.violations} violations)"

@@ -1,17 +1,31 @@
+"""Writes of the integrity app: incidents and their lifecycle, and integrity check runs."""
+
+import datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrity.models import IntegrityIncident
+from integrity.checks import CHECKED_KINDS, CHECKS, DAY
+from integrity.models import IntegrityCheckRun, IntegrityIncident
+from tradeops.models import Bot
+
+Status = IntegrityIncident.Status
+# The plan's exit criterion: this many consecutive days with no integrity violations.
+INTEGRITY_GATE_DAYS = 3
+
+
+def _unresolved(bot, kind, key):
+    return IntegrityIncident.objects.exclude(status=Status.RESOLVED).filter(
+        bot=bot, kind=kind, key=key
+    )
 
 
 def open_or_bump_incident(*, bot, kind, severity, title, key="", detail=None, occurrences=1):
     """Open an incident for (bot, kind, key), or count new occurrences on the unresolved one."""
     now = timezone.now()
-    bumped = IntegrityIncident.objects.exclude(status=IntegrityIncident.Status.RESOLVED).filter(
-        bot=bot, kind=kind, key=key
-    )
-    update = {"occurrences": F("occurrences") + occurrences, "last_seen_at": now}
+    bumped = _unresolved(bot, kind, key)
+    update = {"occurrences": F("occurrences") + occurrences, "last_seen_at": now, "title": title}
     if detail is not None:
         update["detail"] = detail
     if bumped.update(**update):
@@ -33,3 +47,110 @@ def open_or_bump_incident(*, bot, kind, severity, title, key="", detail=None, oc
     except IntegrityError:
         bumped.update(**update)
         return bumped.get()
+
+
+def acknowledge_incident(incident, *, user):
+    """An operator has seen it: repeats stop until it resolves or opens again."""
+    changed = IntegrityIncident.objects.filter(pk=incident.pk, status=Status.OPEN).update(
+        status=Status.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=user
+    )
+    incident.refresh_from_db()
+    return bool(changed)
+
+
+def resolve_incident(incident, *, user=None):
+    """Close the incident (by a person, or automatically when a check no longer finds it)."""
+    changed = (
+        IntegrityIncident.objects.filter(pk=incident.pk)
+        .exclude(status=Status.RESOLVED)
+        .update(status=Status.RESOLVED, resolved_at=timezone.now(), resolved_by=user)
+    )
+    incident.refresh_from_db()
+    return bool(changed)
+
+
+def _record_finding(bot, finding):
+    """A check's finding keeps its incident open: opened once, then refreshed, never re-counted
+    on every run (occurrences count what ingestion blocked, not how often a check looked)."""
+    existing = _unresolved(bot, finding.kind, finding.key).first()
+    if existing is None:
+        return open_or_bump_incident(
+            bot=bot,
+            kind=finding.kind,
+            key=finding.key,
+            severity=finding.severity,
+            title=finding.title,
+            detail=finding.detail,
+            occurrences=finding.count,
+        )
+    _unresolved(bot, finding.kind, finding.key).update(
+        last_seen_at=timezone.now(), title=finding.title, detail=finding.detail
+    )
+    return existing
+
+
+def run_integrity_checks(bot, *, triggered_by, now=None):
+    """Run every check for `bot`, keep incidents in step with what they find, record the run."""
+    now = now or timezone.now()
+    previous = bot.integrity_runs.order_by("-started_at").values_list("started_at", flat=True)
+    since = previous.first() or now - DAY
+    results, found = [], set()
+    for name, check in CHECKS.items():
+        findings = check(bot, now, since)
+        results.append(
+            {
+                "check": name,
+                "violations": [
+                    {
+                        "kind": f.kind,
+                        "key": f.key,
+                        "severity": f.severity,
+                        "title": f.title,
+                        "count": f.count,
+                        "detail": f.detail,
+                    }
+                    for f in findings
+                ],
+            }
+        )
+        with transaction.atomic():
+            for finding in findings:
+                _record_finding(bot, finding)
+                found.add((finding.kind, finding.key))
+    stale = IntegrityIncident.objects.filter(bot=bot, kind__in=CHECKED_KINDS).exclude(
+        status=Status.RESOLVED
+    )
+    for incident in stale:
+        if (incident.kind, incident.key) not in found:
+            resolve_incident(incident)
+    return IntegrityCheckRun.objects.create(
+        bot=bot,
+        started_at=now,
+        finished_at=timezone.now(),
+        since=since,
+        results=results,
+        violations=len(found),
+        triggered_by=triggered_by,
+    )
+
+
+def run_all_integrity_checks(*, triggered_by, bots=None):
+    bots = bots if bots is not None else Bot.objects.filter(is_active=True)
+    return [run_integrity_checks(bot, triggered_by=triggered_by) for bot in bots]
+
+
+def clean_days_in_a_row(bot, *, today=None):
+    """Full UTC days, counting back from yesterday, whose check runs found no violation.
+
+    A day without any check run breaks the streak: an unchecked day is not a clean day.
+    """
+    today = today or timezone.now().date()
+    streak = 0
+    day = today - datetime.timedelta(days=1)
+    while True:
+        start = datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
+        runs = bot.integrity_runs.filter(started_at__gte=start, started_at__lt=start + DAY)
+        if not runs.exists() or runs.filter(violations__gt=0).exists():
+            return streak
+        streak += 1
+        day -= datetime.timedelta(days=1)

@@ -4,6 +4,11 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from integrity.services import (
+    INTEGRITY_GATE_DAYS,
+    clean_days_in_a_row,
+    run_all_integrity_checks,
+)
 from kpis.services import capture_baseline
 from tradeops.models import (
     ApiToken,
@@ -65,10 +70,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "exchange", "is_active", "created_at"]
+    list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
     list_filter = ["is_active", "exchange"]
     search_fields = ["slug", "name"]
-    actions = ["issue_token"]
+    actions = ["issue_token", "run_integrity_checks"]
+
+    @admin.display(description="days without integrity violations")
+    def integrity_gate(self, obj):
+        days = clean_days_in_a_row(obj)
+        verdict = "gate passed" if days >= INTEGRITY_GATE_DAYS else "gate not passed"
+        return f"{days} ({verdict})"
+
+    @admin.action(description="Run integrity checks now", permissions=["run_checks"])
+    def run_integrity_checks(self, request, queryset):
+        runs = run_all_integrity_checks(triggered_by=f"admin:{request.user}", bots=queryset)
+        for run in runs:
+            level = messages.WARNING if run.violations else messages.SUCCESS
+            self.message_user(request, f"{run.bot}: {run.violations} violation(s)", level)
+
+    def has_run_checks_permission(self, request):
+        return request.user.has_perm("integrity.change_integrityincident")
 
     @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
     def issue_token(self, request, queryset):

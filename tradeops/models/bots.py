@@ -1,4 +1,5 @@
 import hashlib
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +25,20 @@ class Bot(models.Model):
         blank=True,
         help_text="Exit reasons this bot is known to emit; a close with any other or an empty "
         "reason counts as an unknown exit reason.",
+    )
+    unknown_exit_alert_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.02"),
+        help_text="Alert when unknown exit reasons exceed this share of the closes in 24 hours.",
+    )
+    max_open_hours = models.PositiveIntegerField(
+        default=48, help_text="An open trade older than this is an integrity anomaly."
+    )
+    safety_events_per_day = models.PositiveIntegerField(
+        default=2,
+        help_text="Alert when kill-switch, degraded or safety-trigger events in 24 hours exceed "
+        "this many.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

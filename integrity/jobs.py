@@ -1,0 +1,23 @@
+"""RQ entry points for the integrity checks (thin: the work is in integrity.services)."""
+
+import logging
+
+from django.utils import timezone
+
+from integrity.services import run_all_integrity_checks
+from tradeops.scheduling import AlreadyDone, recorded_run
+
+logger = logging.getLogger(__name__)
+
+DAILY_CHECKS = "integrity.daily_checks"
+
+
+def run_daily_integrity_checks(day=None):
+    """The plan's daily integrity check for every active bot, once per UTC day."""
+    day = day or timezone.now().date()
+    try:
+        with recorded_run(DAILY_CHECKS, day.isoformat()) as run:
+            runs = run_all_integrity_checks(triggered_by="daily job")
+            run.detail = {"check_runs": [check_run.pk for check_run in runs]}
+    except AlreadyDone:
+        logger.info("integrity checks for %s already ran", day)
