@@ -1,8 +1,25 @@
 from django.contrib import admin, messages
 
-from integrity.models import IntegrityCheckRun, IntegrityIncident
+from integrity.alerts import CRITICAL_PATHS, send_test_alerts
+from integrity.models import AlertChannel, AlertDelivery, IntegrityCheckRun, IntegrityIncident
 from integrity.services import acknowledge_incident, resolve_incident
 from tradeops.admin import ReadOnlyAdmin, pretty_json
+
+
+def path_tested_column(path):
+    """When a test alert down `path` last got through on this channel."""
+
+    @admin.display(description=f"tested: {path.label}")
+    def column(channel):
+        sent = (
+            channel.deliveries.filter(event="test", path=path, status="sent")
+            .order_by("-sent_at")
+            .values_list("sent_at", flat=True)
+            .first()
+        )
+        return f"{sent:%Y-%m-%d %H:%M} UTC" if sent else "never"
+
+    return column
 
 
 @admin.register(IntegrityIncident)
@@ -56,3 +73,59 @@ class IntegrityCheckRunAdmin(ReadOnlyAdmin):
     @admin.display(description="results")
     def results_display(self, obj):
         return pretty_json(obj.results)
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "bot",
+        "min_severity",
+        "repeat_minutes",
+        "is_active",
+        *[path_tested_column(path) for path in CRITICAL_PATHS],
+    ]
+    list_filter = ["kind", "is_active", "bot"]
+    search_fields = ["name"]
+    actions = ["send_test_alert"]
+
+    @admin.action(description="Send test alert (each critical path)", permissions=["test"])
+    def send_test_alert(self, request, queryset):
+        for channel in queryset:
+            results = send_test_alerts(channel, user=request.user)
+            failed = [d for d in results if d.status != AlertDelivery.Status.SENT]
+            if failed:
+                self.message_user(
+                    request,
+                    f"{channel}: {len(failed)} of {len(results)} test alerts failed "
+                    f"(will retry): {failed[0].error[:200]}",
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request, f"{channel}: {len(results)} test alerts delivered.", messages.SUCCESS
+                )
+
+    def has_test_permission(self, request):
+        return request.user.has_perm("integrity.change_integrityincident")
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "channel",
+        "event",
+        "path",
+        "incident",
+        "status",
+        "attempts",
+        "response_code",
+        "sent_at",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event", "path", "channel"]
+    search_fields = ["title", "error"]
+    date_hierarchy = "created_at"
+    list_select_related = ["channel", "incident__bot"]

@@ -4,6 +4,7 @@ import logging
 
 from django.utils import timezone
 
+from integrity.alerts import deliver_due_alerts, queue_repeats
 from integrity.services import run_all_integrity_checks
 from tradeops.scheduling import AlreadyDone, recorded_run
 
@@ -21,3 +22,22 @@ def run_daily_integrity_checks(day=None):
             run.detail = {"check_runs": [check_run.pk for check_run in runs]}
     except AlreadyDone:
         logger.info("integrity checks for %s already ran", day)
+
+
+DISPATCH_ALERTS = "integrity.dispatch_alerts"
+
+
+def dispatch_alerts():
+    """Queue due repeats, then send every due alert (each minute, and right after an incident)."""
+    now = timezone.now()
+    try:
+        with recorded_run(DISPATCH_ALERTS, now.isoformat(timespec="microseconds")) as run:
+            repeats = queue_repeats(now)
+            sent = deliver_due_alerts(now)
+            run.detail = {
+                "repeats": len(repeats),
+                "attempted": len(sent),
+                "sent": sum(d.status == "sent" for d in sent),
+            }
+    except AlreadyDone:
+        pass

@@ -92,3 +92,115 @@ class IntegrityCheckRun(models.Model):
 
     def __str__(self):
         return f"{self.bot.slug} {self.started_at:%Y-%m-%d %H:%M} ({self.violations} violations)"
+
+
+class AlertChannel(models.Model):
+    """Where alerts go: an email list, or any webhook/chat service Apprise speaks."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email (Django mail settings)"
+        APPRISE = "apprise", "Webhook or chat (Apprise URL)"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    target = models.CharField(
+        max_length=1000,
+        help_text="Email: comma-separated addresses. Webhook/chat: an Apprise URL, e.g. "
+        "json://ops.example.com/hook, slack://T000/B000/XXXX, discord://id/token, "
+        "tgram://bottoken/chat_id.",
+    )
+    bot = models.ForeignKey(
+        Bot,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_channels",
+        help_text="Empty: alerts of every bot.",
+    )
+    min_severity = models.CharField(
+        max_length=10,
+        choices=IntegrityIncident.Severity.choices,
+        default=IntegrityIncident.Severity.WARNING,
+        help_text="critical: only critical incidents; warning: all incidents.",
+    )
+    repeat_minutes = models.PositiveIntegerField(
+        default=60, help_text="Repeat while an incident stays unacknowledged; 0 = never."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def accepts(self, incident):
+        if self.bot_id and self.bot_id != incident.bot_id:
+            return False
+        return self.min_severity == "warning" or incident.severity == "critical"
+
+
+class AlertDelivery(models.Model):
+    """One alert to one channel, with every attempt's outcome (healthchecks.io style)."""
+
+    class Event(models.TextChoices):
+        OPENED = "opened"
+        REPEAT = "repeat"
+        RESOLVED = "resolved"
+        TEST = "test"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed", "Failed (gave up)"
+
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    incident = models.ForeignKey(
+        IntegrityIncident,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    event = models.CharField(max_length=10, choices=Event.choices)
+    path = models.CharField(
+        max_length=40,
+        choices=IntegrityIncident.Kind.choices,
+        help_text="The alerting path: the incident kind, or the path a test exercises.",
+    )
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "alert deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "incident", "event"],
+                condition=Q(event__in=["opened", "resolved"]),
+                name="one_open_and_one_resolved_notice_per_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(incident__isnull=False) | Q(event="test"),
+                name="only_tests_have_no_incident",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} → {self.channel} ({self.status})"

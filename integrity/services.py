@@ -6,9 +6,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from integrity.alerts import queue_incident_alerts
 from integrity.checks import CHECKED_KINDS, CHECKS, DAY
-from integrity.models import IntegrityCheckRun, IntegrityIncident
+from integrity.models import AlertDelivery, IntegrityCheckRun, IntegrityIncident
 from tradeops.models import Bot
+from tradeops.scheduling import enqueue
 
 Status = IntegrityIncident.Status
 # The plan's exit criterion: this many consecutive days with no integrity violations.
@@ -33,7 +35,7 @@ def open_or_bump_incident(*, bot, kind, severity, title, key="", detail=None, oc
     try:
         # A savepoint, so losing a race to another writer does not spoil the caller's transaction.
         with transaction.atomic():
-            return IntegrityIncident.objects.create(
+            incident = IntegrityIncident.objects.create(
                 bot=bot,
                 kind=kind,
                 key=key,
@@ -47,6 +49,15 @@ def open_or_bump_incident(*, bot, kind, severity, title, key="", detail=None, oc
     except IntegrityError:
         bumped.update(**update)
         return bumped.get()
+    _alert(incident, AlertDelivery.Event.OPENED)
+    return incident
+
+
+def _alert(incident, event):
+    """Queue the notices with the caller's transaction; dispatch them as soon as it commits
+    (on a worker, or right here in the embedded mode), not at the next scheduled sweep."""
+    if queue_incident_alerts(incident, event):
+        transaction.on_commit(lambda: enqueue("integrity.jobs.dispatch_alerts"))
 
 
 def acknowledge_incident(incident, *, user):
@@ -66,6 +77,8 @@ def resolve_incident(incident, *, user=None):
         .update(status=Status.RESOLVED, resolved_at=timezone.now(), resolved_by=user)
     )
     incident.refresh_from_db()
+    if changed:
+        _alert(incident, AlertDelivery.Event.RESOLVED)
     return bool(changed)
 
 

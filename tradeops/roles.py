@@ -31,6 +31,8 @@ ROLE_GRANTS = {
         "tradeops.add_configrelease",
         "tradeops.change_configrelease",
         "kpis.add_baselinereport",
+        "integrity.add_alertchannel",
+        "integrity.change_alertchannel",
     ],
 }
 

@@ -13,6 +13,7 @@ import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rq import get_current_job
 
 from tradeops.models import JobRun
@@ -21,12 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 def enqueue(func, *args, job_id=None, **kwargs):
-    """Run `func` on an RQ worker, or right here when no Redis is configured (the embedded mode).
+    """Run `func` (a function or its dotted path) on an RQ worker, or right here when no Redis
+    is configured (the embedded mode).
 
     With Redis, django-rq enqueues once the surrounding transaction commits (COMMIT_MODE).
     """
     if not settings.REDIS_URL:
-        return func(*args, **kwargs)
+        return (import_string(func) if isinstance(func, str) else func)(*args, **kwargs)
     return django_rq.get_queue("default").enqueue(func, *args, job_id=job_id, **kwargs)
 
 

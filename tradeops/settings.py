@@ -107,6 +107,13 @@ RQ_QUEUES = {
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tradeops.workers.DjangoWorker"}
 
+# Alerts: email through Django's mail settings (EMAIL_URL, e.g. smtp+tls://user:pass@host:587),
+# and links back to the admin from TRADEOPS_BASE_URL.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tradeops@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+TRADEOPS_BASE_URL = env("TRADEOPS_BASE_URL", default="http://127.0.0.1:8000")
+
 # Ingestion API: larger bodies are refused with 413; the bot splits its batch.
 INGEST_MAX_BODY_BYTES = env("INGEST_MAX_BODY_BYTES")
 

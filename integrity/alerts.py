@@ -1,0 +1,223 @@
+"""Alerting: which channel hears about which incident, and delivering it at least once.
+
+Creating an alert only writes AlertDelivery rows (in the caller's transaction). The dispatcher
+(`deliver_due_alerts`, a job every minute) claims each due row with a conditional UPDATE, so two
+workers never send the same alert twice, sends it, and records the outcome. A failed attempt is
+retried with exponential back-off; a slow or broken channel costs only its own timeout and never
+stops the others.
+"""
+
+import datetime
+import logging
+import re
+
+import apprise
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from integrity.models import AlertChannel, AlertDelivery, IntegrityIncident
+
+logger = logging.getLogger(__name__)
+
+Event = AlertDelivery.Event
+Status = AlertDelivery.Status
+Kind = IntegrityIncident.Kind
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = datetime.timedelta(minutes=1)
+LONGEST_RETRY = datetime.timedelta(hours=1)
+# A claim older than this belongs to a worker that died mid-send: the row is due again.
+STALE_CLAIM = datetime.timedelta(minutes=5)
+SEND_TIMEOUT_SECONDS = 5
+# The paths the plan requires to be tested and confirmed firing.
+CRITICAL_PATHS = [Kind.BLOCKED_MALFORMED_TRADE, Kind.UNKNOWN_EXIT_RATE, Kind.MISSED_SCHEDULE]
+
+
+def _incident_message(incident, event):
+    prefix = {Event.RESOLVED: "RESOLVED", Event.REPEAT: "STILL OPEN"}.get(event, "")
+    severity = incident.severity.upper()
+    title = f"[{severity}]{' ' + prefix if prefix else ''} {incident.bot.slug}: {incident.title}"
+    link = settings.TRADEOPS_BASE_URL.rstrip("/") + reverse(
+        "admin:integrity_integrityincident_change", args=[incident.pk]
+    )
+    body = (
+        f"{incident.title}\n"
+        f"Bot: {incident.bot.slug}\nSeverity: {incident.severity}\nStatus: {incident.status}\n"
+        f"Opened: {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC, occurrences: {incident.occurrences}\n"
+        f"{link}"
+    )
+    return title, body
+
+
+def queue_incident_alerts(incident, event):
+    """One delivery per active channel that takes this incident (opened/resolved: once only)."""
+    title, body = _incident_message(incident, event)
+    now = timezone.now()
+    created = []
+    for channel in AlertChannel.objects.filter(is_active=True):
+        if not channel.accepts(incident):
+            continue
+        try:
+            with transaction.atomic():
+                created.append(
+                    AlertDelivery.objects.create(
+                        channel=channel,
+                        incident=incident,
+                        event=event,
+                        path=incident.kind,
+                        title=title,
+                        body=body,
+                        next_attempt_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass  # this channel already has this notice: de-duplicated
+    return created
+
+
+def queue_repeats(now=None):
+    """Repeat notices for incidents still open (not acknowledged), per channel interval."""
+    now = now or timezone.now()
+    created = []
+    open_incidents = IntegrityIncident.objects.filter(status=IntegrityIncident.Status.OPEN)
+    for channel in AlertChannel.objects.filter(is_active=True, repeat_minutes__gt=0):
+        last_notice = dict(
+            channel.deliveries.filter(
+                incident__status=IntegrityIncident.Status.OPEN,
+                event__in=[Event.OPENED, Event.REPEAT],
+            )
+            .values_list("incident")
+            .annotate(last=Max("created_at"))
+        )
+        due_before = now - datetime.timedelta(minutes=channel.repeat_minutes)
+        for incident in open_incidents.select_related("bot"):
+            last = last_notice.get(incident.pk)
+            if last is None or last > due_before or not channel.accepts(incident):
+                continue
+            title, body = _incident_message(incident, Event.REPEAT)
+            created.append(
+                AlertDelivery.objects.create(
+                    channel=channel,
+                    incident=incident,
+                    event=Event.REPEAT,
+                    path=incident.kind,
+                    title=title,
+                    body=body,
+                    next_attempt_at=now,
+                )
+            )
+    return created
+
+
+def send_test_alerts(channel, *, user=None):
+    """A test alert down each critical path, delivered now: proof the path fires."""
+    now = timezone.now()
+    deliveries = [
+        AlertDelivery.objects.create(
+            channel=channel,
+            event=Event.TEST,
+            path=path,
+            title=f"[TEST] TradeOps alert path: {path.label}",
+            body=f"Test of the '{path.label}' alert path to {channel.name}, requested by "
+            f"{user or 'TradeOps'} at {now:%Y-%m-%d %H:%M:%S} UTC. No action needed.",
+            next_attempt_at=now,
+            requested_by=user,
+        )
+        for path in CRITICAL_PATHS
+    ]
+    return [deliver(delivery) for delivery in deliveries]
+
+
+def _claim(delivery_pk, now):
+    """Take a due delivery for this worker; False if another worker already has it."""
+    due = AlertDelivery.objects.filter(pk=delivery_pk, next_attempt_at__lte=now).filter(
+        status=Status.PENDING
+    ) | AlertDelivery.objects.filter(
+        pk=delivery_pk, status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM
+    )
+    return (
+        AlertDelivery.objects.filter(pk__in=due.values("pk")).update(
+            status=Status.SENDING, claimed_at=now
+        )
+        == 1
+    )
+
+
+def deliver(delivery):
+    """Claim and send one delivery; record the outcome. Returns the delivery as stored."""
+    now = timezone.now()
+    if not _claim(delivery.pk, now):
+        delivery.refresh_from_db()
+        return delivery
+    delivery.refresh_from_db()
+    delivery.attempts += 1
+    try:
+        response_code, error = _send(delivery)
+    except Exception as exc:  # a channel's failure is recorded, never raised into the others
+        response_code, error = None, f"{type(exc).__name__}: {exc}"
+    delivery.response_code = response_code
+    delivery.error = error
+    if not error:
+        delivery.status, delivery.sent_at = Status.SENT, timezone.now()
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = Status.FAILED
+    else:
+        delivery.status = Status.PENDING
+        backoff = min(FIRST_RETRY * 2 ** (delivery.attempts - 1), LONGEST_RETRY)
+        delivery.next_attempt_at = timezone.now() + backoff
+    delivery.save()
+    return delivery
+
+
+def deliver_due_alerts(now=None):
+    now = now or timezone.now()
+    due = AlertDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now) | (
+        AlertDelivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
+    )
+    return [deliver(delivery) for delivery in due.select_related("channel").order_by("pk")]
+
+
+_HTTP_CODE = re.compile(r"error=(\d{3})")
+
+
+def _send(delivery):
+    """(response code or None, error text or '') for one attempt."""
+    channel = delivery.channel
+    if channel.kind == AlertChannel.Kind.EMAIL:
+        recipients = [address.strip() for address in channel.target.split(",") if address.strip()]
+        send_mail(delivery.title, delivery.body, None, recipients)
+        return None, ""
+    sender = apprise.Apprise()
+    if not sender.add(_with_timeouts(channel.target)):
+        return None, f"not a valid Apprise URL: {channel.target.split('://')[0]}://…"
+    result = sender.notify(body=delivery.body, title=delivery.title)
+    if result:
+        return 200, ""
+    logs = "\n".join(str(entry) for entry in result.logs())
+    code = _HTTP_CODE.search(logs)
+    return (int(code.group(1)) if code else None), (logs or "delivery failed")[-2000:]
+
+
+def _with_timeouts(url):
+    """Bound each attempt: Apprise's cto/rto URL arguments (connect and read timeout)."""
+    joiner = "&" if "?" in url else "?"
+    extra = [f"{arg}={SEND_TIMEOUT_SECONDS}" for arg in ("cto", "rto") if f"{arg}=" not in url]
+    return url + (joiner + "&".join(extra) if extra else "")
+
+
+def firing_paths(bot=None):
+    """For each critical path: when a test alert last got through on a channel that covers
+    `bot` (None: any channel). Missing paths have None."""
+    channels = AlertChannel.objects.filter(is_active=True)
+    if bot is not None:
+        channels = channels.filter(bot__isnull=True) | channels.filter(bot=bot)
+    sent = dict(
+        AlertDelivery.objects.filter(channel__in=channels, event=Event.TEST, status=Status.SENT)
+        .values_list("path")
+        .annotate(last=Max("sent_at"))
+    )
+    return {path: sent.get(path) for path in CRITICAL_PATHS}
