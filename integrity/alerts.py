@@ -147,9 +147,9 @@ def _claim(delivery_pk, now):
     )
 
 
-def deliver(delivery):
+def deliver(delivery, now=None):
     """Claim and send one delivery; record the outcome. Returns the delivery as stored."""
-    now = timezone.now()
+    now = now or timezone.now()
     if not _claim(delivery.pk, now):
         delivery.refresh_from_db()
         return delivery
@@ -168,7 +168,7 @@ def deliver(delivery):
     else:
         delivery.status = Status.PENDING
         backoff = min(FIRST_RETRY * 2 ** (delivery.attempts - 1), LONGEST_RETRY)
-        delivery.next_attempt_at = timezone.now() + backoff
+        delivery.next_attempt_at = now + backoff
     delivery.save()
     return delivery
 
@@ -178,7 +178,7 @@ def deliver_due_alerts(now=None):
     due = AlertDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now) | (
         AlertDelivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
     )
-    return [deliver(delivery) for delivery in due.select_related("channel").order_by("pk")]
+    return [deliver(delivery, now) for delivery in due.select_related("channel").order_by("pk")]
 
 
 _HTTP_CODE = re.compile(r"error=(\d{3})")
