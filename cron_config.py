@@ -7,7 +7,7 @@ the same day does nothing.
 
 from rq import cron
 
-from integrity.jobs import dispatch_alerts, run_daily_integrity_checks
+from integrity.jobs import dispatch_alerts, run_daily_integrity_checks, watch_schedules_job
 from kpis.jobs import compute_daily_snapshots
 
 # Shortly after midnight UTC, when the previous day's closes are in.
@@ -15,3 +15,5 @@ cron.register(compute_daily_snapshots, queue_name="default", cron="5 0 * * *")
 cron.register(run_daily_integrity_checks, queue_name="default", cron="10 0 * * *")
 # Alert repeats and retries; new incidents are also dispatched the moment they open.
 cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
+# The dead man's switch for the daily jobs (it also runs from the ingestion API).
+cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")

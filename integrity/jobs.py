@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 
 from integrity.alerts import deliver_due_alerts, queue_repeats
+from integrity.schedules import watch_schedules
 from integrity.services import run_all_integrity_checks
 from tradeops.scheduling import AlreadyDone, recorded_run
 
@@ -39,5 +40,18 @@ def dispatch_alerts():
                 "attempted": len(sent),
                 "sent": sum(d.status == "sent" for d in sent),
             }
+    except AlreadyDone:
+        pass
+
+
+WATCH_SCHEDULES = "integrity.watch_schedules"
+
+
+def watch_schedules_job():
+    """The dead man's switch on its own schedule (it also runs from the ingestion API)."""
+    now = timezone.now()
+    try:
+        with recorded_run(WATCH_SCHEDULES, now.isoformat(timespec="microseconds")) as run:
+            run.detail = {"missed": [i.key for i in watch_schedules(now)]}
     except AlreadyDone:
         pass

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from integrity.schedules import watch_schedules_from_ingestion
 from tradeops.parsing import UnparseableBody
 from tradeops.services import authenticate_bot_token, ingest_body
 
@@ -45,4 +46,5 @@ def ingest(request, kind):
         result = ingest_body(bot, kind, body, content_type=request.content_type, source=source)
     except UnparseableBody as exc:
         return JsonResponse({"error": f"unparseable body: {exc}", "quarantined": 1}, status=400)
+    watch_schedules_from_ingestion()
     return JsonResponse(result.as_dict())
