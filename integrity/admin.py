@@ -1,7 +1,14 @@
 from django.contrib import admin, messages
 
 from integrity.alerts import CRITICAL_PATHS, send_test_alerts
-from integrity.models import AlertChannel, AlertDelivery, IntegrityCheckRun, IntegrityIncident
+from integrity.cleanup import CleanupRefused, apply_cleanup, restore_cleanup
+from integrity.models import (
+    AlertChannel,
+    AlertDelivery,
+    CleanupPlan,
+    IntegrityCheckRun,
+    IntegrityIncident,
+)
 from integrity.services import acknowledge_incident, resolve_incident
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 
@@ -129,3 +136,42 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["title", "error"]
     date_hierarchy = "created_at"
     list_select_related = ["channel", "incident__bot"]
+
+
+@admin.register(CleanupPlan)
+class CleanupPlanAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "bot", "status", "row_count", "planned_at", "planned_by", "applied_by"]
+    list_filter = ["status", "bot"]
+    date_hierarchy = "planned_at"
+    exclude = ["rows"]
+    readonly_fields = ["rows_display"]
+    actions = ["apply_plan", "restore_plan"]
+
+    @admin.display(description="rows")
+    def row_count(self, obj):
+        return len(obj.rows)
+
+    @admin.display(description="rows")
+    def rows_display(self, obj):
+        return pretty_json(obj.rows)
+
+    @admin.action(
+        description="Apply selected plans (move rows to quarantine)", permissions=["apply"]
+    )
+    def apply_plan(self, request, queryset):
+        self._run(request, queryset, apply_cleanup, "applied")
+
+    @admin.action(description="Restore selected plans", permissions=["apply"])
+    def restore_plan(self, request, queryset):
+        self._run(request, queryset, restore_cleanup, "restored")
+
+    def _run(self, request, queryset, action, done):
+        for plan in queryset:
+            try:
+                action(plan.pk, by=f"admin:{request.user}")
+                self.message_user(request, f"Plan {plan.pk} {done}.", messages.SUCCESS)
+            except CleanupRefused as exc:
+                self.message_user(request, f"Refused: {exc}", messages.ERROR)
+
+    def has_apply_permission(self, request):
+        return request.user.has_perm("integrity.apply_cleanupplan")

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from integrity.cleanup import plan_cleanup
 from integrity.services import (
     INTEGRITY_GATE_DAYS,
     clean_days_in_a_row,
@@ -73,7 +74,23 @@ class BotAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
     list_filter = ["is_active", "exchange"]
     search_fields = ["slug", "name"]
-    actions = ["issue_token", "run_integrity_checks"]
+    actions = ["issue_token", "run_integrity_checks", "cleanup_dry_run"]
+
+    @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
+    def cleanup_dry_run(self, request, queryset):
+        for bot in queryset:
+            plan = plan_cleanup(bot, by=f"admin:{request.user}")
+            url = reverse("admin:integrity_cleanupplan_change", args=[plan.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{}: <a href="{}">plan {}</a> with {} row(s)', bot, url, plan.pk, len(plan.rows)
+                ),
+                messages.SUCCESS,
+            )
+
+    def has_plan_permission(self, request):
+        return request.user.has_perm("integrity.add_cleanupplan")
 
     @admin.display(description="days without integrity violations")
     def integrity_gate(self, obj):

@@ -15,6 +15,7 @@ TRADEOPS_APPS = ("tradeops", "integrity", "kpis", "experiments")
 
 _OPERATOR_GRANTS = [
     "integrity.change_integrityincident",
+    "integrity.add_cleanupplan",
     "django_rq.view_queue",
 ]
 ROLE_GRANTS = {
@@ -33,6 +34,7 @@ ROLE_GRANTS = {
         "kpis.add_baselinereport",
         "integrity.add_alertchannel",
         "integrity.change_alertchannel",
+        "integrity.apply_cleanupplan",
     ],
 }
 

@@ -81,6 +81,7 @@ class QuarantineReason(models.TextChoices):
     MALFORMED = "malformed", "Malformed"
     CONFLICT = "conflict", "Conflicts with stored row"
     UNPARSEABLE = "unparseable", "Unparseable body"
+    CLEANUP = "cleanup", "Moved by a cleanup plan"
 
 
 class IngestKind(models.TextChoices):
