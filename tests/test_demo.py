@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from integrity.models import IntegrityIncident
+from integrity.models import AlertDelivery, IntegrityIncident
 from tradeops.demo import DEMO_BOT, build_history
 from tradeops.models import Bot, ConfigRelease, HealthEvent, IngestBatch, QuarantinedRecord, Trade
 
@@ -55,6 +55,15 @@ def test_load_demo_ingests_everything_and_quarantines_the_malformed(capsys):
         "admin",
     }
     assert all(b.source == "demo" for b in IngestBatch.objects.all())
+    # The seeded malformed trades alert the ops channel (queued for a worker here, as REDIS_URL
+    # is set; the embedded-default test sees it delivered in-process).
+    assert AlertDelivery.objects.filter(event="opened", path="blocked_malformed_trade").exists()
+    delivered = set(AlertDelivery.objects.filter(status="sent").values_list("event", "path"))
+    assert {path for event, path in delivered if event == "test"} == {
+        "blocked_malformed_trade",
+        "unknown_exit_rate",
+        "missed_schedule",
+    }
 
     call_command("load_demo")
     assert "already loaded" in capsys.readouterr().out

@@ -28,6 +28,8 @@ def test_demo_loads_on_sqlite_without_redis(tmp_path):
     assert demo.returncode == 0, demo.stderr
     assert "quarantined=6" in demo.stdout  # 5 malformed trades, one of them sent twice
     assert "log in as one of" in demo.stdout
+    # No Redis: the critical alert is delivered in-process, here to the console mail backend.
+    assert "Subject: [CRITICAL] demo-perp: Blocked malformed trade persistence" in demo.stdout
     count = manage(
         "shell", "-c", "from tradeops.models import Trade; print(Trade.objects.count())", env=env
     )

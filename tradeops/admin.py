@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from integrity.alerts import firing_paths
 from integrity.cleanup import plan_cleanup
 from integrity.services import (
     INTEGRITY_GATE_DAYS,
@@ -92,11 +93,16 @@ class BotAdmin(admin.ModelAdmin):
     def has_plan_permission(self, request):
         return request.user.has_perm("integrity.add_cleanupplan")
 
-    @admin.display(description="days without integrity violations")
+    @admin.display(description="integrity gate (plan section 2)")
     def integrity_gate(self, obj):
         days = clean_days_in_a_row(obj)
-        verdict = "gate passed" if days >= INTEGRITY_GATE_DAYS else "gate not passed"
-        return f"{days} ({verdict})"
+        paths = firing_paths(obj)
+        tested = sum(1 for sent in paths.values() if sent)
+        passed = days >= INTEGRITY_GATE_DAYS and tested == len(paths)
+        return (
+            f"{'passed' if passed else 'not passed'}: {days} of {INTEGRITY_GATE_DAYS} clean days, "
+            f"{tested} of {len(paths)} alert paths tested"
+        )
 
     @admin.action(description="Run integrity checks now", permissions=["run_checks"])
     def run_integrity_checks(self, request, queryset):

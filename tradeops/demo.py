@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from integrity.models import AlertChannel
 from tradeops.models import Bot, ConfigRelease, ParamSpec
 from tradeops.parsing import IncomingRecord
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
@@ -25,6 +26,7 @@ from tradeops.services import create_bot, ingest_records
 DEMO_BOT = "demo-perp"
 DEMO_PASSWORD = "tradeops-demo"
 DEMO_USERS = [("lead", TEAM_LEAD), ("operator", OPERATOR), ("viewer", VIEWER)]
+DEMO_CHANNEL = "Ops email"
 START_EQUITY = Decimal("25000")
 CHUNK = 5000
 
@@ -315,6 +317,10 @@ def _setup_people_and_releases(bot, start):
         users[role] = user
     if not User.objects.filter(username="admin").exists():
         User.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD)
+    # Email to the console (EMAIL_URL=consolemail://): alerts print where `make demo` runs.
+    AlertChannel.objects.get_or_create(
+        name=DEMO_CHANNEL, defaults={"kind": "email", "target": "ops@example.com"}
+    )
 
     for key, category, value_type, low, high, description in PARAM_SPECS:
         ParamSpec.objects.get_or_create(
@@ -380,7 +386,19 @@ def load_demo(end_date=None, days=45):
             for name in totals:
                 totals[name] += getattr(result, name)
     _capture_kpis(bot, end_date)
+    _integrity(bot)
     return summary
+
+
+def _integrity(bot):
+    """The operator tests the ops channel's firing paths; today's integrity check runs."""
+    from integrity.alerts import send_test_alerts
+    from integrity.models import AlertChannel
+    from integrity.services import run_integrity_checks
+
+    operator = User.objects.get(username=DEMO_USERS[1][0])
+    send_test_alerts(AlertChannel.objects.get(name=DEMO_CHANNEL), user=operator)
+    run_integrity_checks(bot, triggered_by="demo")
 
 
 def _capture_kpis(bot, end_date):
