@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Group, User
 
 from tradeops.parsing import parse_json
 from tradeops.services import create_bot, ingest_records
@@ -64,3 +65,11 @@ def plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def log_in_as(client, username, role):
+    """A staff user in the role's group (Team lead, Operator, Viewer), logged in on `client`."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user

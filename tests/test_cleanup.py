@@ -7,13 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.models import CleanupPlan
-from tests.conftest import closed_trade, ingest
+from tests.conftest import closed_trade, ingest, log_in_as
 from tradeops.models import Fill, QuarantinedRecord, Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD
 
@@ -151,14 +150,8 @@ def test_operator_script_wraps_the_command(legacy):
     assert CleanupPlan.objects.get().planned_by == "script"
 
 
-def staff(client, username, role):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-
-
 def test_operator_dry_runs_from_the_admin_but_only_a_team_lead_applies(client, legacy):
-    staff(client, "otto", OPERATOR)
+    log_in_as(client, "otto", OPERATOR)
     client.post(
         reverse("admin:tradeops_bot_changelist"),
         {"action": "cleanup_dry_run", "_selected_action": [legacy.pk]},
@@ -169,7 +162,7 @@ def test_operator_dry_runs_from_the_admin_but_only_a_team_lead_applies(client, l
     plan.refresh_from_db()
     assert plan.status == "planned"
 
-    staff(client, "lena", TEAM_LEAD)
+    log_in_as(client, "lena", TEAM_LEAD)
     client.post(apply_url, {"action": "apply_plan", "_selected_action": [plan.pk]})
     plan.refresh_from_db()
     assert (plan.status, plan.applied_by) == ("applied", "admin:lena")

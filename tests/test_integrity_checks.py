@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import django_rq
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +13,7 @@ from django.utils import timezone
 from integrity.jobs import DAILY_CHECKS, run_daily_integrity_checks
 from integrity.models import IntegrityCheckRun, IntegrityIncident
 from integrity.services import clean_days_in_a_row, run_integrity_checks
-from tests.conftest import closed_trade, ingest
+from tests.conftest import closed_trade, ingest, log_in_as
 from tradeops.models import ConfigRelease, Fill, HealthEvent, JobRun, Trade
 from tradeops.roles import OPERATOR, VIEWER
 
@@ -232,17 +231,10 @@ def test_gate_counts_consecutive_clean_days(released):
     assert clean_days_in_a_row(released) == 1
 
 
-def staff(client, username, role):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return user
-
-
 def test_operator_acknowledges_and_resolves_in_the_admin(client, released):
     ingest(released, "trades", recent_close(1, qty="0"))
     incident = IntegrityIncident.objects.get()
-    operator = staff(client, "otto", OPERATOR)
+    operator = log_in_as(client, "otto", OPERATOR)
     url = reverse("admin:integrity_integrityincident_changelist")
 
     client.post(url, {"action": "acknowledge", "_selected_action": [incident.pk]})
@@ -257,7 +249,7 @@ def test_operator_acknowledges_and_resolves_in_the_admin(client, released):
 def test_viewer_cannot_acknowledge(client, released):
     ingest(released, "trades", recent_close(1, qty="0"))
     incident = IntegrityIncident.objects.get()
-    staff(client, "vera", VIEWER)
+    log_in_as(client, "vera", VIEWER)
     client.post(
         reverse("admin:integrity_integrityincident_changelist"),
         {"action": "acknowledge", "_selected_action": [incident.pk]},

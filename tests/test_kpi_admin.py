@@ -3,21 +3,14 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from kpis.models import BaselineReport
 from kpis.services import capture_baseline
+from tests.conftest import log_in_as
 from tests.test_kpis_oracle import AS_OF, at, trade
 from tradeops.models import ConfigRelease
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
-
-
-def member(client, username, role):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -37,7 +30,7 @@ def capture(client, release):
 
 
 def test_team_lead_captures_a_baseline_from_the_release_list(client, release):
-    lead = member(client, "lena", TEAM_LEAD)
+    lead = log_in_as(client, "lena", TEAM_LEAD)
     response = capture(client, release)
 
     assert "Baseline captured" in response.content.decode()
@@ -48,14 +41,14 @@ def test_team_lead_captures_a_baseline_from_the_release_list(client, release):
 
 
 def test_operator_cannot_capture_a_baseline(client, release):
-    member(client, "otto", OPERATOR)
+    log_in_as(client, "otto", OPERATOR)
     capture(client, release)
     assert not BaselineReport.objects.exists()
 
 
 def test_draft_release_cannot_have_a_baseline(client, bot):
     draft = ConfigRelease.objects.create(bot=bot, version=2, tag="draft")
-    member(client, "lena", TEAM_LEAD)
+    log_in_as(client, "lena", TEAM_LEAD)
     response = capture(client, draft)
     assert "not approved" in response.content.decode()
     with pytest.raises(ValueError, match="not approved"):
@@ -64,7 +57,7 @@ def test_draft_release_cannot_have_a_baseline(client, bot):
 
 def test_viewer_reads_the_report_with_charts_and_exports(client, release):
     report = capture_baseline(release, captured_by=None, as_of=AS_OF)
-    member(client, "vera", VIEWER)
+    log_in_as(client, "vera", VIEWER)
 
     page = client.get(reverse("admin:kpis_baselinereport_change", args=[report.pk]))
     html = page.content.decode()
