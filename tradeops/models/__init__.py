@@ -5,6 +5,7 @@ Rules that can live in the database do (unique keys, enums, positive qty, orderi
 timestamps), so a write that skips the ingestion service still cannot store a broken row.
 """
 
+from tradeops.models.audit import AuditEvent
 from tradeops.models.base import (
     DECIMAL_PLACES,
     DEFAULT_EXIT_REASONS,
@@ -21,7 +22,7 @@ from tradeops.models.base import (
     TradeSide,
     TradeStatus,
 )
-from tradeops.models.bots import ApiToken, Bot, ConfigRelease, ParamSpec
+from tradeops.models.bots import ApiToken, Bot, ConfigRelease, ParamSpec, StabilizationWindow
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord
 from tradeops.models.jobs import JobRun
 from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_EXIT_REASONS",
     "MAX_DIGITS",
     "ApiToken",
+    "AuditEvent",
     "Bot",
     "ConfigRelease",
     "DecisionCount",
@@ -50,6 +52,7 @@ __all__ = [
     "ParamValueType",
     "QuarantineReason",
     "QuarantinedRecord",
+    "StabilizationWindow",
     "Trade",
     "TradeSide",
     "TradeStatus",

@@ -40,6 +40,15 @@ class Bot(models.Model):
         help_text="Alert when kill-switch, degraded or safety-trigger events in 24 hours exceed "
         "this many.",
     )
+    current_release = models.ForeignKey(
+        "ConfigRelease",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The config the bot should run now: the baseline, or a running experiment's "
+        "candidate.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -150,6 +159,7 @@ class ConfigRelease(models.Model):
 
     class Meta:
         ordering = ["bot", "-version"]
+        permissions = [("approve_configrelease", "Can approve releases and set the baseline")]
         constraints = [
             models.UniqueConstraint(fields=["bot", "version"], name="release_version_unique"),
             models.UniqueConstraint(fields=["bot", "tag"], name="release_tag_unique"),
@@ -159,6 +169,13 @@ class ConfigRelease(models.Model):
             models.CheckConstraint(
                 condition=Q(is_baseline=False) | Q(approved_at__isnull=False),
                 name="baseline_is_approved",
+            ),
+            # Four-eyes, in the database too: nobody approves a release they created.
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(created_by__isnull=True)
+                | ~Q(approved_by=F("created_by")),
+                name="release_four_eyes",
             ),
         ]
 
@@ -182,3 +199,32 @@ class ConfigRelease(models.Model):
     @property
     def is_approved(self):
         return self.approved_at is not None
+
+
+class StabilizationWindow(models.Model):
+    """A config freeze (plan section 1): while it runs, no release becomes current and no
+    experiment or scaling step starts."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="freezes")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="freeze_ends_after_start"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.bot.slug} frozen {self.starts_at:%Y-%m-%d} → {self.ends_at:%Y-%m-%d}"
+
+    def is_active(self, at):
+        end = min(self.ends_at, self.ended_early_at) if self.ended_early_at else self.ends_at
+        return self.starts_at <= at < end

@@ -1,0 +1,120 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from tradeops.models import Bot, ConfigRelease
+
+DEFAULT_PRIMARY_KPIS = ["avg_pnl_per_trade", "profit_factor"]
+DEFAULT_SECONDARY_KPIS = [
+    "trades_per_day",
+    "win_rate",
+    "avg_loss_per_trade",
+    "max_drawdown_pct",
+    "top_rejection_reasons",
+]
+MIN_HORIZON_DAYS = 5
+
+
+class Experiment(models.Model):
+    """One strategy lever tested against the baseline, under the plan's decision framework."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        APPROVED = "approved"
+        RUNNING = "running"
+        REVIEW = "review"
+        DECIDED = "decided"
+        STOPPED = "stopped", "Stopped by rollback trigger"
+
+    class Decision(models.TextChoices):
+        KEEP = "keep"
+        ROLLBACK = "rollback"
+        ITERATE = "iterate"
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="experiments")
+    name = models.CharField(max_length=200)
+    rationale = models.TextField(blank=True)
+    success_criteria = models.TextField()
+    lever = models.CharField(max_length=100, help_text="The one strategy param this changes.")
+    baseline_release = models.ForeignKey(
+        ConfigRelease, on_delete=models.PROTECT, related_name="baseline_of_experiments"
+    )
+    candidate_release = models.ForeignKey(
+        ConfigRelease, on_delete=models.PROTECT, related_name="candidate_of_experiments"
+    )
+    prerequisite = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dependents",
+        help_text="Must be decided before this one starts (B is post-A).",
+    )
+    min_horizon_days = models.PositiveSmallIntegerField(default=MIN_HORIZON_DAYS)
+    primary_kpis = models.JSONField(default=list)
+    secondary_kpis = models.JSONField(default=list)
+    triggers = models.JSONField(
+        default=dict, blank=True, help_text="Rollback trigger thresholds, frozen at approval."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    trigger_evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["bot", "created_at"]
+        constraints = [
+            # Two people clicking "start" at once: the database lets exactly one through.
+            models.UniqueConstraint(
+                fields=["bot"], condition=Q(status="running"), name="one_running_experiment_per_bot"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_horizon_days__gte=MIN_HORIZON_DAYS),
+                name="experiment_horizon_at_least_5_days",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True)
+                | Q(submitted_by__isnull=True)
+                | ~Q(approved_by=F("submitted_by")),
+                name="experiment_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=~Q(baseline_release=F("candidate_release")),
+                name="experiment_candidate_differs",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.bot.slug}: {self.name} ({self.status})"
+
+
+class ExperimentDecision(models.Model):
+    """The logged keep / rollback / iterate decision, with the scorecard as it was."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=Experiment.Decision.choices)
+    rationale = models.TextField()
+    scorecard = models.JSONField(default=dict)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self):
+        return f"{self.experiment.name}: {self.decision}"

@@ -1,0 +1,196 @@
+"""Config releases: drafts copied from a release with edits, diffs, four-eyes approval and the
+bot's current baseline. An approved release is never edited; a change is a new release."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from tradeops.audit import record_audit
+from tradeops.models import ConfigRelease, ParamSpec, StabilizationWindow
+
+APPROVE_PERMISSION = "tradeops.approve_configrelease"
+
+
+def _typed(spec, value):
+    """The value as the spec's type, or ValidationError naming the key. No silent coercion:
+    "18" for an int param is a different value from 18 (and changing only the type is a change).
+    """
+    key = spec.key
+    if spec.value_type == ParamSpec.ValueType.BOOL:
+        if not isinstance(value, bool):
+            raise ValidationError({key: f"{key}: expected true or false, got {value!r}"})
+        return value
+    if spec.value_type == ParamSpec.ValueType.STR:
+        if not isinstance(value, str):
+            raise ValidationError({key: f"{key}: expected a string, got {value!r}"})
+        return value
+    if spec.value_type == ParamSpec.ValueType.INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError({key: f"{key}: expected a whole number, got {value!r}"})
+        number = Decimal(value)
+    else:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError({key: f"{key}: expected a decimal string, got {value!r}"})
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValidationError({key: f"{key}: not a decimal: {value!r}"}) from None
+    if spec.min_value is not None and number < spec.min_value:
+        raise ValidationError({key: f"{key}: {value} is below the minimum {spec.min_value}"})
+    if spec.max_value is not None and number > spec.max_value:
+        raise ValidationError({key: f"{key}: {value} is above the maximum {spec.max_value}"})
+    return value
+
+
+def validate_params(params):
+    """Every key must be a known ParamSpec with a value of its type within its bounds."""
+    if not isinstance(params, dict):
+        raise ValidationError("params must be an object of key: value")
+    specs = {spec.key: spec for spec in ParamSpec.objects.filter(key__in=params)}
+    unknown = sorted(set(params) - set(specs))
+    if unknown:
+        raise ValidationError(f"unknown parameter(s) {', '.join(unknown)}: add a ParamSpec first")
+    errors = {}
+    for key, value in params.items():
+        try:
+            _typed(specs[key], value)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+
+def diff_params(old, new):
+    """{key: (old value, new value)} for keys changed, added (old None) or removed (new None).
+    Type matters: 18 and "18" differ."""
+    keys = sorted(set(old) | set(new))
+    return {
+        key: (old.get(key), new.get(key))
+        for key in keys
+        if key not in old
+        or key not in new
+        or old[key] != new[key]
+        or type(old[key]) is not type(new[key])
+    }
+
+
+def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
+    """A new draft release: `based_on`'s params with `changes` applied (None removes a key)."""
+    params = dict(based_on.params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    validate_params(params)
+    with transaction.atomic():
+        version = (
+            ConfigRelease.objects.filter(bot=based_on.bot).aggregate(v=Max("version"))["v"] or 0
+        ) + 1
+        release = ConfigRelease.objects.create(
+            bot=based_on.bot,
+            version=version,
+            tag=tag,
+            git_commit=git_commit,
+            params=params,
+            notes=notes,
+            created_by=by,
+        )
+        record_audit(
+            release,
+            "created",
+            actor=by,
+            to_state="draft",
+            note=notes,
+            data={"based_on": based_on.tag, "changes": changes},
+        )
+    return release
+
+
+def approve_release(release, *, by, note=""):
+    """Team lead approval, never by the release's author; after it the release is immutable."""
+    if not by.has_perm(APPROVE_PERMISSION):
+        raise PermissionDenied("only a Team lead approves releases")
+    if release.is_approved:
+        raise ValidationError(f"release {release.tag} is already approved")
+    if release.created_by_id == by.pk:
+        raise ValidationError(
+            f"four-eyes: {by} created release {release.tag} and cannot approve it"
+        )
+    validate_params(release.params)
+    with transaction.atomic():
+        release.approved_by, release.approved_at = by, timezone.now()
+        release.save(update_fields=["approved_by", "approved_at"])
+        record_audit(
+            release, "approved", actor=by, from_state="draft", to_state="approved", note=note
+        )
+    return release
+
+
+def active_freeze(bot, at=None):
+    """The stabilization window in force for `bot` now (or at `at`), if any."""
+    at = at or timezone.now()
+    candidates = StabilizationWindow.objects.filter(bot=bot, starts_at__lte=at, ends_at__gt=at)
+    return next((window for window in candidates if window.is_active(at)), None)
+
+
+def refuse_if_frozen(bot, what):
+    freeze = active_freeze(bot)
+    if freeze is not None:
+        raise ValidationError(
+            f"{bot.slug} is in a stabilization freeze until {freeze.ends_at:%Y-%m-%d %H:%M} UTC: "
+            f"cannot {what}"
+        )
+
+
+def freeze_config(bot, *, days, reason, by):
+    """The plan's stabilization window: the lead freezes the current config for `days` days."""
+    if not by.has_perm(APPROVE_PERMISSION):
+        raise PermissionDenied("only a Team lead freezes the config")
+    now = timezone.now()
+    with transaction.atomic():
+        window = StabilizationWindow.objects.create(
+            bot=bot,
+            starts_at=now,
+            ends_at=now + datetime.timedelta(days=days),
+            reason=reason,
+            created_by=by,
+        )
+        record_audit(window, "frozen", actor=by, to_state="frozen", note=reason)
+    return window
+
+
+def set_baseline(release, *, by, note, check_freeze=True):
+    """Make `release` the bot's current baseline (the config the bot should run).
+
+    `check_freeze=False` only for a rollback trigger: restoring the baseline is always allowed.
+    """
+    if not release.is_approved:
+        raise ValidationError(f"release {release.tag} is not approved")
+    if check_freeze:
+        refuse_if_frozen(release.bot, "change the current release")
+    with transaction.atomic():
+        previous = (
+            ConfigRelease.objects.select_for_update()
+            .filter(bot=release.bot, is_baseline=True)
+            .first()
+        )
+        if previous == release:
+            return release
+        if previous is not None:
+            ConfigRelease.objects.filter(pk=previous.pk).update(is_baseline=False)
+        ConfigRelease.objects.filter(pk=release.pk).update(is_baseline=True)
+        release.is_baseline = True
+        record_audit(
+            release,
+            "baseline",
+            actor=by,
+            from_state=previous.tag if previous else "",
+            to_state=release.tag,
+            note=note,
+        )
+    return release
