@@ -76,6 +76,7 @@ class Experiment(models.Model):
 
     class Meta:
         ordering = ["bot", "created_at"]
+        permissions = [("approve_experiment", "Can approve experiments")]
         constraints = [
             # Two people clicking "start" at once: the database lets exactly one through.
             models.UniqueConstraint(
@@ -118,3 +119,48 @@ class ExperimentDecision(models.Model):
 
     def __str__(self):
         return f"{self.experiment.name}: {self.decision}"
+
+
+class ScalingStep(models.Model):
+    """Raising one risk param by 10-20% (plan section 5), held at least 7 days."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        HOLDING = "holding", "Active (holding)"
+        COMPLETED = "completed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="scaling_steps")
+    param = models.CharField(max_length=100)
+    from_release = models.ForeignKey(ConfigRelease, on_delete=models.PROTECT, related_name="+")
+    to_release = models.ForeignKey(ConfigRelease, on_delete=models.PROTECT, related_name="+")
+    step_pct = models.DecimalField(max_digits=6, decimal_places=2)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    evidence = models.JSONField(default=dict, blank=True, help_text="Why the step was allowed.")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    hold_until = models.DateTimeField(null=True, blank=True)
+    triggers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["bot", "-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot"], condition=Q(status="holding"), name="one_scaling_step_at_a_time"
+            ),
+            models.CheckConstraint(
+                condition=Q(step_pct__gte=10, step_pct__lte=20), name="scaling_step_10_to_20_pct"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("proposed_by")),
+                name="scaling_four_eyes",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.bot.slug} {self.param} +{self.step_pct}% ({self.status})"

@@ -14,6 +14,8 @@ VIEWER = "Viewer"
 TRADEOPS_APPS = ("tradeops", "integrity", "kpis", "experiments")
 
 _OPERATOR_GRANTS = [
+    "experiments.add_experiment",
+    "experiments.change_experiment",
     "integrity.change_integrityincident",
     "integrity.add_cleanupplan",
     "django_rq.view_queue",
@@ -35,6 +37,10 @@ ROLE_GRANTS = {
         "integrity.add_alertchannel",
         "integrity.change_alertchannel",
         "integrity.apply_cleanupplan",
+        "tradeops.approve_configrelease",
+        "experiments.approve_experiment",
+        "experiments.add_scalingstep",
+        "experiments.change_scalingstep",
     ],
 }
 

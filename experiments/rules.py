@@ -1,0 +1,100 @@
+"""The decision framework's rules, one function each, called by every transition that needs
+them (admin, command and job alike)."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from experiments.models import ScalingStep
+from tradeops.models import ParamSpec
+from tradeops.releases import diff_params, refuse_if_frozen
+
+
+def check_one_change(baseline, candidate, lever):
+    """Exactly one strategy param differs, it is the named lever, and risk params are identical."""
+    changed = diff_params(baseline.params, candidate.params)
+    categories = dict(ParamSpec.objects.filter(key__in=changed).values_list("key", "category"))
+    risk = sorted(k for k in changed if categories.get(k) == ParamSpec.Category.RISK)
+    if risk:
+        raise ValidationError(
+            f"risk params must be identical to the baseline; changed: {', '.join(risk)}"
+        )
+    added = sorted(k for k, (old, _) in changed.items() if old is None)
+    removed = sorted(k for k, (_, new) in changed.items() if new is None)
+    if added or removed:
+        parts = [
+            f"added {', '.join(added)}" if added else "",
+            f"removed {', '.join(removed)}" if removed else "",
+        ]
+        raise ValidationError(
+            f"the one change must be a new value of an existing strategy param; "
+            f"{'; '.join(p for p in parts if p)}"
+        )
+    if len(changed) != 1:
+        listed = ", ".join(sorted(changed)) or "none"
+        raise ValidationError(
+            f"one-change rule: exactly one strategy param must differ from the baseline; "
+            f"differ: {listed}"
+        )
+    (key,) = changed
+    if categories.get(key) != ParamSpec.Category.STRATEGY:
+        raise ValidationError(
+            f"{key} is not a strategy param; an experiment tests one strategy lever"
+        )
+    old, new = changed[key]
+    if type(old) is not type(new) and str(old) == str(new):
+        raise ValidationError(f"{key} changed only in type ({old!r} → {new!r}); that is no lever")
+    if key != lever:
+        raise ValidationError(f"the experiment names lever {lever} but the candidate changes {key}")
+
+
+def check_can_start(experiment):
+    """Not during a freeze or a scaling step's hold; prerequisites decided; baseline current."""
+    bot = experiment.bot
+    refuse_if_frozen(bot, "start an experiment")
+    refuse_if_scaling_hold(bot, "start an experiment")
+    prerequisite = experiment.prerequisite
+    if prerequisite is not None and prerequisite.status != prerequisite.Status.DECIDED:
+        raise ValidationError(
+            f"{experiment.name} is queued after {prerequisite.name}, which is {prerequisite.status}"
+            ", not decided"
+        )
+    if not experiment.baseline_release.is_baseline:
+        raise ValidationError(
+            f"baseline {experiment.baseline_release.tag} is no longer the bot's baseline; "
+            "iterate the experiment against the current one"
+        )
+    if not experiment.candidate_release.is_approved:
+        raise ValidationError(f"candidate {experiment.candidate_release.tag} is not approved")
+    check_one_change(experiment.baseline_release, experiment.candidate_release, experiment.lever)
+
+
+def refuse_if_scaling_hold(bot, what):
+    """A risk scaling step in its hold period: nothing else changes meanwhile."""
+    step = ScalingStep.objects.filter(
+        bot=bot, status=ScalingStep.Status.HOLDING, hold_until__gt=timezone.now()
+    ).first()
+    if step is not None:
+        raise ValidationError(
+            f"scaling step {step.param} +{step.step_pct}% holds until "
+            f"{step.hold_until:%Y-%m-%d %H:%M} UTC: cannot {what}"
+        )
+
+
+def refuse_if_experiment_running(bot, what):
+    running = bot.experiments.filter(status="running").first()
+    if running is not None:
+        raise ValidationError(f"experiment {running.name} is running: cannot {what}")
+
+
+def check_horizon(experiment, now=None):
+    """A keep decision needs at least min_horizon_days of the experiment running."""
+    now = now or timezone.now()
+    ran = now - experiment.started_at
+    needed = datetime.timedelta(days=experiment.min_horizon_days)
+    if ran < needed:
+        raise ValidationError(
+            f"keep needs {experiment.min_horizon_days} days of running; "
+            f"{experiment.name} has run {ran.days} day(s)"
+        )

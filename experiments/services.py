@@ -1,0 +1,204 @@
+"""The experiment lifecycle: draft → submitted → approved → running → review → decided, plus
+stopped-by-trigger. Every transition goes through `_transition`: it checks the state, the
+permission and the note, applies the change and writes the audit row in one transaction."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from experiments import rules
+from experiments.models import (
+    DEFAULT_PRIMARY_KPIS,
+    DEFAULT_SECONDARY_KPIS,
+    MIN_HORIZON_DAYS,
+    Experiment,
+    ExperimentDecision,
+)
+from tradeops.audit import record_audit
+from tradeops.models import Bot, ConfigRelease
+from tradeops.releases import set_baseline
+
+Status = Experiment.Status
+OPERATE = "experiments.change_experiment"
+APPROVE = "experiments.approve_experiment"
+
+# action: (from status, to status, permission needed)
+TRANSITIONS = {
+    "submit": (Status.DRAFT, Status.SUBMITTED, OPERATE),
+    "approve": (Status.SUBMITTED, Status.APPROVED, APPROVE),
+    "start": (Status.APPROVED, Status.RUNNING, OPERATE),
+    "review": (Status.RUNNING, Status.REVIEW, OPERATE),
+    "decide": (Status.REVIEW, Status.DECIDED, OPERATE),
+    "stop": (Status.RUNNING, Status.STOPPED, None),  # a rollback trigger, never a person
+}
+
+
+def default_triggers():
+    """The plan's hard rollback triggers; copied onto an experiment when it is approved."""
+    return {
+        "daily_loss_pct": -3.0,
+        "daily_loss_consecutive_days": 2,
+        "avg_loss_deterioration": 0.40,
+        "safety_events": 3,
+    }
+
+
+def create_experiment(
+    *,
+    bot,
+    name,
+    lever,
+    candidate,
+    success_criteria,
+    by,
+    rationale="",
+    baseline=None,
+    prerequisite=None,
+    min_horizon_days=MIN_HORIZON_DAYS,
+):
+    if min_horizon_days < MIN_HORIZON_DAYS:
+        raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
+    baseline = baseline or ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
+    if baseline is None:
+        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    with transaction.atomic():
+        experiment = Experiment.objects.create(
+            bot=bot,
+            name=name,
+            lever=lever,
+            baseline_release=baseline,
+            candidate_release=candidate,
+            success_criteria=success_criteria,
+            rationale=rationale,
+            prerequisite=prerequisite,
+            min_horizon_days=min_horizon_days,
+            primary_kpis=list(DEFAULT_PRIMARY_KPIS),
+            secondary_kpis=list(DEFAULT_SECONDARY_KPIS),
+            created_by=by,
+        )
+        record_audit(experiment, "created", actor=by, to_state=Status.DRAFT)
+    return experiment
+
+
+def _transition(experiment, action, *, by, note, apply=None):
+    source, target, permission = TRANSITIONS[action]
+    if permission and not by.has_perm(permission):
+        raise PermissionDenied(f"{by} may not {action} experiments")
+    if permission and not note.strip():
+        raise ValidationError(f"{action}: a note is required")
+    try:
+        with transaction.atomic():
+            current = Experiment.objects.select_for_update().get(pk=experiment.pk)
+            if current.status != source:
+                raise ValidationError(
+                    f"cannot {action} {current.name}: it is {current.status}, not {source}"
+                )
+            if apply:
+                apply(current)
+            current.status = target
+            current.save()
+            record_audit(current, action, actor=by, from_state=source, to_state=target, note=note)
+    except IntegrityError as exc:
+        if "one_running_experiment_per_bot" in str(exc):
+            raise ValidationError(
+                f"another experiment is already running for {experiment.bot.slug}"
+            ) from None
+        raise
+    experiment.refresh_from_db()
+    return experiment
+
+
+def submit(experiment, *, by, note):
+    def apply(exp):
+        rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
+        if not exp.success_criteria.strip() or not exp.primary_kpis:
+            raise ValidationError("define the primary KPIs and success criteria before submitting")
+        exp.submitted_by = by
+
+    return _transition(experiment, "submit", by=by, note=note, apply=apply)
+
+
+def approve(experiment, *, by, note):
+    """Team lead, not the submitter; the rollback thresholds are frozen onto the experiment."""
+
+    def apply(exp):
+        if exp.submitted_by_id == by.pk:
+            raise ValidationError(f"four-eyes: {by} submitted {exp.name} and cannot approve it")
+        rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
+        exp.approved_by, exp.approved_at = by, timezone.now()
+        exp.triggers = default_triggers() | exp.triggers
+
+    return _transition(experiment, "approve", by=by, note=note, apply=apply)
+
+
+def start(experiment, *, by, note):
+    """The candidate becomes the config the bot runs."""
+
+    def apply(exp):
+        rules.check_can_start(exp)
+        exp.started_at = timezone.now()
+        Bot.objects.filter(pk=exp.bot_id).update(current_release=exp.candidate_release)
+
+    return _transition(experiment, "start", by=by, note=note, apply=apply)
+
+
+def send_to_review(experiment, *, by, note):
+    return _transition(experiment, "review", by=by, note=note)
+
+
+def decide(experiment, *, decision, by, rationale, scorecard=None):
+    """Keep: the candidate becomes the baseline. Rollback: the baseline runs again. Iterate: the
+    baseline runs again and a new draft starts from this one."""
+    decision = Experiment.Decision(decision)
+    follow_up = {}
+
+    def apply(exp):
+        if decision == Experiment.Decision.KEEP:
+            rules.check_horizon(exp)
+            set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}")
+            current = exp.candidate_release
+        else:
+            current = exp.baseline_release
+        Bot.objects.filter(pk=exp.bot_id).update(current_release=current)
+        exp.decision, exp.ended_at = decision, timezone.now()
+        ExperimentDecision.objects.create(
+            experiment=exp,
+            decision=decision,
+            rationale=rationale,
+            scorecard=scorecard or {},
+            decided_by=by,
+        )
+        if decision == Experiment.Decision.ITERATE:
+            follow_up["draft"] = Experiment.objects.create(
+                bot=exp.bot,
+                name=f"{exp.name} (iteration)",
+                lever=exp.lever,
+                baseline_release=exp.baseline_release,
+                candidate_release=exp.candidate_release,
+                success_criteria=exp.success_criteria,
+                rationale=exp.rationale,
+                prerequisite=exp.prerequisite,
+                min_horizon_days=exp.min_horizon_days,
+                primary_kpis=exp.primary_kpis,
+                secondary_kpis=exp.secondary_kpis,
+                created_by=by,
+            )
+
+    experiment = _transition(experiment, "decide", by=by, note=rationale, apply=apply)
+    return experiment, follow_up.get("draft")
+
+
+def stop_by_trigger(experiment, *, evidence, actor="rollback trigger"):
+    """A hard trigger fired: stop, put the baseline back as the running config, keep evidence."""
+
+    def apply(exp):
+        exp.ended_at, exp.trigger_evidence = timezone.now(), evidence
+        Bot.objects.filter(pk=exp.bot_id).update(current_release=exp.baseline_release)
+
+    return _transition(
+        experiment,
+        "stop",
+        by=actor,
+        note=evidence.get("summary", "rollback trigger fired"),
+        apply=apply,
+    )
