@@ -73,3 +73,9 @@ def log_in_as(client, username, role):
     user.groups.add(Group.objects.get(name=role))
     client.force_login(user)
     return user
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests create many users; production hashing strength is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
