@@ -7,6 +7,7 @@ the same day does nothing.
 
 from rq import cron
 
+from experiments.jobs import evaluate_triggers_job
 from integrity.jobs import dispatch_alerts, run_daily_integrity_checks, watch_schedules_job
 from kpis.jobs import compute_daily_snapshots
 
@@ -17,3 +18,5 @@ cron.register(run_daily_integrity_checks, queue_name="default", cron="10 0 * * *
 cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
 # The dead man's switch for the daily jobs (it also runs from the ingestion API).
 cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")
+# Hard rollback triggers of running experiments.
+cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")

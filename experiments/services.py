@@ -14,11 +14,14 @@ from experiments.models import (
     Experiment,
     ExperimentDecision,
 )
+from kpis.services import compute_kpis
 from tradeops.audit import record_audit
 from tradeops.models import Bot, ConfigRelease
 from tradeops.releases import set_baseline
 
 Status = Experiment.Status
+# The baseline the avg-loss trigger compares with: the baseline release's last 30 days.
+BASELINE_DAYS = 30
 OPERATE = "experiments.change_experiment"
 APPROVE = "experiments.approve_experiment"
 
@@ -126,7 +129,14 @@ def approve(experiment, *, by, note):
             raise ValidationError(f"four-eyes: {by} submitted {exp.name} and cannot approve it")
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
         exp.approved_by, exp.approved_at = by, timezone.now()
-        exp.triggers = default_triggers() | exp.triggers
+        baseline_figures = compute_kpis(
+            exp.bot, BASELINE_DAYS, timezone.now().date(), release=exp.baseline_release
+        ).figures
+        exp.triggers = (
+            default_triggers()
+            | exp.triggers
+            | {"baseline_avg_loss": baseline_figures["avg_loss_per_trade"]}
+        )
 
     return _transition(experiment, "approve", by=by, note=note, apply=apply)
 

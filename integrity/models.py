@@ -30,6 +30,7 @@ class IntegrityIncident(models.Model):
         FILL_QTY_MISMATCH = "fill_qty_mismatch", "Closed trades whose fills don't add up"
         SAFETY_EVENTS = "safety_events", "Abnormal safety triggers"
         MISSED_SCHEDULE = "missed_schedule", "Missed schedule"
+        ROLLBACK_TRIGGER = "rollback_trigger", "Rollback trigger fired"
 
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="incidents")
     kind = models.CharField(max_length=40, choices=Kind.choices)

@@ -2,8 +2,14 @@ import json
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.utils import timezone
 
+from experiments import services as experiment_services
+from tradeops.models import ConfigRelease, ParamSpec
 from tradeops.parsing import parse_json
+from tradeops.releases import approve_release, create_release
+from tradeops.roles import OPERATOR, TEAM_LEAD
 from tradeops.services import create_bot, ingest_records
 
 
@@ -79,3 +85,74 @@ def log_in_as(client, username, role):
 def fast_password_hashing(settings):
     """Tests create many users; production hashing strength is not what they test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# -- the decision framework's cast and baseline ---------------------------------------------
+
+PARAMS = {
+    "fib_proximity_bps": 18,
+    "entry_zone_tolerance_pct": "0.35",
+    "side_balance_pressure": "0",
+    "risk_per_trade_pct": "0.5",
+}
+
+
+@pytest.fixture
+def people(db):
+    return {
+        "lead": log_in_as(Client(), "lena", TEAM_LEAD),
+        "lead2": log_in_as(Client(), "leo", TEAM_LEAD),
+        "operator": log_in_as(Client(), "otto", OPERATOR),
+    }
+
+
+@pytest.fixture
+def baseline(bot, people):
+    for key, category, value_type, low, high in [
+        ("fib_proximity_bps", "strategy", "int", 1, 200),
+        ("entry_zone_tolerance_pct", "strategy", "decimal", "0.05", "2"),
+        ("side_balance_pressure", "strategy", "decimal", "0", "1"),
+        ("risk_per_trade_pct", "risk", "decimal", "0.1", "3"),
+        ("order_type", "execution", "str", None, None),
+    ]:
+        ParamSpec.objects.create(
+            key=key, category=category, value_type=value_type, min_value=low, max_value=high
+        )
+    release = ConfigRelease.objects.create(
+        bot=bot,
+        version=1,
+        tag="v1.4.0",
+        params=PARAMS,
+        created_by=people["operator"],
+        approved_by=people["lead"],
+        approved_at=timezone.now(),
+        is_baseline=True,
+    )
+    return release
+
+
+def candidate(baseline, people, tag="v1.5.0", **changes):
+    release = create_release(based_on=baseline, changes=changes, tag=tag, by=people["operator"])
+    return approve_release(release, by=people["lead"])
+
+
+def draft(baseline, people, lever="side_balance_pressure", **changes):
+    changes = changes or {"side_balance_pressure": "0.3"}
+    return experiment_services.create_experiment(
+        bot=baseline.bot,
+        name=f"A {lever}",
+        lever=lever,
+        candidate=candidate(baseline, people, tag=f"c-{ConfigRelease.objects.count()}", **changes),
+        success_criteria="short share below 65%, expectancy and drawdown not worse",
+        by=people["operator"],
+    )
+
+
+def run_through(experiment, people, until="start"):
+    experiment_services.submit(experiment, by=people["operator"], note="ready")
+    if until == "submit":
+        return experiment
+    experiment_services.approve(experiment, by=people["lead"], note="go")
+    if until == "approve":
+        return experiment
+    return experiment_services.start(experiment, by=people["operator"], note="deployed")

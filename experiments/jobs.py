@@ -1,0 +1,18 @@
+"""RQ entry points for the decision framework (thin: the work is in experiments.triggers)."""
+
+from django.utils import timezone
+
+from experiments.triggers import evaluate_running_experiments
+from tradeops.scheduling import AlreadyDone, recorded_run
+
+EVALUATE_TRIGGERS = "experiments.evaluate_triggers"
+
+
+def evaluate_triggers_job():
+    now = timezone.now()
+    try:
+        with recorded_run(EVALUATE_TRIGGERS, now.isoformat(timespec="microseconds")) as run:
+            fired = evaluate_running_experiments(now)
+            run.detail = {"stopped": [pk for pk, evidence in fired.items() if evidence]}
+    except AlreadyDone:
+        pass

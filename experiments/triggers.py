@@ -1,0 +1,151 @@
+"""The plan's hard rollback triggers, evaluated by a worker and on demand.
+
+Each trigger reads the thresholds frozen onto the experiment at approval and returns its
+evidence when it fires. `evaluate_rollback_triggers` stops a running experiment on the first
+firing trigger: the baseline runs again, a critical incident opens and the alert goes out.
+"""
+
+import datetime
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from experiments.models import Experiment
+from experiments.services import stop_by_trigger
+from integrity.models import IntegrityIncident
+from integrity.services import open_or_bump_incident
+from kpis.queries import ZERO
+from kpis.services import compute_kpis
+from tradeops.models import EquitySnapshot, HealthEvent, Trade
+
+DAY = datetime.timedelta(days=1)
+
+
+def _day_start(day):
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
+
+
+def _equity_at(bot, moment):
+    """Account equity at `moment`: the last snapshot at or before it, else start + closes."""
+    snapshot = (
+        EquitySnapshot.objects.filter(bot=bot, ts__lte=moment)
+        .order_by("-ts")
+        .values_list("equity", flat=True)
+        .first()
+    )
+    if snapshot is not None:
+        return snapshot
+    if bot.starting_equity is None:
+        return None
+    closed = Trade.objects.filter(bot=bot, status="closed", closed_at__lte=moment).aggregate(
+        total=Sum("net_pnl", default=ZERO)
+    )["total"]
+    return bot.starting_equity + closed
+
+
+def daily_losses(experiment, now):
+    """[(day, equity change %)] for each UTC day since the experiment started, up to now."""
+    bot, rows = experiment.bot, []
+    day = experiment.started_at.date()
+    while _day_start(day) < now:
+        start, end = (
+            _equity_at(bot, _day_start(day)),
+            _equity_at(bot, min(_day_start(day) + DAY, now)),
+        )
+        if start and end is not None:
+            rows.append((day, float((end - start) / start * 100)))
+        day += DAY
+    return rows
+
+
+def consecutive_daily_losses(experiment, now):
+    limit = experiment.triggers["daily_loss_pct"]
+    needed = experiment.triggers["daily_loss_consecutive_days"]
+    streak = []
+    for day, change in daily_losses(experiment, now):
+        streak = [*streak, (day, change)] if change < limit else []
+        if len(streak) >= needed:
+            return {
+                "trigger": "daily_loss",
+                "summary": f"{needed} consecutive days worse than {limit}% equity daily loss",
+                "days": [{"day": d.isoformat(), "change_pct": round(c, 4)} for d, c in streak],
+            }
+    return None
+
+
+def avg_loss_deterioration(experiment, now):
+    """Average loss per losing trade of the candidate, against the baseline's frozen at approval."""
+    baseline = experiment.triggers.get("baseline_avg_loss")
+    if baseline is None or float(baseline) == 0:
+        return None
+    days = (now.date() - experiment.started_at.date()).days + 1
+    figures = compute_kpis(
+        experiment.bot, days, now.date() + DAY, release=experiment.candidate_release
+    ).figures
+    test = figures["avg_loss_per_trade"]
+    if test is None:
+        return None
+    worse = (abs(float(test)) - abs(float(baseline))) / abs(float(baseline))
+    if worse <= experiment.triggers["avg_loss_deterioration"]:
+        return None
+    return {
+        "trigger": "avg_loss",
+        "summary": f"avg loss/trade {float(test):.2f} is {worse:.0%} worse than the baseline's "
+        f"{float(baseline):.2f} (limit {experiment.triggers['avg_loss_deterioration']:.0%})",
+        "baseline_avg_loss": str(baseline),
+        "test_avg_loss": test,
+        "deterioration": round(worse, 6),
+        "losing_trades_window_days": days,
+    }
+
+
+def repeated_safety_events(experiment, now):
+    events = HealthEvent.objects.filter(
+        bot=experiment.bot,
+        kind__in=[HealthEvent.Kind.KILL_SWITCH, HealthEvent.Kind.DEGRADED],
+        ts__gte=experiment.started_at,
+        ts__lte=now,
+    ).order_by("ts")
+    limit = experiment.triggers["safety_events"]
+    if events.count() < limit:
+        return None
+    return {
+        "trigger": "safety_events",
+        "summary": f"{events.count()} kill/degraded events since the start (limit {limit})",
+        "events": [{"ts": e.ts.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
+    }
+
+
+TRIGGERS = [consecutive_daily_losses, avg_loss_deterioration, repeated_safety_events]
+
+
+def fired_triggers(experiment, now=None):
+    now = now or timezone.now()
+    return [evidence for trigger in TRIGGERS if (evidence := trigger(experiment, now))]
+
+
+def evaluate_rollback_triggers(experiment, now=None):
+    """Stop `experiment` if a hard trigger fires. Returns the evidence, or [] if none fired."""
+    if experiment.status != Experiment.Status.RUNNING:
+        return []
+    fired = fired_triggers(experiment, now)
+    if not fired:
+        return []
+    evidence = {"summary": "; ".join(f["summary"] for f in fired), "fired": fired}
+    stop_by_trigger(experiment, evidence=evidence)
+    open_or_bump_incident(
+        bot=experiment.bot,
+        kind=IntegrityIncident.Kind.ROLLBACK_TRIGGER,
+        key=str(experiment.pk),
+        severity=IntegrityIncident.Severity.CRITICAL,
+        title=f"Rollback trigger stopped {experiment.name}: {evidence['summary']}",
+        detail=evidence,
+    )
+    return fired
+
+
+def evaluate_running_experiments(now=None):
+    return {
+        experiment.pk: evaluate_rollback_triggers(experiment, now)
+        for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING)
+    }

@@ -1,0 +1,129 @@
+"""Each hard rollback trigger fires on crafted data and stays quiet just below its threshold;
+a firing trigger stops the experiment, puts the baseline back and raises a critical incident."""
+
+import datetime
+from decimal import Decimal
+
+import django_rq
+import pytest
+from django.utils import timezone
+
+from experiments.jobs import evaluate_triggers_job
+from experiments.models import Experiment
+from experiments.triggers import evaluate_rollback_triggers
+from integrity.models import IntegrityIncident
+from tests.conftest import draft, run_through
+from tests.test_kpis_oracle import trade
+from tradeops.audit import history
+from tradeops.models import EquitySnapshot, HealthEvent
+
+UTC = datetime.UTC
+
+
+def midnight(days_ago):
+    today = timezone.now().date()
+    return datetime.datetime.combine(
+        today - datetime.timedelta(days=days_ago), datetime.time(), tzinfo=UTC
+    )
+
+
+@pytest.fixture
+def running(baseline, people):
+    # The baseline lost 10 per losing trade over the last 30 days (frozen at approval).
+    for n in range(4):
+        trade(
+            baseline.bot,
+            f"base-{n}",
+            midnight(10) + datetime.timedelta(hours=n),
+            -10,
+            release=baseline,
+        )
+    experiment = run_through(draft(baseline, people), people)
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(2))
+    experiment.refresh_from_db()
+    return experiment
+
+
+def equity(bot, *values):
+    for days_ago, value in zip((2, 1, 0), values, strict=False):
+        EquitySnapshot.objects.create(bot=bot, ts=midnight(days_ago), equity=Decimal(value))
+
+
+def test_baseline_avg_loss_is_frozen_at_approval(running):
+    assert running.triggers["baseline_avg_loss"] == "-10.00000000"
+
+
+@pytest.mark.parametrize(
+    "values, fires",
+    [
+        (("10000", "9690", "9389.61"), True),  # -3.1%, -3.1%
+        (("10000", "9710", "9428.41"), False),  # -2.9%, -2.9%: just inside
+        (("10000", "9690", "9786.90"), False),  # -3.1% then +1%: not consecutive
+    ],
+    ids=["two days worse than -3%", "two days at -2.9%", "one bad day"],
+)
+def test_two_consecutive_days_worse_than_minus_3_percent(running, values, fires):
+    equity(running.bot, *values)
+    fired = evaluate_rollback_triggers(running)
+    assert bool(fired) is fires
+    if fires:
+        assert fired[0]["trigger"] == "daily_loss"
+        assert [d["change_pct"] for d in fired[0]["days"]] == [-3.1, -3.1]
+
+
+@pytest.mark.parametrize("loss, fires", [("-14.1", True), ("-13.9", False)])
+def test_avg_loss_more_than_40_percent_worse_than_baseline(running, loss, fires):
+    for n in range(3):
+        trade(
+            running.bot,
+            f"test-{n}",
+            midnight(1) + datetime.timedelta(hours=n),
+            loss,
+            release=running.candidate_release,
+        )
+    fired = evaluate_rollback_triggers(running)
+    assert bool(fired) is fires
+    if fires:
+        assert fired[0]["trigger"] == "avg_loss" and fired[0]["deterioration"] == 0.41
+
+
+@pytest.mark.parametrize("events, fires", [(2, False), (3, True)])
+def test_repeated_kill_or_degraded_events(running, events, fires):
+    for n in range(events):
+        HealthEvent.objects.create(
+            bot=running.bot,
+            ts=midnight(1) + datetime.timedelta(hours=n),
+            kind="degraded" if n % 2 else "kill_switch",
+        )
+    assert bool(evaluate_rollback_triggers(running)) is fires
+
+
+def test_firing_stops_the_experiment_restores_the_baseline_and_raises_an_incident(running):
+    equity(running.bot, "10000", "9000", "8000")
+
+    evaluate_rollback_triggers(running)
+
+    running.refresh_from_db()
+    running.bot.refresh_from_db()
+    assert running.status == "stopped"
+    assert running.bot.current_release == running.baseline_release
+    assert running.trigger_evidence["fired"][0]["trigger"] == "daily_loss"
+    incident = IntegrityIncident.objects.get(kind="rollback_trigger")
+    assert incident.severity == "critical" and "Rollback trigger stopped" in incident.title
+    assert history(running).last().action == "stop"
+    assert evaluate_rollback_triggers(running) == []  # stopped experiments are left alone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_stops_a_crafted_losing_experiment(bot, people, baseline):
+    experiment = run_through(draft(baseline, people), people)
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(2))
+    equity(bot, "10000", "9500", "9000")
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    queue.enqueue(evaluate_triggers_job)
+
+    django_rq.get_worker("default").work(burst=True)
+
+    experiment.refresh_from_db()
+    assert experiment.status == "stopped"
