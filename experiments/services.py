@@ -14,6 +14,7 @@ from experiments.models import (
     Experiment,
     ExperimentDecision,
 )
+from experiments.scorecard import build_scorecard
 from kpis.services import compute_kpis
 from tradeops.audit import record_audit
 from tradeops.models import Bot, ConfigRelease
@@ -156,9 +157,10 @@ def send_to_review(experiment, *, by, note):
     return _transition(experiment, "review", by=by, note=note)
 
 
-def decide(experiment, *, decision, by, rationale, scorecard=None):
+def decide(experiment, *, decision, by, rationale):
     """Keep: the candidate becomes the baseline. Rollback: the baseline runs again. Iterate: the
-    baseline runs again and a new draft starts from this one."""
+    baseline runs again and a new draft starts from this one. The scorecard is stored as it was
+    when the decision was made."""
     decision = Experiment.Decision(decision)
     follow_up = {}
 
@@ -175,7 +177,7 @@ def decide(experiment, *, decision, by, rationale, scorecard=None):
             experiment=exp,
             decision=decision,
             rationale=rationale,
-            scorecard=scorecard or {},
+            scorecard=build_scorecard(exp, timezone.now()),
             decided_by=by,
         )
         if decision == Experiment.Decision.ITERATE:

@@ -204,7 +204,9 @@ def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline
     experiment.candidate_release.refresh_from_db()
     assert experiment.candidate_release.is_baseline
     assert not ConfigRelease.objects.get(pk=baseline.pk).is_baseline
-    assert experiment.decisions.get().decision == "keep"
+    decision = experiment.decisions.get()
+    assert decision.decision == "keep"
+    assert decision.scorecard["verdict"] == "inconclusive"  # no trades in the test: no evidence
 
 
 def test_rollback_is_always_allowed_and_iterate_clones_a_draft(baseline, people):
