@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from experiments.triggers import evaluate_running_experiments
+from experiments.triggers import evaluate_live_changes
 from tradeops.scheduling import AlreadyDone, recorded_run
 
 EVALUATE_TRIGGERS = "experiments.evaluate_triggers"
@@ -12,7 +12,7 @@ def evaluate_triggers_job():
     now = timezone.now()
     try:
         with recorded_run(EVALUATE_TRIGGERS, now.isoformat(timespec="microseconds")) as run:
-            fired = evaluate_running_experiments(now)
-            run.detail = {"stopped": [pk for pk, evidence in fired.items() if evidence]}
+            fired = evaluate_live_changes(now)
+            run.detail = {"stopped": [str(subject) for subject, evidence in fired if evidence]}
     except AlreadyDone:
         pass

@@ -13,6 +13,9 @@ DEFAULT_SECONDARY_KPIS = [
     "top_rejection_reasons",
 ]
 MIN_HORIZON_DAYS = 5
+SCALING_STEP_MIN_PCT = 10
+SCALING_STEP_MAX_PCT = 20
+SCALING_HOLD_DAYS = 7
 
 
 class Experiment(models.Model):
@@ -101,6 +104,15 @@ class Experiment(models.Model):
     def __str__(self):
         return f"{self.bot.slug}: {self.name} ({self.status})"
 
+    @property
+    def tested_release(self):
+        """The release the rollback triggers watch."""
+        return self.candidate_release
+
+    @property
+    def is_live(self):
+        return self.status == self.Status.RUNNING
+
 
 class ExperimentDecision(models.Model):
     """The logged keep / rollback / iterate decision, with the scorecard as it was."""
@@ -140,21 +152,28 @@ class ScalingStep(models.Model):
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    proposed_at = models.DateTimeField(auto_now_add=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     started_at = models.DateTimeField(null=True, blank=True)
     hold_until = models.DateTimeField(null=True, blank=True)
-    triggers = models.JSONField(default=dict, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    triggers = models.JSONField(
+        default=dict, blank=True, help_text="Rollback trigger thresholds, frozen at approval."
+    )
+    trigger_evidence = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        ordering = ["bot", "-started_at"]
+        ordering = ["bot", "-proposed_at"]
+        permissions = [("approve_scalingstep", "Can approve risk scaling steps")]
         constraints = [
             models.UniqueConstraint(
                 fields=["bot"], condition=Q(status="holding"), name="one_scaling_step_at_a_time"
             ),
             models.CheckConstraint(
-                condition=Q(step_pct__gte=10, step_pct__lte=20), name="scaling_step_10_to_20_pct"
+                condition=Q(step_pct__gte=SCALING_STEP_MIN_PCT, step_pct__lte=SCALING_STEP_MAX_PCT),
+                name="scaling_step_10_to_20_pct",
             ),
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("proposed_by")),
@@ -164,3 +183,11 @@ class ScalingStep(models.Model):
 
     def __str__(self):
         return f"{self.bot.slug} {self.param} +{self.step_pct}% ({self.status})"
+
+    @property
+    def tested_release(self):
+        return self.to_release
+
+    @property
+    def is_live(self):
+        return self.status == self.Status.HOLDING

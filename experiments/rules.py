@@ -6,7 +6,12 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from experiments.models import ScalingStep
+from experiments.models import (
+    SCALING_HOLD_DAYS,
+    SCALING_STEP_MAX_PCT,
+    SCALING_STEP_MIN_PCT,
+    ScalingStep,
+)
 from tradeops.models import ParamSpec
 from tradeops.releases import diff_params, refuse_if_frozen
 
@@ -86,6 +91,38 @@ def refuse_if_experiment_running(bot, what):
     running = bot.experiments.filter(status="running").first()
     if running is not None:
         raise ValidationError(f"experiment {running.name} is running: cannot {what}")
+
+
+def check_step_size(step_pct):
+    """Plan section 5: a risk step is +10% to +20% of the current value."""
+    if not SCALING_STEP_MIN_PCT <= step_pct <= SCALING_STEP_MAX_PCT:
+        raise ValidationError(
+            f"a scaling step raises a risk param by +{SCALING_STEP_MIN_PCT}% to "
+            f"+{SCALING_STEP_MAX_PCT}%; this one is {step_pct:+}%"
+        )
+
+
+def check_can_scale(bot, now=None):
+    """No step during a freeze or a running experiment, and each step held 7 days."""
+    now = now or timezone.now()
+    refuse_if_frozen(bot, "scale risk")
+    refuse_if_experiment_running(bot, "scale risk")
+    last = (
+        ScalingStep.objects.filter(bot=bot, started_at__isnull=False)
+        .order_by("-started_at")
+        .first()
+    )
+    if last is None:
+        return
+    next_allowed = last.started_at + datetime.timedelta(days=SCALING_HOLD_DAYS)
+    if now < next_allowed:
+        raise ValidationError(
+            f"the last scaling step ({last.param} +{last.step_pct}%) started "
+            f"{last.started_at:%Y-%m-%d %H:%M} UTC; each step holds {SCALING_HOLD_DAYS} days, "
+            f"the next may start from {next_allowed:%Y-%m-%d %H:%M} UTC"
+        )
+    if last.status == ScalingStep.Status.HOLDING:
+        raise ValidationError(f"scaling step {last} is still holding; complete it first")
 
 
 def check_horizon(experiment, now=None):

@@ -47,6 +47,19 @@ def default_triggers():
     }
 
 
+def frozen_triggers(baseline_release, overrides=None):
+    """The thresholds a change is held to, with the baseline's avg loss/trade of its last 30
+    days as the figure the avg-loss trigger compares with."""
+    figures = compute_kpis(
+        baseline_release.bot, BASELINE_DAYS, timezone.now().date(), release=baseline_release
+    ).figures
+    return (
+        default_triggers()
+        | (overrides or {})
+        | {"baseline_avg_loss": figures["avg_loss_per_trade"]}
+    )
+
+
 def create_experiment(
     *,
     bot,
@@ -130,14 +143,7 @@ def approve(experiment, *, by, note):
             raise ValidationError(f"four-eyes: {by} submitted {exp.name} and cannot approve it")
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
         exp.approved_by, exp.approved_at = by, timezone.now()
-        baseline_figures = compute_kpis(
-            exp.bot, BASELINE_DAYS, timezone.now().date(), release=exp.baseline_release
-        ).figures
-        exp.triggers = (
-            default_triggers()
-            | exp.triggers
-            | {"baseline_avg_loss": baseline_figures["avg_loss_per_trade"]}
-        )
+        exp.triggers = frozen_triggers(exp.baseline_release, exp.triggers)
 
     return _transition(experiment, "approve", by=by, note=note, apply=apply)
 

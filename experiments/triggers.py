@@ -1,8 +1,9 @@
 """The plan's hard rollback triggers, evaluated by a worker and on demand.
 
-Each trigger reads the thresholds frozen onto the experiment at approval and returns its
-evidence when it fires. `evaluate_rollback_triggers` stops a running experiment on the first
-firing trigger: the baseline runs again, a critical incident opens and the alert goes out.
+They watch a running experiment and a scaling step in its hold alike (the "subject"): each
+trigger reads the thresholds frozen onto the subject at approval and returns its evidence when
+it fires. `evaluate_rollback_triggers` stops the subject on a firing trigger: the release before
+it runs again, a critical incident opens and the alert goes out.
 """
 
 import datetime
@@ -10,7 +11,8 @@ import datetime
 from django.db.models import Sum
 from django.utils import timezone
 
-from experiments.models import Experiment
+from experiments.models import Experiment, ScalingStep
+from experiments.scaling import complete_scaling_step, roll_back_scaling_step
 from experiments.services import stop_by_trigger
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident
@@ -19,6 +21,7 @@ from kpis.services import compute_kpis
 from tradeops.models import EquitySnapshot, HealthEvent, Trade
 
 DAY = datetime.timedelta(days=1)
+TRIGGER_ACTOR = "rollback trigger"
 
 
 def _day_start(day):
@@ -43,10 +46,10 @@ def _equity_at(bot, moment):
     return bot.starting_equity + closed
 
 
-def daily_losses(experiment, now):
-    """[(day, equity change %)] for each UTC day since the experiment started, up to now."""
-    bot, rows = experiment.bot, []
-    day = experiment.started_at.date()
+def daily_losses(subject, now):
+    """[(day, equity change %)] for each UTC day since the subject started, up to now."""
+    bot, rows = subject.bot, []
+    day = subject.started_at.date()
     while _day_start(day) < now:
         start, end = (
             _equity_at(bot, _day_start(day)),
@@ -58,11 +61,11 @@ def daily_losses(experiment, now):
     return rows
 
 
-def consecutive_daily_losses(experiment, now):
-    limit = experiment.triggers["daily_loss_pct"]
-    needed = experiment.triggers["daily_loss_consecutive_days"]
+def consecutive_daily_losses(subject, now):
+    limit = subject.triggers["daily_loss_pct"]
+    needed = subject.triggers["daily_loss_consecutive_days"]
     streak = []
-    for day, change in daily_losses(experiment, now):
+    for day, change in daily_losses(subject, now):
         streak = [*streak, (day, change)] if change < limit else []
         if len(streak) >= needed:
             return {
@@ -73,25 +76,25 @@ def consecutive_daily_losses(experiment, now):
     return None
 
 
-def avg_loss_deterioration(experiment, now):
+def avg_loss_deterioration(subject, now):
     """Average loss per losing trade of the candidate, against the baseline's frozen at approval."""
-    baseline = experiment.triggers.get("baseline_avg_loss")
+    baseline = subject.triggers.get("baseline_avg_loss")
     if baseline is None or float(baseline) == 0:
         return None
-    days = (now.date() - experiment.started_at.date()).days + 1
+    days = (now.date() - subject.started_at.date()).days + 1
     figures = compute_kpis(
-        experiment.bot, days, now.date() + DAY, release=experiment.candidate_release
+        subject.bot, days, now.date() + DAY, release=subject.tested_release
     ).figures
     test = figures["avg_loss_per_trade"]
     if test is None:
         return None
     worse = (abs(float(test)) - abs(float(baseline))) / abs(float(baseline))
-    if worse <= experiment.triggers["avg_loss_deterioration"]:
+    if worse <= subject.triggers["avg_loss_deterioration"]:
         return None
     return {
         "trigger": "avg_loss",
         "summary": f"avg loss/trade {float(test):.2f} is {worse:.0%} worse than the baseline's "
-        f"{float(baseline):.2f} (limit {experiment.triggers['avg_loss_deterioration']:.0%})",
+        f"{float(baseline):.2f} (limit {subject.triggers['avg_loss_deterioration']:.0%})",
         "baseline_avg_loss": str(baseline),
         "test_avg_loss": test,
         "deterioration": round(worse, 6),
@@ -99,14 +102,14 @@ def avg_loss_deterioration(experiment, now):
     }
 
 
-def repeated_safety_events(experiment, now):
+def repeated_safety_events(subject, now):
     events = HealthEvent.objects.filter(
-        bot=experiment.bot,
+        bot=subject.bot,
         kind__in=[HealthEvent.Kind.KILL_SWITCH, HealthEvent.Kind.DEGRADED],
-        ts__gte=experiment.started_at,
+        ts__gte=subject.started_at,
         ts__lte=now,
     ).order_by("ts")
-    limit = experiment.triggers["safety_events"]
+    limit = subject.triggers["safety_events"]
     if events.count() < limit:
         return None
     return {
@@ -119,33 +122,49 @@ def repeated_safety_events(experiment, now):
 TRIGGERS = [consecutive_daily_losses, avg_loss_deterioration, repeated_safety_events]
 
 
-def fired_triggers(experiment, now=None):
+def fired_triggers(subject, now=None):
     now = now or timezone.now()
-    return [evidence for trigger in TRIGGERS if (evidence := trigger(experiment, now))]
+    return [evidence for trigger in TRIGGERS if (evidence := trigger(subject, now))]
 
 
-def evaluate_rollback_triggers(experiment, now=None):
-    """Stop `experiment` if a hard trigger fires. Returns the evidence, or [] if none fired."""
-    if experiment.status != Experiment.Status.RUNNING:
+def evaluate_rollback_triggers(subject, now=None):
+    """Stop `subject` if a hard trigger fires. Returns the evidence, or [] if none fired."""
+    if not subject.is_live:
         return []
-    fired = fired_triggers(experiment, now)
+    fired = fired_triggers(subject, now)
     if not fired:
         return []
     evidence = {"summary": "; ".join(f["summary"] for f in fired), "fired": fired}
-    stop_by_trigger(experiment, evidence=evidence)
+    if isinstance(subject, ScalingStep):
+        roll_back_scaling_step(
+            subject, by=TRIGGER_ACTOR, note=evidence["summary"], evidence=evidence
+        )
+        key, title = f"scaling-{subject.pk}", f"Rollback trigger rolled back {subject}"
+    else:
+        stop_by_trigger(subject, evidence=evidence, actor=TRIGGER_ACTOR)
+        key, title = str(subject.pk), f"Rollback trigger stopped {subject.name}"
     open_or_bump_incident(
-        bot=experiment.bot,
+        bot=subject.bot,
         kind=IntegrityIncident.Kind.ROLLBACK_TRIGGER,
-        key=str(experiment.pk),
+        key=key,
         severity=IntegrityIncident.Severity.CRITICAL,
-        title=f"Rollback trigger stopped {experiment.name}: {evidence['summary']}",
+        title=f"{title}: {evidence['summary']}",
         detail=evidence,
     )
     return fired
 
 
-def evaluate_running_experiments(now=None):
-    return {
-        experiment.pk: evaluate_rollback_triggers(experiment, now)
+def evaluate_live_changes(now=None):
+    """The job's work: every running experiment and holding scaling step, as [(subject, fired
+    evidence)]; a step whose hold ended without a trigger is completed."""
+    now = now or timezone.now()
+    results = [
+        (experiment, evaluate_rollback_triggers(experiment, now))
         for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING)
-    }
+    ]
+    for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING):
+        fired = evaluate_rollback_triggers(step, now)
+        if not fired and step.hold_until <= now:
+            complete_scaling_step(step, now)
+        results.append((step, fired))
+    return results

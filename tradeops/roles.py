@@ -13,9 +13,15 @@ VIEWER = "Viewer"
 
 TRADEOPS_APPS = ("tradeops", "integrity", "kpis", "experiments")
 
+# Operators draft releases, experiments and scaling steps and log decisions; a Team lead
+# approves them (never their own: four-eyes is enforced in the services and the database).
 _OPERATOR_GRANTS = [
+    "tradeops.add_configrelease",
+    "tradeops.change_configrelease",
     "experiments.add_experiment",
     "experiments.change_experiment",
+    "experiments.add_scalingstep",
+    "experiments.change_scalingstep",
     "integrity.change_integrityincident",
     "integrity.add_cleanupplan",
     "django_rq.view_queue",
@@ -31,16 +37,15 @@ ROLE_GRANTS = {
         "tradeops.change_apitoken",
         "tradeops.add_paramspec",
         "tradeops.change_paramspec",
-        "tradeops.add_configrelease",
-        "tradeops.change_configrelease",
         "kpis.add_baselinereport",
         "integrity.add_alertchannel",
         "integrity.change_alertchannel",
         "integrity.apply_cleanupplan",
         "tradeops.approve_configrelease",
         "experiments.approve_experiment",
-        "experiments.add_scalingstep",
-        "experiments.change_scalingstep",
+        "experiments.approve_scalingstep",
+        "tradeops.add_stabilizationwindow",
+        "tradeops.change_stabilizationwindow",
     ],
 }
 

@@ -1,19 +1,20 @@
 from django.core.management.base import BaseCommand
 
-from experiments.models import Experiment
-from experiments.triggers import evaluate_running_experiments
+from experiments.triggers import evaluate_live_changes
 
 
 class Command(BaseCommand):
-    help = "Evaluate the hard rollback triggers of every running experiment now."
+    help = (
+        "Evaluate the hard rollback triggers of every running experiment and holding scaling "
+        "step now."
+    )
 
     def handle(self, *args, **options):
-        results = evaluate_running_experiments()
+        results = evaluate_live_changes()
         if not results:
-            self.stdout.write("No experiment is running.")
-        for pk, fired in results.items():
-            name = Experiment.objects.get(pk=pk).name
+            self.stdout.write("No experiment is running and no scaling step is holding.")
+        for subject, fired in results:
             if fired:
-                self.stdout.write(f"{name}: STOPPED — " + "; ".join(f["summary"] for f in fired))
+                self.stdout.write(f"{subject}: STOPPED — " + "; ".join(f["summary"] for f in fired))
             else:
-                self.stdout.write(f"{name}: no trigger fired")
+                self.stdout.write(f"{subject}: no trigger fired")
