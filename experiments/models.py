@@ -54,6 +54,12 @@ class Experiment(models.Model):
         related_name="dependents",
         help_text="Must be decided before this one starts (B is post-A).",
     )
+    plan_key = models.CharField(
+        max_length=1, blank=True, help_text="The plan's queue entry this runs (A, B or C)."
+    )
+    iterated_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="iterations"
+    )
     min_horizon_days = models.PositiveSmallIntegerField(default=MIN_HORIZON_DAYS)
     primary_kpis = models.JSONField(default=list)
     secondary_kpis = models.JSONField(default=list)

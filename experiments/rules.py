@@ -10,6 +10,7 @@ from experiments.models import (
     SCALING_HOLD_DAYS,
     SCALING_STEP_MAX_PCT,
     SCALING_STEP_MIN_PCT,
+    Experiment,
     ScalingStep,
 )
 from tradeops.models import ParamSpec
@@ -59,10 +60,10 @@ def check_can_start(experiment):
     bot = experiment.bot
     refuse_if_frozen(bot, "start an experiment")
     refuse_if_scaling_hold(bot, "start an experiment")
-    prerequisite = experiment.prerequisite
-    if prerequisite is not None and prerequisite.status != prerequisite.Status.DECIDED:
+    pending = pending_prerequisite(experiment)
+    if pending is not None:
         raise ValidationError(
-            f"{experiment.name} is queued after {prerequisite.name}, which is {prerequisite.status}"
+            f"{experiment.name} is queued after {pending.name}, which is {pending.status}"
             ", not decided"
         )
     if not experiment.baseline_release.is_baseline:
@@ -73,6 +74,18 @@ def check_can_start(experiment):
     if not experiment.candidate_release.is_approved:
         raise ValidationError(f"candidate {experiment.candidate_release.tag} is not approved")
     check_one_change(experiment.baseline_release, experiment.candidate_release, experiment.lever)
+
+
+def pending_prerequisite(experiment):
+    """The experiment this one waits for, if it is not done yet. An iterated prerequisite is
+    done when its latest iteration is (kept, rolled back or stopped by a trigger)."""
+    prerequisite = experiment.prerequisite
+    while prerequisite is not None and prerequisite.decision == prerequisite.Decision.ITERATE:
+        prerequisite = prerequisite.iterations.latest("created_at")
+    done = (Experiment.Status.DECIDED, Experiment.Status.STOPPED)
+    if prerequisite is None or prerequisite.status in done:
+        return None
+    return prerequisite
 
 
 def refuse_if_scaling_hold(bot, what):

@@ -115,11 +115,9 @@ def _refuse_without_note(note):
         raise ValidationError("a note is required")
 
 
-def propose_scaling_step(*, bot, param, step_pct, tag, by, note, as_of=None):
-    """A draft release with `param` raised, and the step with the evidence that allows it."""
-    if not by.has_perm(PROPOSE):
-        raise PermissionDenied(f"{by} may not propose scaling steps")
-    _refuse_without_note(note)
+def check_scaling_proposal(*, bot, param, step_pct, as_of=None):
+    """Every rule a proposal must pass (the admin form checks with it before saving). Returns
+    (baseline, new value, real step %, readiness)."""
     rules.check_step_size(Decimal(str(step_pct)))
     rules.check_can_scale(bot)
     spec = ParamSpec.objects.filter(key=param, category=ParamSpec.Category.RISK).first()
@@ -134,6 +132,17 @@ def propose_scaling_step(*, bot, param, step_pct, tag, by, note, as_of=None):
         raise ValidationError(f"baseline {baseline.tag} has no {param} to scale")
     new_value, actual_pct = scaled_value(spec, baseline.params[param], step_pct)
     rules.check_step_size(actual_pct)
+    return baseline, new_value, actual_pct, readiness
+
+
+def propose_scaling_step(*, bot, param, step_pct, tag, by, note, as_of=None):
+    """A draft release with `param` raised, and the step with the evidence that allows it."""
+    if not by.has_perm(PROPOSE):
+        raise PermissionDenied(f"{by} may not propose scaling steps")
+    _refuse_without_note(note)
+    baseline, new_value, actual_pct, readiness = check_scaling_proposal(
+        bot=bot, param=param, step_pct=step_pct, as_of=as_of
+    )
     with transaction.atomic():
         release = create_release(
             based_on=baseline,

@@ -15,7 +15,7 @@ from experiments.models import (
     ExperimentDecision,
 )
 from experiments.scorecard import build_scorecard
-from kpis.services import compute_kpis
+from kpis.services import FIGURE_KEYS, compute_kpis
 from tradeops.audit import record_audit
 from tradeops.models import Bot, ConfigRelease
 from tradeops.releases import set_baseline
@@ -60,6 +60,36 @@ def frozen_triggers(baseline_release, overrides=None):
     )
 
 
+def make_baseline(release, *, by, note):
+    """A Team lead releases a different baseline by hand; the bot runs it from now on. Not
+    while an experiment runs or a scaling step holds: they are measured against the baseline."""
+    if not by.has_perm("tradeops.approve_configrelease"):
+        raise PermissionDenied("only a Team lead changes the baseline")
+    if not note.strip():
+        raise ValidationError("a note is required")
+    rules.refuse_if_experiment_running(release.bot, "change the baseline")
+    rules.refuse_if_scaling_hold(release.bot, "change the baseline")
+    with transaction.atomic():
+        set_baseline(release, by=by, note=note)
+        Bot.objects.filter(pk=release.bot_id).update(current_release=release)
+    return release
+
+
+def check_new_experiment(bot, candidate, min_horizon_days, baseline=None):
+    """What a new draft must satisfy; returns the baseline it is tested against (the bot's
+    current one unless given)."""
+    if min_horizon_days < MIN_HORIZON_DAYS:
+        raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
+    baseline = baseline or ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
+    if baseline is None:
+        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    if candidate.bot_id != bot.pk:
+        raise ValidationError(
+            f"candidate {candidate.tag} is a release of {candidate.bot}, not {bot}"
+        )
+    return baseline
+
+
 def create_experiment(
     *,
     bot,
@@ -72,12 +102,11 @@ def create_experiment(
     baseline=None,
     prerequisite=None,
     min_horizon_days=MIN_HORIZON_DAYS,
+    primary_kpis=DEFAULT_PRIMARY_KPIS,
+    secondary_kpis=DEFAULT_SECONDARY_KPIS,
+    plan_key="",
 ):
-    if min_horizon_days < MIN_HORIZON_DAYS:
-        raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
-    baseline = baseline or ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
-    if baseline is None:
-        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    baseline = check_new_experiment(bot, candidate, min_horizon_days, baseline)
     with transaction.atomic():
         experiment = Experiment.objects.create(
             bot=bot,
@@ -89,11 +118,25 @@ def create_experiment(
             rationale=rationale,
             prerequisite=prerequisite,
             min_horizon_days=min_horizon_days,
-            primary_kpis=list(DEFAULT_PRIMARY_KPIS),
-            secondary_kpis=list(DEFAULT_SECONDARY_KPIS),
+            primary_kpis=list(primary_kpis),
+            secondary_kpis=list(secondary_kpis),
+            plan_key=plan_key,
             created_by=by,
         )
         record_audit(experiment, "created", actor=by, to_state=Status.DRAFT)
+    return experiment
+
+
+def edit_draft(experiment, *, by, changed):
+    """Save edits to a draft; once submitted, an experiment changes only by transitions."""
+    if not by.has_perm(OPERATE):
+        raise PermissionDenied(f"{by} may not edit experiments")
+    stored = Experiment.objects.get(pk=experiment.pk)
+    if stored.status != Status.DRAFT:
+        raise ValidationError(f"{stored.name} is {stored.status}: only a draft is edited")
+    with transaction.atomic():
+        experiment.save()
+        record_audit(experiment, "edited", actor=by, note=f"changed {', '.join(changed)}")
     return experiment
 
 
@@ -130,6 +173,11 @@ def submit(experiment, *, by, note):
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
         if not exp.success_criteria.strip() or not exp.primary_kpis:
             raise ValidationError("define the primary KPIs and success criteria before submitting")
+        unknown = sorted((set(exp.primary_kpis) | set(exp.secondary_kpis)) - set(FIGURE_KEYS))
+        if unknown:
+            raise ValidationError(
+                f"unknown KPI(s) {', '.join(unknown)}; known: {', '.join(FIGURE_KEYS)}"
+            )
         exp.submitted_by = by
 
     return _transition(experiment, "submit", by=by, note=note, apply=apply)
@@ -196,6 +244,8 @@ def decide(experiment, *, decision, by, rationale):
                 success_criteria=exp.success_criteria,
                 rationale=exp.rationale,
                 prerequisite=exp.prerequisite,
+                plan_key=exp.plan_key,
+                iterated_from=exp,
                 min_horizon_days=exp.min_horizon_days,
                 primary_kpis=exp.primary_kpis,
                 secondary_kpis=exp.secondary_kpis,

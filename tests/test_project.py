@@ -50,8 +50,12 @@ def test_roles_exist_with_their_permissions():
     assert {"tradeops.view_trade", "tradeops.view_quarantinedrecord"} <= perms[VIEWER]
     assert all(p.split(".")[1].startswith("view_") for p in perms[VIEWER])
     assert "integrity.change_integrityincident" in perms[OPERATOR]
-    assert "tradeops.change_configrelease" not in perms[OPERATOR]
-    assert "tradeops.change_configrelease" in perms[TEAM_LEAD]
+    # Operators draft releases; only a Team lead approves them and changes the baseline.
+    assert "tradeops.add_configrelease" in perms[OPERATOR]
+    assert "tradeops.approve_configrelease" not in perms[OPERATOR]
+    assert "tradeops.approve_configrelease" in perms[TEAM_LEAD]
+    assert "experiments.approve_experiment" not in perms[OPERATOR]
+    assert "experiments.approve_scalingstep" in perms[TEAM_LEAD]
     assert not any("change_trade" in p or "delete_" in p for p in perms[TEAM_LEAD])
 
 
@@ -79,6 +83,11 @@ ADMIN_MODELS = [
     "tradeops_jobrun",
     "kpis_kpisnapshot",
     "kpis_baselinereport",
+    "tradeops_stabilizationwindow",
+    "tradeops_auditevent",
+    "experiments_experiment",
+    "experiments_experimentdecision",
+    "experiments_scalingstep",
 ]
 
 

@@ -11,11 +11,9 @@ from integrity.services import (
     clean_days_in_a_row,
     run_all_integrity_checks,
 )
-from kpis.services import capture_baseline
 from tradeops.models import (
     ApiToken,
     Bot,
-    ConfigRelease,
     DecisionCount,
     EquitySnapshot,
     Fill,
@@ -160,58 +158,6 @@ class ParamSpecAdmin(admin.ModelAdmin):
     search_fields = ["key", "description"]
 
 
-@admin.register(ConfigRelease)
-class ConfigReleaseAdmin(admin.ModelAdmin):
-    list_display = [
-        "tag",
-        "bot",
-        "version",
-        "is_baseline",
-        "git_commit",
-        "approved_at",
-        "approved_by",
-        "baseline_captured",
-    ]
-    list_filter = ["bot", "is_baseline", ("approved_at", admin.EmptyFieldListFilter)]
-    search_fields = ["tag", "git_commit", "notes"]
-    readonly_fields = ["created_at", "created_by", "approved_at", "approved_by", "is_baseline"]
-    actions = ["capture_baseline"]
-
-    @admin.display(description="baseline report")
-    def baseline_captured(self, obj):
-        report = obj.baseline_reports.order_by("-as_of").first()
-        if report is None:
-            return "-"
-        url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
-        return format_html('<a href="{}">{}</a>', url, f"{report.as_of:%Y-%m-%d}")
-
-    @admin.action(description="Capture baseline report (7d + 30d)", permissions=["capture"])
-    def capture_baseline(self, request, queryset):
-        for release in queryset.select_related("bot"):
-            try:
-                report = capture_baseline(release, captured_by=request.user)
-            except ValueError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                continue
-            url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
-            self.message_user(
-                request,
-                format_html('Baseline captured for {}: <a href="{}">open report</a>', release, url),
-                messages.SUCCESS,
-            )
-
-    def has_capture_permission(self, request):
-        return request.user.has_perm("kpis.add_baselinereport")
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.is_approved:
-            return [f.name for f in self.model._meta.fields if f.name != "notes"]
-        return self.readonly_fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
     list_display = [
@@ -352,3 +298,7 @@ class JobRunAdmin(ReadOnlyAdmin):
     @admin.display(description="detail")
     def detail_display(self, obj):
         return pretty_json(obj.detail)
+
+
+# The release, freeze and audit admin live in their own module (size); importing registers them.
+from tradeops import admin_releases  # noqa: E402, F401

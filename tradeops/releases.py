@@ -78,6 +78,16 @@ def diff_params(old, new):
     }
 
 
+def compare_params(old, new):
+    """Every key of two releases side by side: [(key, category, old value, new value, changed)]."""
+    changed = diff_params(old, new)
+    categories = dict(ParamSpec.objects.values_list("key", "category"))
+    return [
+        (key, categories.get(key, "unknown"), old.get(key), new.get(key), key in changed)
+        for key in sorted(set(old) | set(new))
+    ]
+
+
 def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
     """A new draft release: `based_on`'s params with `changes` applied (None removes a key)."""
     params = dict(based_on.params)
@@ -161,6 +171,22 @@ def freeze_config(bot, *, days, reason, by):
             created_by=by,
         )
         record_audit(window, "frozen", actor=by, to_state="frozen", note=reason)
+    return window
+
+
+def end_freeze(window, *, by, note):
+    """The lead ends a stabilization window early (its exit criteria met, or a reason noted)."""
+    if not by.has_perm(APPROVE_PERMISSION):
+        raise PermissionDenied("only a Team lead ends a freeze")
+    now = timezone.now()
+    if not window.is_active(now):
+        raise ValidationError(f"{window} is not in force")
+    with transaction.atomic():
+        window.ended_early_at = now
+        window.save(update_fields=["ended_early_at"])
+        record_audit(
+            window, "ended early", actor=by, from_state="frozen", to_state="ended", note=note
+        )
     return window
 
 

@@ -44,8 +44,6 @@ ROLE_GRANTS = {
         "tradeops.approve_configrelease",
         "experiments.approve_experiment",
         "experiments.approve_scalingstep",
-        "tradeops.add_stabilizationwindow",
-        "tradeops.change_stabilizationwindow",
     ],
 }
 

@@ -1,0 +1,475 @@
+"""The decision framework in the admin: experiments move only by transitions (each with a note,
+audited), the plan's queue drafts A/B/C, and risk scaling steps are proposed and approved.
+Every button calls the same service the commands and jobs call."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from experiments import plan, scaling, services
+from experiments.models import Experiment, ExperimentDecision, ScalingStep
+from experiments.scorecard import build_scorecard
+from experiments.triggers import evaluate_rollback_triggers
+from kpis.presentation import LABELS, format_figure
+from tradeops.admin import pretty_json
+from tradeops.admin_actions import NoteForm, ServiceCreateMixin, note_action, refusal
+from tradeops.admin_releases import history_table
+from tradeops.models import Bot, ConfigRelease, ParamSpec
+
+KPI_LABELS = dict(LABELS)
+# Admin action name for each service transition, with its button label.
+TRANSITION_ACTIONS = {
+    "submit": ("submit", "Submit for approval"),
+    "approve": ("approve", "Approve"),
+    "start": ("start", "Start"),
+    "review": ("send_to_review", "Send to review"),
+    "decide": ("decide", "Log decision"),
+}
+
+
+def scorecard_html(scorecard):
+    rows = [
+        {
+            "label": KPI_LABELS.get(row["kpi"], row["kpi"]),
+            "primary": row["primary"],
+            "baseline": format_figure(row["kpi"], row["baseline"]),
+            "test": format_figure(row["kpi"], row["test"]),
+        }
+        for row in scorecard["kpis"]
+    ]
+    return render_to_string(
+        "admin/experiments/scorecard.html", {"scorecard": scorecard, "rows": rows}
+    )
+
+
+def live_scorecard(experiment):
+    """The scorecard as it stands: stored with the decision once decided, else computed now."""
+    decision = experiment.decisions.first()
+    if decision is not None:
+        return decision.scorecard
+    if experiment.started_at is None:
+        return None
+    return build_scorecard(experiment, timezone.now())
+
+
+class DecisionForm(NoteForm):
+    decision = forms.ChoiceField(
+        choices=Experiment.Decision.choices,
+        widget=forms.RadioSelect,
+        help_text="Keep: the candidate becomes the baseline (needs the horizon). Rollback: the "
+        "baseline runs again. Iterate: the baseline runs again and a new draft starts from this.",
+    )
+    field_order = ["decision", "note"]
+
+
+class ExperimentForm(forms.ModelForm):
+    class Meta:
+        model = Experiment
+        fields = [
+            "bot",
+            "name",
+            "lever",
+            "candidate_release",
+            "prerequisite",
+            "min_horizon_days",
+            "rationale",
+            "success_criteria",
+            "primary_kpis",
+            "secondary_kpis",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("bot") and data.get("candidate_release"):
+            services.check_new_experiment(
+                data["bot"],
+                data["candidate_release"],
+                data.get("min_horizon_days") or 0,
+                baseline=self.instance.baseline_release if self.instance.pk else None,
+            )
+        return data
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "bot",
+        "plan_key",
+        "lever",
+        "status",
+        "decision",
+        "baseline_release",
+        "candidate_release",
+        "queued_after",
+        "started_at",
+        "ended_at",
+    ]
+    list_filter = ["bot", "status", "decision", "plan_key"]
+    search_fields = ["name", "lever", "rationale"]
+    list_select_related = ["bot", "baseline_release", "candidate_release", "prerequisite"]
+    form = ExperimentForm
+    change_form_template = "admin/experiments/experiment/change_form.html"
+    change_list_template = "admin/experiments/experiment/change_list.html"
+    status_fields = [
+        "status",
+        "decision",
+        "baseline_release",
+        "plan_key",
+        "created_by",
+        "submitted_by",
+        "approved_by",
+        "approved_at",
+        "started_at",
+        "ended_at",
+        "triggers_display",
+        "trigger_evidence_display",
+        "scorecard_display",
+        "decisions_display",
+        "history",
+    ]
+    actions = [
+        "submit",
+        "approve",
+        "start",
+        "send_to_review",
+        "decide",
+        "evaluate_triggers",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.status == Experiment.Status.DRAFT:
+            return self.status_fields
+        return [*ExperimentForm.Meta.fields, *self.status_fields]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ExperimentForm.Meta.fields
+        return [*ExperimentForm.Meta.fields, *self.status_fields]
+
+    def create(self, request, data):
+        return services.create_experiment(
+            bot=data["bot"],
+            name=data["name"],
+            lever=data["lever"],
+            candidate=data["candidate_release"],
+            success_criteria=data["success_criteria"],
+            rationale=data["rationale"],
+            prerequisite=data["prerequisite"],
+            min_horizon_days=data["min_horizon_days"],
+            primary_kpis=data["primary_kpis"],
+            secondary_kpis=data["secondary_kpis"],
+            by=request.user,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.edit_draft(obj, by=request.user, changed=form.changed_data)
+
+    def has_change_permission(self, request, obj=None):
+        # Past draft an experiment changes only by its transitions: the page is read-only.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or obj.status == Experiment.Status.DRAFT)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        experiment = self.get_object(request, object_id)
+        buttons = []
+        if experiment is not None:
+            for transition, (action, label) in TRANSITION_ACTIONS.items():
+                source, _, permission = services.TRANSITIONS[transition]
+                if experiment.status == source and request.user.has_perm(permission):
+                    buttons.append((action, label))
+        extra_context = {**(extra_context or {}), "transition_buttons": buttons}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="queued after")
+    def queued_after(self, obj):
+        return obj.prerequisite.name if obj.prerequisite else ""
+
+    @admin.display(description="rollback triggers (frozen at approval)")
+    def triggers_display(self, obj):
+        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
+
+    @admin.display(description="trigger evidence")
+    def trigger_evidence_display(self, obj):
+        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
+
+    @admin.display(description="scorecard (baseline vs test)")
+    def scorecard_display(self, obj):
+        scorecard = live_scorecard(obj)
+        return scorecard_html(scorecard) if scorecard else "after the start"
+
+    @admin.display(description="decisions")
+    def decisions_display(self, obj):
+        return (
+            format_html_join(
+                "",
+                "<p><strong>{}</strong> by {} at {:%Y-%m-%d %H:%M} UTC: {}</p>",
+                (
+                    (d.decision, d.decided_by, d.decided_at, d.rationale)
+                    for d in obj.decisions.select_related("decided_by")
+                ),
+            )
+            or "-"
+        )
+
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
+
+    @note_action("Submit for approval", "operate")
+    def submit(self, request, experiment, note):
+        services.submit(experiment, by=request.user, note=note)
+
+    @note_action("Approve (Team lead, not the submitter)", "approve")
+    def approve(self, request, experiment, note):
+        services.approve(experiment, by=request.user, note=note)
+
+    @note_action("Start (the candidate goes live)", "operate")
+    def start(self, request, experiment, note):
+        services.start(experiment, by=request.user, note=note)
+
+    @note_action("Send to review", "operate")
+    def send_to_review(self, request, experiment, note):
+        services.send_to_review(experiment, by=request.user, note=note)
+
+    @note_action(
+        "Log decision (keep / rollback / iterate)",
+        "operate",
+        form_class=DecisionForm,
+        details=lambda experiment: (
+            scorecard_html(live_scorecard(experiment)) if experiment.started_at else ""
+        ),
+    )
+    def decide(self, request, experiment, note, decision):
+        _, draft = services.decide(experiment, decision=decision, by=request.user, rationale=note)
+        if draft is not None:
+            url = reverse("admin:experiments_experiment_change", args=[draft.pk])
+            self.message_user(
+                request, format_html('New draft: <a href="{}">{}</a>', url, draft), messages.INFO
+            )
+
+    @admin.action(description="Evaluate rollback triggers now", permissions=["operate"])
+    def evaluate_triggers(self, request, queryset):
+        for experiment in queryset:
+            fired = evaluate_rollback_triggers(experiment)
+            if fired:
+                summary = "; ".join(f["summary"] for f in fired)
+                self.message_user(request, f"{experiment}: STOPPED: {summary}", messages.ERROR)
+            else:
+                self.message_user(request, f"{experiment}: no trigger fired", messages.SUCCESS)
+
+    def has_operate_permission(self, request):
+        return request.user.has_perm(services.OPERATE)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(services.APPROVE)
+
+    def get_urls(self):
+        queue = path(
+            "plan/",
+            self.admin_site.admin_view(self.plan_view),
+            name="experiments_experiment_plan",
+        )
+        return [queue, *super().get_urls()]
+
+    def plan_view(self, request):
+        """The plan's queue: A, B, C with rationale and success criteria; draft one."""
+        form = PlanDraftForm(request.POST or None)
+        if request.method == "POST" and self.has_add_permission(request) and form.is_valid():
+            data = form.cleaned_data
+            try:
+                experiment = plan.draft_from_plan(
+                    bot=data["bot"],
+                    key=data["experiment"],
+                    lever=data["lever"],
+                    value=data["value"],
+                    tag=data["tag"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, refusal(exc))
+            else:
+                self.message_user(request, f"Drafted {experiment}", messages.SUCCESS)
+                url = reverse("admin:experiments_experiment_change", args=[experiment.pk])
+                return HttpResponseRedirect(url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "The plan's experiment queue",
+            "templates": plan.PLAN.values(),
+            "queue": [
+                (bot, [(key, plan.latest_of(bot, key)) for key in plan.PLAN])
+                for bot in Bot.objects.filter(is_active=True)
+            ],
+            "form": form,
+            "can_add": self.has_add_permission(request),
+        }
+        return TemplateResponse(request, "admin/experiments/experiment/plan.html", context)
+
+
+class PlanDraftForm(forms.Form):
+    bot = forms.ModelChoiceField(Bot.objects.filter(is_active=True))
+    experiment = forms.ChoiceField(choices=[(key, t.name) for key, t in plan.PLAN.items()])
+    lever = forms.ChoiceField(
+        choices=sorted({(lever, lever) for t in plan.PLAN.values() for lever in t.levers})
+    )
+    value = forms.JSONField(
+        help_text='The lever\'s new value: a whole number bare (20), a decimal as a string ("0.3").'
+    )
+    tag = forms.CharField(max_length=100, help_text="The candidate release's git tag.")
+
+
+@admin.register(ExperimentDecision)
+class ExperimentDecisionAdmin(admin.ModelAdmin):
+    list_display = ["experiment", "decision", "decided_by", "decided_at", "verdict"]
+    list_filter = ["decision"]
+    exclude = ["scorecard"]
+    readonly_fields = ["scorecard_display"]
+
+    @admin.display(description="scorecard verdict")
+    def verdict(self, obj):
+        return obj.scorecard.get("verdict", "-")
+
+    @admin.display(description="scorecard as it was at the decision")
+    def scorecard_display(self, obj):
+        return scorecard_html(obj.scorecard) if obj.scorecard.get("kpis") else "-"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ScalingProposalForm(forms.ModelForm):
+    param = forms.ModelChoiceField(
+        ParamSpec.objects.filter(category=ParamSpec.Category.RISK), to_field_name="key"
+    )
+    step_pct = forms.DecimalField(min_value=10, max_value=20, decimal_places=2, initial=10)
+    tag = forms.CharField(max_length=100, help_text="The raised release's git tag.")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    class Meta:
+        model = ScalingStep
+        fields = ["bot"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("bot") and data.get("param") and data.get("step_pct"):
+            scaling.check_scaling_proposal(
+                bot=data["bot"], param=data["param"].key, step_pct=data["step_pct"]
+            )
+            if ConfigRelease.objects.filter(bot=data["bot"], tag=data.get("tag")).exists():
+                raise ValidationError({"tag": f"{data['bot']} already has a release {data['tag']}"})
+        return data
+
+
+@admin.register(ScalingStep)
+class ScalingStepAdmin(ServiceCreateMixin, admin.ModelAdmin):
+    list_display = [
+        "bot",
+        "param",
+        "step_pct",
+        "status",
+        "from_release",
+        "to_release",
+        "proposed_by",
+        "approved_by",
+        "started_at",
+        "hold_until",
+    ]
+    list_filter = ["bot", "status", "param"]
+    list_select_related = ["bot", "from_release", "to_release", "proposed_by", "approved_by"]
+    form = ScalingProposalForm
+    readonly_fields = [
+        "bot",
+        "param",
+        "step_pct",
+        "status",
+        "from_release",
+        "to_release",
+        "proposed_by",
+        "proposed_at",
+        "approved_by",
+        "started_at",
+        "hold_until",
+        "ended_at",
+        "evidence_display",
+        "triggers_display",
+        "trigger_evidence_display",
+        "history",
+    ]
+    actions = ["approve", "roll_back"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return (
+            self.readonly_fields if obj is not None else ["bot", "param", "step_pct", "tag", "note"]
+        )
+
+    def create(self, request, data):
+        return scaling.propose_scaling_step(
+            bot=data["bot"],
+            param=data["param"].key,
+            step_pct=data["step_pct"],
+            tag=data["tag"],
+            note=data["note"],
+            by=request.user,
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="evidence (why it was allowed)")
+    def evidence_display(self, obj):
+        return format_html_join(
+            "",
+            "<div>{} {}</div>",
+            (("✔" if c["passed"] else "✘", c["check"]) for c in obj.evidence.get("checks", [])),
+        )
+
+    @admin.display(description="rollback triggers (frozen at approval)")
+    def triggers_display(self, obj):
+        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
+
+    @admin.display(description="trigger evidence")
+    def trigger_evidence_display(self, obj):
+        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
+
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
+
+    @note_action("Approve (Team lead, not the proposer): the raised release goes live", "approve")
+    def approve(self, request, step, note):
+        scaling.approve_scaling_step(step, by=request.user, note=note)
+
+    @note_action("Roll back to the release before the step", "roll_back")
+    def roll_back(self, request, step, note):
+        scaling.roll_back_scaling_step(step, by=request.user, note=note)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(scaling.APPROVE)
+
+    def has_roll_back_permission(self, request):
+        return request.user.has_perm(scaling.ROLL_BACK)

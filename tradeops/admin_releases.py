@@ -1,0 +1,363 @@
+"""Admin for config releases, stabilization freezes and the audit history.
+
+A release is added as a copy of another with edits; approving it, making it the baseline and
+freezing are actions with a note, calling the same services as the commands and jobs.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from experiments import services as experiment_services
+from integrity.selectors import stabilization_exit_criteria
+from kpis.services import capture_baseline
+from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin_actions import ServiceCreateMixin, note_action
+from tradeops.audit import history
+from tradeops.models import AuditEvent, ConfigRelease, StabilizationWindow
+from tradeops.releases import (
+    APPROVE_PERMISSION,
+    approve_release,
+    compare_params,
+    create_release,
+    end_freeze,
+    freeze_config,
+    validate_params,
+)
+
+
+def history_table(obj):
+    """The audit history of `obj`, oldest first, as a table for a change page."""
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+        (
+            (f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor_name, e.action, e.from_state, e.to_state, e.note)
+            for e in history(obj)
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>when (UTC)</th><th>who</th><th>action</th><th>from → to</th>"
+        "<th>note</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+def _spelled(value):
+    return None if value is None else json.dumps(value)
+
+
+class ReleaseCopyForm(forms.ModelForm):
+    """A new release: another release's params with edits, validated against the ParamSpecs."""
+
+    based_on = forms.ModelChoiceField(ConfigRelease.objects.select_related("bot"))
+    changes = forms.JSONField(
+        initial=dict,
+        help_text='{"param": new value}; null removes a param. Whole numbers bare, decimals as '
+        'strings: {"fib_proximity_bps": 20, "entry_zone_tolerance_pct": "0.3"}.',
+    )
+
+    class Meta:
+        model = ConfigRelease
+        fields = ["tag", "git_commit", "notes"]
+
+    def clean(self):
+        data = super().clean()
+        based_on, changes = data.get("based_on"), data.get("changes")
+        if based_on is None or changes is None:
+            return data
+        if not isinstance(changes, dict):
+            raise ValidationError({"changes": "an object of param: new value"})
+        if ConfigRelease.objects.filter(bot=based_on.bot, tag=data.get("tag")).exists():
+            raise ValidationError({"tag": f"{based_on.bot} already has a release {data['tag']}"})
+        params = {**based_on.params, **changes}
+        try:
+            validate_params({k: v for k, v in params.items() if v is not None})
+        except ValidationError as exc:
+            raise ValidationError({"changes": exc.messages}) from None
+        return data
+
+
+class DraftReleaseForm(forms.ModelForm):
+    class Meta:
+        model = ConfigRelease
+        fields = ["tag", "git_commit", "params", "notes"]
+
+    def clean_params(self):
+        params = self.cleaned_data["params"]
+        validate_params(params)
+        return params
+
+
+@admin.register(ConfigRelease)
+class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
+    list_display = [
+        "tag",
+        "bot",
+        "version",
+        "is_baseline",
+        "git_commit",
+        "created_by",
+        "approved_at",
+        "approved_by",
+        "baseline_captured",
+        "copy_link",
+    ]
+    list_filter = ["bot", "is_baseline", ("approved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["tag", "git_commit", "notes"]
+    list_select_related = ["bot", "created_by", "approved_by"]
+    form = DraftReleaseForm
+    add_form = ReleaseCopyForm
+    add_fieldsets = [(None, {"fields": ["based_on", "changes", "tag", "git_commit", "notes"]})]
+    readonly_fields = [
+        "bot",
+        "version",
+        "created_at",
+        "created_by",
+        "approved_at",
+        "approved_by",
+        "is_baseline",
+        "diff_vs_baseline",
+        "history",
+    ]
+    actions = ["approve", "make_baseline", "compare", "capture_baseline"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_approved:
+            return [*self.readonly_fields, "tag", "git_commit", "params_display"]
+        return self.readonly_fields
+
+    def get_exclude(self, request, obj=None):
+        return ["params"] if obj is not None and obj.is_approved else []
+
+    def create(self, request, data):
+        return create_release(
+            based_on=data["based_on"],
+            changes=data["changes"],
+            tag=data["tag"],
+            git_commit=data["git_commit"],
+            notes=data["notes"],
+            by=request.user,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="params")
+    def params_display(self, obj):
+        return pretty_json(obj.params)
+
+    @admin.display(description="diff vs the baseline")
+    def diff_vs_baseline(self, obj):
+        baseline = ConfigRelease.objects.filter(bot=obj.bot, is_baseline=True).first()
+        if baseline is None or baseline == obj:
+            return "-"
+        changed = [row for row in compare_params(baseline.params, obj.params) if row[4]]
+        return format_html_join(
+            "", "<div>{} ({}): {} → {}</div>", ((k, c, a, b) for k, c, a, b, _ in changed)
+        ) or format_html("same params as {}", baseline.tag)
+
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
+
+    @admin.display(description="copy")
+    def copy_link(self, obj):
+        url = reverse("admin:tradeops_configrelease_add") + f"?based_on={obj.pk}"
+        return format_html('<a href="{}">copy with edits</a>', url)
+
+    @admin.display(description="baseline report")
+    def baseline_captured(self, obj):
+        report = obj.baseline_reports.order_by("-as_of").first()
+        if report is None:
+            return "-"
+        url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
+        return format_html('<a href="{}">{}</a>', url, f"{report.as_of:%Y-%m-%d}")
+
+    @note_action("Approve (Team lead, not the author)", "approve")
+    def approve(self, request, release, note):
+        approve_release(release, by=request.user, note=note)
+
+    @note_action("Make the bot's baseline (the config it runs)", "approve")
+    def make_baseline(self, request, release, note):
+        experiment_services.make_baseline(release, by=request.user, note=note)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+    @admin.action(description="Compare two releases")
+    def compare(self, request, queryset):
+        if queryset.count() != 2:
+            self.message_user(request, "Select exactly two releases to compare.", messages.ERROR)
+            return None
+        old, new = queryset.order_by("version")
+        url = reverse("admin:tradeops_configrelease_compare", args=[old.pk, new.pk])
+        return HttpResponseRedirect(url)
+
+    def get_urls(self):
+        compare = path(
+            "compare/<int:old>/<int:new>/",
+            self.admin_site.admin_view(self.compare_view),
+            name="tradeops_configrelease_compare",
+        )
+        return [compare, *super().get_urls()]
+
+    def compare_view(self, request, old, new):
+        old, new = (
+            get_object_or_404(ConfigRelease, pk=old),
+            get_object_or_404(ConfigRelease, pk=new),
+        )
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{old.tag} → {new.tag}",
+            "old": old,
+            "new": new,
+            # JSON spelling, so a change of type only (18 vs "18") shows.
+            "rows": [
+                (key, category, _spelled(before), _spelled(after), changed)
+                for key, category, before, after, changed in compare_params(old.params, new.params)
+            ],
+        }
+        return TemplateResponse(request, "admin/tradeops/configrelease/compare.html", context)
+
+    @admin.action(description="Capture baseline report (7d + 30d)", permissions=["capture"])
+    def capture_baseline(self, request, queryset):
+        for release in queryset.select_related("bot"):
+            try:
+                report = capture_baseline(release, captured_by=request.user)
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            url = reverse("admin:kpis_baselinereport_change", args=[report.pk])
+            self.message_user(
+                request,
+                format_html('Baseline captured for {}: <a href="{}">open report</a>', release, url),
+                messages.SUCCESS,
+            )
+
+    def has_capture_permission(self, request):
+        return request.user.has_perm("kpis.add_baselinereport")
+
+
+class FreezeForm(forms.ModelForm):
+    days = forms.IntegerField(min_value=1, max_value=90, initial=7)
+
+    class Meta:
+        model = StabilizationWindow
+        fields = ["bot", "days", "reason"]
+
+
+@admin.register(StabilizationWindow)
+class StabilizationWindowAdmin(ServiceCreateMixin, admin.ModelAdmin):
+    list_display = ["bot", "starts_at", "ends_at", "in_force", "exit_criteria", "created_by"]
+    list_filter = ["bot"]
+    list_select_related = ["bot", "created_by"]
+    add_form = FreezeForm
+    readonly_fields = [
+        "bot",
+        "starts_at",
+        "ends_at",
+        "ended_early_at",
+        "reason",
+        "created_by",
+        "exit_criteria_table",
+        "history",
+    ]
+    actions = ["end_early"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ["bot", "days", "reason"]
+
+    def create(self, request, data):
+        return freeze_config(data["bot"], days=data["days"], reason=data["reason"], by=request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="in force", boolean=True)
+    def in_force(self, obj):
+        return obj.is_active(timezone.now())
+
+    @admin.display(description="exit criteria (plan section 1)")
+    def exit_criteria(self, obj):
+        criteria = stabilization_exit_criteria(obj)
+        met = sum(c["passed"] for c in criteria)
+        return f"{met} of {len(criteria)} met"
+
+    @admin.display(description="exit criteria")
+    def exit_criteria_table(self, obj):
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (c["criterion"], "met" if c["passed"] else "NOT met", c["evidence"])
+                    for c in stabilization_exit_criteria(obj)
+                ),
+            ),
+        )
+
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
+
+    @note_action("End the freeze early", "approve")
+    def end_early(self, request, window, note):
+        end_freeze(window, by=request.user, note=note)
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "subject_type", "subject", "action", "transition", "note"]
+    list_filter = ["subject_type", "action"]
+    search_fields = ["subject", "note", "actor_name"]
+    date_hierarchy = "at"
+    exclude = ["data"]
+    readonly_fields = ["data_display"]
+
+    @admin.display(description="from → to")
+    def transition(self, obj):
+        return f"{obj.from_state} → {obj.to_state}" if obj.from_state or obj.to_state else ""
+
+    @admin.display(description="data")
+    def data_display(self, obj):
+        return pretty_json(obj.data)
