@@ -6,9 +6,18 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from experiments.models import Experiment
 from integrity.models import AlertDelivery, IntegrityIncident
 from tradeops.demo import DEMO_BOT, build_history
-from tradeops.models import Bot, ConfigRelease, HealthEvent, IngestBatch, QuarantinedRecord, Trade
+from tradeops.models import (
+    Bot,
+    ConfigRelease,
+    HealthEvent,
+    IngestBatch,
+    QuarantinedRecord,
+    StabilizationWindow,
+    Trade,
+)
 
 END = datetime.date(2026, 11, 1)
 
@@ -64,6 +73,16 @@ def test_load_demo_ingests_everything_and_quarantines_the_malformed(capsys):
         "unknown_exit_rate",
         "missed_schedule",
     }
+
+    # Mid-flight: the winner was frozen for a week; A runs its candidate; B waits behind it.
+    a, b = Experiment.objects.filter(bot=bot).order_by("plan_key")
+    assert (a.plan_key, a.status, b.plan_key, b.status) == ("A", "running", "B", "submitted")
+    assert b.prerequisite == a
+    bot.refresh_from_db()
+    assert bot.current_release == a.candidate_release
+    assert a.triggers["baseline_avg_loss"] is not None
+    assert Trade.objects.filter(release=a.candidate_release).count() > 150
+    assert not StabilizationWindow.objects.get(bot=bot).is_active(a.started_at)
 
     call_command("load_demo")
     assert "already loaded" in capsys.readouterr().out

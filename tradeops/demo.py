@@ -4,6 +4,10 @@ About 40 closes a day, 3 of 4 short (the concentration Experiment A targets), se
 with about 1% unknown ones, far more no_signal than signal decisions, a DEGRADED episode, an hourly
 equity curve, two config releases (an older one and the frozen Phase 1 winner) and a handful of
 malformed records that end in quarantine. The same end date and seed give the same records.
+
+The decision framework is mid-flight: the winner was frozen for a week after it went live, and
+Experiment A (soft side-balance pressure) has run its candidate for the last 6 days (so its
+trades are less one-sided), with Experiment B queued behind it.
 """
 
 import datetime
@@ -18,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrity.models import AlertChannel
-from tradeops.models import Bot, ConfigRelease, ParamSpec
+from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
 from tradeops.parsing import IncomingRecord
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
 from tradeops.services import create_bot, ingest_records
@@ -49,6 +53,9 @@ REJECTION_REASONS = [
     ("funding_too_high", 5),
 ]
 CANDLES_PER_DAY = 288  # 5-minute candles
+EXPERIMENT_A_DAYS = 6
+EXPERIMENT_A_TAG = "v1.5.0-a"
+FREEZE_DAYS = 7
 
 PARAM_SPECS = [
     ("fib_proximity_bps", "strategy", "int", 1, 200, "Max distance from a fib level, in bps."),
@@ -58,6 +65,14 @@ PARAM_SPECS = [
     ("max_leverage", "risk", "int", 1, 20, "Leverage cap."),
     ("max_open_positions", "risk", "int", 1, 20, "Concurrent positions cap."),
     ("order_type", "execution", "str", None, None, "Entry order type (limit or market)."),
+    (
+        "cost_model_slippage_bps",
+        "strategy",
+        "decimal",
+        "0",
+        "20",
+        "Slippage the entry filter's cost model assumes, bps.",
+    ),
 ]
 OLD_PARAMS = {
     "fib_proximity_bps": 25,
@@ -67,6 +82,7 @@ OLD_PARAMS = {
     "max_leverage": 5,
     "max_open_positions": 6,
     "order_type": "limit",
+    "cost_model_slippage_bps": "1.5",
 }
 WINNER_PARAMS = {**OLD_PARAMS, "fib_proximity_bps": 18}
 
@@ -106,6 +122,7 @@ def build_history(end_date, days=45, seed=7):
     prices = dict(SYMBOLS)
     history = DemoHistory()
     winner_from = start + datetime.timedelta(days=days // 3)
+    experiment_from = end - datetime.timedelta(days=EXPERIMENT_A_DAYS)
     closes = []  # (closed_at, net_pnl) for the equity curve
 
     for day_index in range(days):
@@ -121,6 +138,8 @@ def build_history(end_date, days=45, seed=7):
                 opened_at -= closed_at - latest_close
                 closed_at = latest_close
             release = "v1.4.0" if opened_at >= winner_from else "v1.3.0"
+            if opened_at >= experiment_from:
+                release = EXPERIMENT_A_TAG
             trade, trade_fills = _closed_trade(
                 rng,
                 f"D{day_index:02d}-{number:03d}",
@@ -147,7 +166,7 @@ def build_history(end_date, days=45, seed=7):
                 "qty": str(_q(Decimal(3000) / prices[symbol], 4)),
                 "entry_price": str(_q(prices[symbol], _price_places(prices[symbol]))),
                 "leverage": "5",
-                "release": "v1.4.0",
+                "release": EXPERIMENT_A_TAG,
             }
         )
 
@@ -158,11 +177,12 @@ def build_history(end_date, days=45, seed=7):
 
 
 def _closed_trade(rng, external_id, symbol, prices, opened_at, closed_at, release):
-    side = "short" if rng.random() < 0.75 else "long"
+    # Experiment A's soft side-balance pressure makes its trades less one-sided.
+    side = "short" if rng.random() < (0.6 if release == EXPERIMENT_A_TAG else 0.75) else "long"
     direction = 1 if side == "long" else -1
     places = _price_places(prices[symbol])
     entry = _q(prices[symbol] * Decimal(str(round(rng.uniform(0.995, 1.005), 5))), places)
-    win_rate = 0.55 if release == "v1.4.0" else 0.51
+    win_rate = 0.51 if release == "v1.3.0" else 0.55
     win = rng.random() < win_rate
     move = rng.uniform(0.002, 0.012) if win else -rng.uniform(0.002, 0.009)
     exit_price = _q(entry * Decimal(str(round(1 + direction * move, 6))), places)
@@ -367,6 +387,7 @@ def load_demo(end_date=None, days=45):
         bot.starting_equity = START_EQUITY
         bot.save(update_fields=["starting_equity"])
         _setup_people_and_releases(bot, start)
+        _prepare_experiment_a(bot)
     history = build_history(end_date, days)
     summary = {}
     for kind, rows in [
@@ -385,9 +406,61 @@ def load_demo(end_date=None, days=45):
             totals = summary.setdefault(kind, {"accepted": 0, "unchanged": 0, "quarantined": 0})
             for name in totals:
                 totals[name] += getattr(result, name)
+    _run_experiment_a(bot, end_date)
     _capture_kpis(bot, end_date)
     _integrity(bot)
     return summary
+
+
+def _prepare_experiment_a(bot):
+    """Before the history lands: the week's freeze after the winner went live, and Experiment A
+    drafted from the plan, its candidate release approved (the last days' trades carry its tag)."""
+    from experiments import services
+    from experiments.plan import draft_from_plan
+    from tradeops.releases import approve_release
+
+    lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
+    winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)
+    StabilizationWindow.objects.create(
+        bot=bot,
+        starts_at=winner.approved_at,
+        ends_at=winner.approved_at + datetime.timedelta(days=FREEZE_DAYS),
+        reason="Plan section 1: freeze the Phase 1 winner and measure it before any change.",
+        created_by=lead,
+    )
+    experiment = draft_from_plan(
+        bot=bot,
+        key="A",
+        lever="side_balance_pressure",
+        value="0.3",
+        tag=EXPERIMENT_A_TAG,
+        by=operator,
+    )
+    approve_release(experiment.candidate_release, by=lead, note="One lever; risk caps unchanged.")
+    services.submit(experiment, by=operator, note="Short share is 75%: plan section 4, first.")
+
+
+def _run_experiment_a(bot, end_date):
+    """The lead approves A (its rollback triggers frozen on the baseline's figures) and the
+    operator starts it, dated to when its trades begin; B is drafted and queued behind it."""
+    from experiments import services
+    from experiments.models import Experiment
+    from experiments.plan import draft_from_plan
+
+    lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
+    experiment = Experiment.objects.get(bot=bot, plan_key="A")
+    services.approve(experiment, by=lead, note="Success criteria and triggers as the plan says.")
+    services.start(experiment, by=operator, note=f"{EXPERIMENT_A_TAG} deployed.")
+    started = datetime.datetime.combine(
+        end_date - datetime.timedelta(days=EXPERIMENT_A_DAYS), datetime.time(), tzinfo=datetime.UTC
+    )
+    Experiment.objects.filter(pk=experiment.pk).update(
+        approved_at=started - datetime.timedelta(hours=2), started_at=started
+    )
+    queued = draft_from_plan(
+        bot=bot, key="B", lever="fib_proximity_bps", value=15, tag="v1.5.0-b", by=operator
+    )
+    services.submit(queued, by=operator, note="Queued behind A: starts once A is decided.")
 
 
 def _integrity(bot):
