@@ -2,6 +2,8 @@
 audited), the plan's queue drafts A/B/C, and risk scaling steps are proposed and approved.
 Every button calls the same service the commands and jobs call."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -30,6 +32,7 @@ TRANSITION_ACTIONS = {
     "start": ("start", "Start"),
     "review": ("send_to_review", "Send to review"),
     "decide": ("decide", "Log decision"),
+    "withdraw": ("withdraw", "Withdraw"),
 }
 
 
@@ -140,6 +143,7 @@ class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
         "start",
         "send_to_review",
         "decide",
+        "withdraw",
         "evaluate_triggers",
     ]
 
@@ -188,7 +192,8 @@ class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
         if experiment is not None:
             for transition, (action, label) in TRANSITION_ACTIONS.items():
                 source, _, permission = services.TRANSITIONS[transition]
-                if experiment.status == source and request.user.has_perm(permission):
+                sources = source if isinstance(source, tuple) else (source,)
+                if experiment.status in sources and request.user.has_perm(permission):
                     buttons.append((action, label))
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -260,6 +265,10 @@ class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
                 request, format_html('New draft: <a href="{}">{}</a>', url, draft), messages.INFO
             )
 
+    @note_action("Withdraw (before it runs)", "operate")
+    def withdraw(self, request, experiment, note):
+        services.withdraw(experiment, by=request.user, note=note)
+
     @admin.action(description="Evaluate rollback triggers now", permissions=["operate"])
     def evaluate_triggers(self, request, queryset):
         for experiment in queryset:
@@ -325,10 +334,17 @@ class PlanDraftForm(forms.Form):
     lever = forms.ChoiceField(
         choices=sorted({(lever, lever) for t in plan.PLAN.values() for lever in t.levers})
     )
-    value = forms.JSONField(
-        help_text='The lever\'s new value: a whole number bare (20), a decimal as a string ("0.3").'
+    value = forms.CharField(
+        help_text="The lever's new value as JSON: a whole number bare (20), a decimal quoted "
+        '("0.3"), as its ParamSpec says.'
     )
     tag = forms.CharField(max_length=100, help_text="The candidate release's git tag.")
+
+    def clean_value(self):
+        try:
+            return json.loads(self.cleaned_data["value"])
+        except ValueError:
+            raise ValidationError('not JSON: write 20 or "0.3"') from None
 
 
 @admin.register(ExperimentDecision)

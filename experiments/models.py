@@ -29,6 +29,7 @@ class Experiment(models.Model):
         REVIEW = "review"
         DECIDED = "decided"
         STOPPED = "stopped", "Stopped by rollback trigger"
+        WITHDRAWN = "withdrawn"
 
     class Decision(models.TextChoices):
         KEEP = "keep"

@@ -68,8 +68,8 @@ def check_can_start(experiment):
         )
     if not experiment.baseline_release.is_baseline:
         raise ValidationError(
-            f"baseline {experiment.baseline_release.tag} is no longer the bot's baseline; "
-            "iterate the experiment against the current one"
+            f"baseline {experiment.baseline_release.tag} is no longer the bot's baseline: "
+            "withdraw this experiment and draft it again against the current one"
         )
     if not experiment.candidate_release.is_approved:
         raise ValidationError(f"candidate {experiment.candidate_release.tag} is not approved")
@@ -82,7 +82,7 @@ def pending_prerequisite(experiment):
     prerequisite = experiment.prerequisite
     while prerequisite is not None and prerequisite.decision == prerequisite.Decision.ITERATE:
         prerequisite = prerequisite.iterations.latest("created_at")
-    done = (Experiment.Status.DECIDED, Experiment.Status.STOPPED)
+    done = (Experiment.Status.DECIDED, Experiment.Status.STOPPED, Experiment.Status.WITHDRAWN)
     if prerequisite is None or prerequisite.status in done:
         return None
     return prerequisite

@@ -34,6 +34,8 @@ TRANSITIONS = {
     "review": (Status.RUNNING, Status.REVIEW, OPERATE),
     "decide": (Status.REVIEW, Status.DECIDED, OPERATE),
     "stop": (Status.RUNNING, Status.STOPPED, None),  # a rollback trigger, never a person
+    # Before it runs, a queued experiment can be withdrawn (e.g. its baseline was replaced).
+    "withdraw": ((Status.DRAFT, Status.SUBMITTED, Status.APPROVED), Status.WITHDRAWN, OPERATE),
 }
 
 
@@ -149,15 +151,19 @@ def _transition(experiment, action, *, by, note, apply=None):
     try:
         with transaction.atomic():
             current = Experiment.objects.select_for_update().get(pk=experiment.pk)
-            if current.status != source:
+            sources = source if isinstance(source, tuple) else (source,)
+            if current.status not in sources:
                 raise ValidationError(
-                    f"cannot {action} {current.name}: it is {current.status}, not {source}"
+                    f"cannot {action} {current.name}: it is {current.status}, not "
+                    f"{' or '.join(sources)}"
                 )
             if apply:
                 apply(current)
-            current.status = target
+            current_status, current.status = current.status, target
             current.save()
-            record_audit(current, action, actor=by, from_state=source, to_state=target, note=note)
+            record_audit(
+                current, action, actor=by, from_state=current_status, to_state=target, note=note
+            )
     except IntegrityError as exc:
         if "one_running_experiment_per_bot" in str(exc):
             raise ValidationError(
@@ -205,6 +211,13 @@ def start(experiment, *, by, note):
         Bot.objects.filter(pk=exp.bot_id).update(current_release=exp.candidate_release)
 
     return _transition(experiment, "start", by=by, note=note, apply=apply)
+
+
+def withdraw(experiment, *, by, note):
+    def apply(exp):
+        exp.ended_at = timezone.now()
+
+    return _transition(experiment, "withdraw", by=by, note=note, apply=apply)
 
 
 def send_to_review(experiment, *, by, note):

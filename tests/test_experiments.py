@@ -248,3 +248,53 @@ def test_no_start_during_a_scaling_hold(baseline, people):
     )
     with pytest.raises(ValidationError, match="scaling step risk_per_trade_pct"):
         services.start(experiment, by=people["operator"], note="go")
+
+
+def test_a_queued_experiment_whose_baseline_was_replaced_is_withdrawn_and_redrafted(
+    baseline, people
+):
+    from experiments.plan import draft_from_plan
+
+    a = draft_from_plan(
+        bot=baseline.bot,
+        key="A",
+        lever="side_balance_pressure",
+        value="0.3",
+        tag="a",
+        by=people["operator"],
+    )
+    approve_release(a.candidate_release, by=people["lead"])
+    run_through(a, people)
+    b = draft_from_plan(
+        bot=baseline.bot,
+        key="B",
+        lever="fib_proximity_bps",
+        value=15,
+        tag="b",
+        by=people["operator"],
+    )
+    approve_release(b.candidate_release, by=people["lead"])
+    run_through(b, people, until="approve")
+    services.send_to_review(a, by=people["operator"], note="review")
+    Experiment.objects.filter(pk=a.pk).update(
+        started_at=timezone.now() - datetime.timedelta(days=6)
+    )
+    a.refresh_from_db()
+    services.decide(a, decision="keep", by=people["operator"], rationale="less one-sided")
+
+    with pytest.raises(ValidationError, match="baseline v1.4.0 is no longer the bot's baseline"):
+        services.start(b, by=people["operator"], note="go")
+    services.withdraw(b, by=people["operator"], note="A kept: B again on the new baseline")
+    again = draft_from_plan(
+        bot=baseline.bot,
+        key="B",
+        lever="fib_proximity_bps",
+        value=15,
+        tag="b2",
+        by=people["operator"],
+    )
+    assert again.baseline_release == a.candidate_release
+    assert again.candidate_release.params["side_balance_pressure"] == "0.3"
+    assert again.prerequisite == a
+    with pytest.raises(ValidationError, match="cannot withdraw .* it is withdrawn"):
+        services.withdraw(b, by=people["operator"], note="twice")

@@ -446,6 +446,7 @@ def _run_experiment_a(bot, end_date):
     from experiments import services
     from experiments.models import Experiment
     from experiments.plan import draft_from_plan
+    from tradeops.audit import history
 
     lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
     experiment = Experiment.objects.get(bot=bot, plan_key="A")
@@ -457,6 +458,10 @@ def _run_experiment_a(bot, end_date):
     Experiment.objects.filter(pk=experiment.pk).update(
         approved_at=started - datetime.timedelta(hours=2), started_at=started
     )
+    for action, hours_before in [("created", 26), ("submit", 25), ("approve", 2), ("start", 0)]:
+        history(experiment).filter(action=action).update(
+            at=started - datetime.timedelta(hours=hours_before)
+        )
     queued = draft_from_plan(
         bot=bot, key="B", lever="fib_proximity_bps", value=15, tag="v1.5.0-b", by=operator
     )
