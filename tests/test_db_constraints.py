@@ -98,3 +98,19 @@ def test_approved_release_is_immutable(bot):
     release.refresh_from_db()
     release.notes = "notes stay editable"
     release.save()
+
+
+def test_approved_release_is_immutable_below_the_orm_too(bot):
+    release = ConfigRelease.objects.create(
+        bot=bot, version=1, tag="v1", params={"x": 1}, approved_at=OPENED
+    )
+    approved = ConfigRelease.objects.filter(pk=release.pk)
+    immutable = pytest.raises(IntegrityError, match="release v1 is approved and immutable")
+    with immutable, transaction.atomic():
+        approved.update(params={"x": 2})  # a bulk update skips save()
+    with pytest.raises(IntegrityError, match="immutable"), transaction.atomic():
+        approved.delete()
+    approved.update(notes="still editable", is_baseline=True)
+    assert approved.get().params == {"x": 1}
+    draft = ConfigRelease.objects.create(bot=bot, version=2, tag="v2", params={"x": 1})
+    ConfigRelease.objects.filter(pk=draft.pk).update(params={"x": 5})  # drafts change freely
