@@ -14,15 +14,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from experiments import plan, scaling, services
-from experiments.models import Experiment, ExperimentDecision, ScalingStep
+from experiments import plan, services
+from experiments.models import Experiment, ExperimentDecision
 from experiments.scorecard import build_scorecard
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.presentation import LABELS, format_figure
-from tradeops.admin import pretty_json
+from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.admin_actions import NoteForm, ServiceCreateMixin, note_action, refusal
 from tradeops.admin_releases import history_table
-from tradeops.models import Bot, ConfigRelease, ParamSpec
+from tradeops.models import Bot
 
 KPI_LABELS = dict(LABELS)
 # Admin action name for each service transition, with its button label.
@@ -59,6 +59,23 @@ def live_scorecard(experiment):
     if experiment.started_at is None:
         return None
     return build_scorecard(experiment, timezone.now())
+
+
+class WatchedChangeMixin:
+    """What an experiment and a scaling step both show: the triggers that watch them, what fired,
+    and their audit history."""
+
+    @admin.display(description="rollback triggers (frozen at approval)")
+    def triggers_display(self, obj):
+        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
+
+    @admin.display(description="trigger evidence")
+    def trigger_evidence_display(self, obj):
+        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
+
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
 
 
 class DecisionForm(NoteForm):
@@ -100,7 +117,7 @@ class ExperimentForm(forms.ModelForm):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
+class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "bot",
@@ -202,14 +219,6 @@ class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
     def queued_after(self, obj):
         return obj.prerequisite.name if obj.prerequisite else ""
 
-    @admin.display(description="rollback triggers (frozen at approval)")
-    def triggers_display(self, obj):
-        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
-
-    @admin.display(description="trigger evidence")
-    def trigger_evidence_display(self, obj):
-        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
-
     @admin.display(description="scorecard (baseline vs test)")
     def scorecard_display(self, obj):
         scorecard = live_scorecard(obj)
@@ -228,10 +237,6 @@ class ExperimentAdmin(ServiceCreateMixin, admin.ModelAdmin):
             )
             or "-"
         )
-
-    @admin.display(description="audit history")
-    def history(self, obj):
-        return history_table(obj)
 
     @note_action("Submit for approval", "operate")
     def submit(self, request, experiment, note):
@@ -348,7 +353,7 @@ class PlanDraftForm(forms.Form):
 
 
 @admin.register(ExperimentDecision)
-class ExperimentDecisionAdmin(admin.ModelAdmin):
+class ExperimentDecisionAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "decision", "decided_by", "decided_at", "verdict"]
     list_filter = ["decision"]
     exclude = ["scorecard"]
@@ -362,130 +367,6 @@ class ExperimentDecisionAdmin(admin.ModelAdmin):
     def scorecard_display(self, obj):
         return scorecard_html(obj.scorecard) if obj.scorecard.get("kpis") else "-"
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ScalingProposalForm(forms.ModelForm):
-    param = forms.ModelChoiceField(
-        ParamSpec.objects.filter(category=ParamSpec.Category.RISK), to_field_name="key"
-    )
-    step_pct = forms.DecimalField(min_value=10, max_value=20, decimal_places=2, initial=10)
-    tag = forms.CharField(max_length=100, help_text="The raised release's git tag.")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
-
-    class Meta:
-        model = ScalingStep
-        fields = ["bot"]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("bot") and data.get("param") and data.get("step_pct"):
-            scaling.check_scaling_proposal(
-                bot=data["bot"], param=data["param"].key, step_pct=data["step_pct"]
-            )
-            if ConfigRelease.objects.filter(bot=data["bot"], tag=data.get("tag")).exists():
-                raise ValidationError({"tag": f"{data['bot']} already has a release {data['tag']}"})
-        return data
-
-
-@admin.register(ScalingStep)
-class ScalingStepAdmin(ServiceCreateMixin, admin.ModelAdmin):
-    list_display = [
-        "bot",
-        "param",
-        "step_pct",
-        "status",
-        "from_release",
-        "to_release",
-        "proposed_by",
-        "approved_by",
-        "started_at",
-        "hold_until",
-    ]
-    list_filter = ["bot", "status", "param"]
-    list_select_related = ["bot", "from_release", "to_release", "proposed_by", "approved_by"]
-    form = ScalingProposalForm
-    readonly_fields = [
-        "bot",
-        "param",
-        "step_pct",
-        "status",
-        "from_release",
-        "to_release",
-        "proposed_by",
-        "proposed_at",
-        "approved_by",
-        "started_at",
-        "hold_until",
-        "ended_at",
-        "evidence_display",
-        "triggers_display",
-        "trigger_evidence_display",
-        "history",
-    ]
-    actions = ["approve", "roll_back"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
-
-    def get_fields(self, request, obj=None):
-        return (
-            self.readonly_fields if obj is not None else ["bot", "param", "step_pct", "tag", "note"]
-        )
-
-    def create(self, request, data):
-        return scaling.propose_scaling_step(
-            bot=data["bot"],
-            param=data["param"].key,
-            step_pct=data["step_pct"],
-            tag=data["tag"],
-            note=data["note"],
-            by=request.user,
-        )
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="evidence (why it was allowed)")
-    def evidence_display(self, obj):
-        return format_html_join(
-            "",
-            "<div>{} {}</div>",
-            (("✔" if c["passed"] else "✘", c["check"]) for c in obj.evidence.get("checks", [])),
-        )
-
-    @admin.display(description="rollback triggers (frozen at approval)")
-    def triggers_display(self, obj):
-        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
-
-    @admin.display(description="trigger evidence")
-    def trigger_evidence_display(self, obj):
-        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
-
-    @admin.display(description="audit history")
-    def history(self, obj):
-        return history_table(obj)
-
-    @note_action("Approve (Team lead, not the proposer): the raised release goes live", "approve")
-    def approve(self, request, step, note):
-        scaling.approve_scaling_step(step, by=request.user, note=note)
-
-    @note_action("Roll back to the release before the step", "roll_back")
-    def roll_back(self, request, step, note):
-        scaling.roll_back_scaling_step(step, by=request.user, note=note)
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm(scaling.APPROVE)
-
-    def has_roll_back_permission(self, request):
-        return request.user.has_perm(scaling.ROLL_BACK)
+# The scaling step admin lives in its own module (size); importing registers it.
+from experiments import admin_scaling  # noqa: E402, F401
