@@ -9,23 +9,27 @@ Kind = IntegrityIncident.Kind
 
 
 def stabilization_exit_criteria(window, now=None):
-    """The plan's section 1 exit criteria for a freeze, from the data since it started:
-    [{"criterion", "passed", "evidence"}]. Incidents count if they were seen in the window."""
+    """The plan's section 1 exit criteria for a freeze, from the data of the window (up to now
+    while it runs): [{"criterion", "passed", "evidence"}]. An incident counts if it was open at
+    any time in the window."""
     now = now or timezone.now()
     bot = window.bot
+    end = min(now, window.ended_early_at or window.ends_at, window.ends_at)
     last_state = (
-        HealthEvent.objects.filter(bot=bot, kind=HealthEvent.Kind.STATE_CHANGE, ts__lte=now)
+        HealthEvent.objects.filter(bot=bot, kind=HealthEvent.Kind.STATE_CHANGE, ts__lte=end)
         .order_by("-ts")
         .first()
     )
-    seen = IntegrityIncident.objects.filter(bot=bot, last_seen_at__gte=window.starts_at)
+    seen = IntegrityIncident.objects.filter(
+        bot=bot, last_seen_at__gte=window.starts_at, opened_at__lt=end
+    )
 
     def no_incidents(criterion, *kinds):
         count = seen.filter(kind__in=kinds).count()
         return {
             "criterion": criterion,
             "passed": count == 0,
-            "evidence": f"{count} incident(s) seen since the freeze started",
+            "evidence": f"{count} incident(s) in the window",
         }
 
     return [

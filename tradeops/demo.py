@@ -417,17 +417,20 @@ def _prepare_experiment_a(bot):
     drafted from the plan, its candidate release approved (the last days' trades carry its tag)."""
     from experiments import services
     from experiments.plan import draft_from_plan
+    from tradeops.audit import history, record_audit
     from tradeops.releases import approve_release
 
     lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
     winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)
-    StabilizationWindow.objects.create(
+    freeze = StabilizationWindow.objects.create(
         bot=bot,
         starts_at=winner.approved_at,
         ends_at=winner.approved_at + datetime.timedelta(days=FREEZE_DAYS),
         reason="Plan section 1: freeze the Phase 1 winner and measure it before any change.",
         created_by=lead,
     )
+    record_audit(freeze, "frozen", actor=lead, to_state="frozen", note=freeze.reason)
+    history(freeze).update(at=freeze.starts_at)
     experiment = draft_from_plan(
         bot=bot,
         key="A",
