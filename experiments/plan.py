@@ -11,8 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from experiments.models import Experiment
-from experiments.services import create_experiment
-from tradeops.models import ConfigRelease
+from experiments.services import baseline_to_test_against, create_experiment
 from tradeops.releases import create_release
 
 
@@ -100,9 +99,7 @@ def draft_from_plan(*, bot, key, lever, value, tag, by, git_commit=""):
         raise ValidationError(
             f"{template.name} is queued after Experiment {template.after}: draft that first"
         )
-    baseline = ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
-    if baseline is None:
-        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    baseline = baseline_to_test_against(bot)
     with transaction.atomic():
         candidate = create_release(
             based_on=baseline,

@@ -26,9 +26,15 @@ from experiments.services import frozen_triggers
 from integrity.models import IntegrityIncident
 from kpis.calculations import INFINITY
 from kpis.services import capture_snapshot, today
-from tradeops.audit import record_audit
-from tradeops.models import Bot, ConfigRelease, ParamSpec
-from tradeops.releases import approve_release, create_release, set_baseline
+from tradeops.audit import record_audit, require_note
+from tradeops.models import ConfigRelease, ParamSpec
+from tradeops.releases import (
+    approve_release,
+    baseline_of,
+    create_release,
+    run_release,
+    set_baseline,
+)
 
 SCALING_WEEKS = 2
 MIN_TRADES_PER_WEEK = 20
@@ -46,7 +52,7 @@ def _check(passed, text):
 def scaling_readiness(bot, as_of=None):
     """Whether the evidence allows a step now, with every check and its figures."""
     as_of = as_of or today()
-    baseline = ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
+    baseline = baseline_of(bot)
     if baseline is None:
         return {"passed": False, "checks": [_check(False, f"{bot.slug} has no baseline release")]}
     snapshots = [
@@ -110,11 +116,6 @@ def scaled_value(spec, value, step_pct):
     return scaled, ((new - old) / old * 100).quantize(Decimal("0.01"))
 
 
-def _refuse_without_note(note):
-    if not note.strip():
-        raise ValidationError("a note is required")
-
-
 def check_scaling_proposal(*, bot, param, step_pct, as_of=None):
     """Every rule a proposal must pass (the admin form checks with it before saving). Returns
     (baseline, new value, real step %, readiness)."""
@@ -127,7 +128,7 @@ def check_scaling_proposal(*, bot, param, step_pct, as_of=None):
     if not readiness["passed"]:
         failed = "; ".join(c["check"] for c in readiness["checks"] if not c["passed"])
         raise ValidationError(f"not ready to scale: {failed}")
-    baseline = ConfigRelease.objects.get(bot=bot, is_baseline=True)
+    baseline = baseline_of(bot)
     if param not in baseline.params:
         raise ValidationError(f"baseline {baseline.tag} has no {param} to scale")
     new_value, actual_pct = scaled_value(spec, baseline.params[param], step_pct)
@@ -139,7 +140,7 @@ def propose_scaling_step(*, bot, param, step_pct, tag, by, note, as_of=None):
     """A draft release with `param` raised, and the step with the evidence that allows it."""
     if not by.has_perm(PROPOSE):
         raise PermissionDenied(f"{by} may not propose scaling steps")
-    _refuse_without_note(note)
+    require_note(note)
     baseline, new_value, actual_pct, readiness = check_scaling_proposal(
         bot=bot, param=param, step_pct=step_pct, as_of=as_of
     )
@@ -175,7 +176,7 @@ def approve_scaling_step(step, *, by, note):
     """Team lead, not the proposer: the raised release becomes the baseline and the hold starts."""
     if not by.has_perm(APPROVE):
         raise PermissionDenied(f"{by} may not approve scaling steps")
-    _refuse_without_note(note)
+    require_note(note)
     if step.proposed_by_id == by.pk:
         raise ValidationError(f"four-eyes: {by} proposed {step} and cannot approve it")
     rules.check_can_scale(step.bot)
@@ -188,7 +189,7 @@ def approve_scaling_step(step, *, by, note):
                 )
             approve_release(step.to_release, by=by, note=note)
             set_baseline(step.to_release, by=by, note=f"scaling step: {step}")
-            Bot.objects.filter(pk=step.bot_id).update(current_release=step.to_release)
+            run_release(step.to_release)
             now = timezone.now()
             step.approved_by, step.started_at = by, now
             step.hold_until = now + datetime.timedelta(days=SCALING_HOLD_DAYS)
@@ -235,11 +236,11 @@ def roll_back_scaling_step(step, *, by, note, evidence=None):
     with the permission, or the name of the rollback trigger."""
     if not isinstance(by, str) and not by.has_perm(ROLL_BACK):
         raise PermissionDenied(f"{by} may not roll back scaling steps")
-    _refuse_without_note(note)
+    require_note(note)
     with transaction.atomic():
         step = _locked(step, Status.HOLDING)
         set_baseline(step.from_release, by=by, note=note, check_freeze=False)
-        Bot.objects.filter(pk=step.bot_id).update(current_release=step.from_release)
+        run_release(step.from_release)
         step.status, step.ended_at = Status.ROLLED_BACK, timezone.now()
         step.trigger_evidence = evidence or {}
         step.save()

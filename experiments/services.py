@@ -16,9 +16,8 @@ from experiments.models import (
 )
 from experiments.scorecard import build_scorecard
 from kpis.services import FIGURE_KEYS, compute_kpis
-from tradeops.audit import record_audit
-from tradeops.models import Bot, ConfigRelease
-from tradeops.releases import set_baseline
+from tradeops.audit import record_audit, require_note
+from tradeops.releases import baseline_of, run_release, set_baseline
 
 Status = Experiment.Status
 # The baseline the avg-loss trigger compares with: the baseline release's last 30 days.
@@ -67,14 +66,20 @@ def make_baseline(release, *, by, note):
     while an experiment runs or a scaling step holds: they are measured against the baseline."""
     if not by.has_perm("tradeops.approve_configrelease"):
         raise PermissionDenied("only a Team lead changes the baseline")
-    if not note.strip():
-        raise ValidationError("a note is required")
+    require_note(note)
     rules.refuse_if_experiment_running(release.bot, "change the baseline")
     rules.refuse_if_scaling_hold(release.bot, "change the baseline")
     with transaction.atomic():
         set_baseline(release, by=by, note=note)
-        Bot.objects.filter(pk=release.bot_id).update(current_release=release)
+        run_release(release)
     return release
+
+
+def baseline_to_test_against(bot):
+    baseline = baseline_of(bot)
+    if baseline is None:
+        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    return baseline
 
 
 def check_new_experiment(bot, candidate, min_horizon_days, baseline=None):
@@ -82,9 +87,7 @@ def check_new_experiment(bot, candidate, min_horizon_days, baseline=None):
     current one unless given)."""
     if min_horizon_days < MIN_HORIZON_DAYS:
         raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
-    baseline = baseline or ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
-    if baseline is None:
-        raise ValidationError(f"{bot.slug} has no baseline release to test against")
+    baseline = baseline or baseline_to_test_against(bot)
     if candidate.bot_id != bot.pk:
         raise ValidationError(
             f"candidate {candidate.tag} is a release of {candidate.bot}, not {bot}"
@@ -146,8 +149,8 @@ def _transition(experiment, action, *, by, note, apply=None):
     source, target, permission = TRANSITIONS[action]
     if permission and not by.has_perm(permission):
         raise PermissionDenied(f"{by} may not {action} experiments")
-    if permission and not note.strip():
-        raise ValidationError(f"{action}: a note is required")
+    if permission:
+        require_note(note, action)
     try:
         with transaction.atomic():
             current = Experiment.objects.select_for_update().get(pk=experiment.pk)
@@ -208,7 +211,7 @@ def start(experiment, *, by, note):
     def apply(exp):
         rules.check_can_start(exp)
         exp.started_at = timezone.now()
-        Bot.objects.filter(pk=exp.bot_id).update(current_release=exp.candidate_release)
+        run_release(exp.candidate_release)
 
     return _transition(experiment, "start", by=by, note=note, apply=apply)
 
@@ -238,7 +241,7 @@ def decide(experiment, *, decision, by, rationale):
             current = exp.candidate_release
         else:
             current = exp.baseline_release
-        Bot.objects.filter(pk=exp.bot_id).update(current_release=current)
+        run_release(current)
         exp.decision, exp.ended_at = decision, timezone.now()
         ExperimentDecision.objects.create(
             experiment=exp,
@@ -274,7 +277,7 @@ def stop_by_trigger(experiment, *, evidence, actor="rollback trigger"):
 
     def apply(exp):
         exp.ended_at, exp.trigger_evidence = timezone.now(), evidence
-        Bot.objects.filter(pk=exp.bot_id).update(current_release=exp.baseline_release)
+        run_release(exp.baseline_release)
 
     return _transition(
         experiment,

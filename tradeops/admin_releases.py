@@ -26,6 +26,7 @@ from tradeops.models import AuditEvent, ConfigRelease, StabilizationWindow
 from tradeops.releases import (
     APPROVE_PERMISSION,
     approve_release,
+    baseline_of,
     compare_params,
     create_release,
     end_freeze,
@@ -167,7 +168,7 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
 
     @admin.display(description="diff vs the baseline")
     def diff_vs_baseline(self, obj):
-        baseline = ConfigRelease.objects.filter(bot=obj.bot, is_baseline=True).first()
+        baseline = baseline_of(obj.bot)
         if baseline is None or baseline == obj:
             return "-"
         changed = [row for row in compare_params(baseline.params, obj.params) if row[4]]

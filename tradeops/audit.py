@@ -1,5 +1,7 @@
 """Writing the audit trail: one call per state change, inside the change's transaction."""
 
+from django.core.exceptions import ValidationError
+
 from tradeops.models import AuditEvent
 
 
@@ -18,6 +20,12 @@ def record_audit(subject, action, *, actor=None, from_state="", to_state="", not
         note=note,
         data=data or {},
     )
+
+
+def require_note(note, what=""):
+    """A state change a person makes says why; the note goes into the audit row."""
+    if not note.strip():
+        raise ValidationError(f"{what}: a note is required" if what else "a note is required")
 
 
 def history(subject):

@@ -10,7 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from tradeops.audit import record_audit
-from tradeops.models import ConfigRelease, ParamSpec, StabilizationWindow
+from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
 
 APPROVE_PERMISSION = "tradeops.approve_configrelease"
 
@@ -139,6 +139,16 @@ def approve_release(release, *, by, note=""):
             release, "approved", actor=by, from_state="draft", to_state="approved", note=note
         )
     return release
+
+
+def baseline_of(bot):
+    """The bot's current baseline release, or None."""
+    return ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
+
+
+def run_release(release):
+    """Make `release` the config the bot should run now (Bot.current_release)."""
+    Bot.objects.filter(pk=release.bot_id).update(current_release=release)
 
 
 def active_freeze(bot, at=None):
