@@ -208,8 +208,7 @@ class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
         buttons = []
         if experiment is not None:
             for transition, (action, label) in TRANSITION_ACTIONS.items():
-                source, _, permission = services.TRANSITIONS[transition]
-                sources = source if isinstance(source, tuple) else (source,)
+                sources, _, permission = services.TRANSITIONS[transition]
                 if experiment.status in sources and request.user.has_perm(permission):
                     buttons.append((action, label))
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}

@@ -25,14 +25,14 @@ BASELINE_DAYS = 30
 OPERATE = "experiments.change_experiment"
 APPROVE = "experiments.approve_experiment"
 
-# action: (from status, to status, permission needed)
+# action: (from statuses, to status, permission needed)
 TRANSITIONS = {
-    "submit": (Status.DRAFT, Status.SUBMITTED, OPERATE),
-    "approve": (Status.SUBMITTED, Status.APPROVED, APPROVE),
-    "start": (Status.APPROVED, Status.RUNNING, OPERATE),
-    "review": (Status.RUNNING, Status.REVIEW, OPERATE),
-    "decide": (Status.REVIEW, Status.DECIDED, OPERATE),
-    "stop": (Status.RUNNING, Status.STOPPED, None),  # a rollback trigger, never a person
+    "submit": ((Status.DRAFT,), Status.SUBMITTED, OPERATE),
+    "approve": ((Status.SUBMITTED,), Status.APPROVED, APPROVE),
+    "start": ((Status.APPROVED,), Status.RUNNING, OPERATE),
+    "review": ((Status.RUNNING,), Status.REVIEW, OPERATE),
+    "decide": ((Status.REVIEW,), Status.DECIDED, OPERATE),
+    "stop": ((Status.RUNNING,), Status.STOPPED, None),  # a rollback trigger, never a person
     # Before it runs, a queued experiment can be withdrawn (e.g. its baseline was replaced).
     "withdraw": ((Status.DRAFT, Status.SUBMITTED, Status.APPROVED), Status.WITHDRAWN, OPERATE),
 }
@@ -110,6 +110,7 @@ def create_experiment(
     primary_kpis=DEFAULT_PRIMARY_KPIS,
     secondary_kpis=DEFAULT_SECONDARY_KPIS,
     plan_key="",
+    iterated_from=None,
 ):
     baseline = check_new_experiment(bot, candidate, min_horizon_days, baseline)
     with transaction.atomic():
@@ -126,6 +127,7 @@ def create_experiment(
             primary_kpis=list(primary_kpis),
             secondary_kpis=list(secondary_kpis),
             plan_key=plan_key,
+            iterated_from=iterated_from,
             created_by=by,
         )
         record_audit(experiment, "created", actor=by, to_state=Status.DRAFT)
@@ -146,7 +148,7 @@ def edit_draft(experiment, *, by, changed):
 
 
 def _transition(experiment, action, *, by, note, apply=None):
-    source, target, permission = TRANSITIONS[action]
+    sources, target, permission = TRANSITIONS[action]
     if permission and not by.has_perm(permission):
         raise PermissionDenied(f"{by} may not {action} experiments")
     if permission:
@@ -154,7 +156,6 @@ def _transition(experiment, action, *, by, note, apply=None):
     try:
         with transaction.atomic():
             current = Experiment.objects.select_for_update().get(pk=experiment.pk)
-            sources = source if isinstance(source, tuple) else (source,)
             if current.status not in sources:
                 raise ValidationError(
                     f"cannot {action} {current.name}: it is {current.status}, not "
@@ -251,12 +252,12 @@ def decide(experiment, *, decision, by, rationale):
             decided_by=by,
         )
         if decision == Experiment.Decision.ITERATE:
-            follow_up["draft"] = Experiment.objects.create(
+            follow_up["draft"] = create_experiment(
                 bot=exp.bot,
                 name=f"{exp.name} (iteration)",
                 lever=exp.lever,
-                baseline_release=exp.baseline_release,
-                candidate_release=exp.candidate_release,
+                baseline=exp.baseline_release,
+                candidate=exp.candidate_release,
                 success_criteria=exp.success_criteria,
                 rationale=exp.rationale,
                 prerequisite=exp.prerequisite,
@@ -265,7 +266,7 @@ def decide(experiment, *, decision, by, rationale):
                 min_horizon_days=exp.min_horizon_days,
                 primary_kpis=exp.primary_kpis,
                 secondary_kpis=exp.secondary_kpis,
-                created_by=by,
+                by=by,
             )
 
     experiment = _transition(experiment, "decide", by=by, note=rationale, apply=apply)

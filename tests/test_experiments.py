@@ -218,6 +218,8 @@ def test_rollback_is_always_allowed_and_iterate_clones_a_draft(baseline, people)
     baseline.bot.refresh_from_db()
     assert baseline.bot.current_release == baseline
     assert follow_up.status == "draft" and follow_up.lever == "side_balance_pressure"
+    assert follow_up.iterated_from == experiment
+    assert [e.action for e in history(follow_up)] == ["created"]
 
 
 def test_horizon_is_never_below_five_days(baseline, people):
