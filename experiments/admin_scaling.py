@@ -3,14 +3,14 @@ did not propose them, rolled back by a person or a trigger."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.html import format_html_join
 
 from experiments import scaling
 from experiments.admin import WatchedChangeMixin
 from experiments.models import ScalingStep
 from tradeops.admin_actions import ServiceCreateMixin, note_action
-from tradeops.models import ConfigRelease, ParamSpec
+from tradeops.models import ParamSpec
+from tradeops.releases import check_tag_free
 
 
 class ScalingProposalForm(forms.ModelForm):
@@ -31,8 +31,7 @@ class ScalingProposalForm(forms.ModelForm):
             scaling.check_scaling_proposal(
                 bot=data["bot"], param=data["param"].key, step_pct=data["step_pct"]
             )
-            if ConfigRelease.objects.filter(bot=data["bot"], tag=data.get("tag")).exists():
-                raise ValidationError({"tag": f"{data['bot']} already has a release {data['tag']}"})
+            check_tag_free(data["bot"], data.get("tag"))
         return data
 
 

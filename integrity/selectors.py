@@ -14,7 +14,7 @@ def stabilization_exit_criteria(window, now=None):
     any time in the window."""
     now = now or timezone.now()
     bot = window.bot
-    end = min(now, window.ended_early_at or window.ends_at, window.ends_at)
+    end = min(now, window.effective_end)
     last_state = (
         HealthEvent.objects.filter(bot=bot, kind=HealthEvent.Kind.STATE_CHANGE, ts__lte=end)
         .order_by("-ts")

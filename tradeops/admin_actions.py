@@ -79,7 +79,15 @@ def note_action(description, permission, title=None, **options):
 
 class ServiceCreateMixin:
     """The add form saves through a service, which validates, saves and audits in one place:
-    subclasses implement `create(request, cleaned_data)` and return the saved object."""
+    subclasses implement `create(request, cleaned_data)` and return the saved object. An
+    `add_form`, if set, is the form of the add page."""
+
+    add_form = None
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None and self.add_form is not None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
 
     def save_form(self, request, form, change):
         if change:

@@ -27,6 +27,7 @@ from tradeops.releases import (
     APPROVE_PERMISSION,
     approve_release,
     baseline_of,
+    check_tag_free,
     compare_params,
     create_release,
     end_freeze,
@@ -77,8 +78,7 @@ class ReleaseCopyForm(forms.ModelForm):
             return data
         if not isinstance(changes, dict):
             raise ValidationError({"changes": "an object of param: new value"})
-        if ConfigRelease.objects.filter(bot=based_on.bot, tag=data.get("tag")).exists():
-            raise ValidationError({"tag": f"{based_on.bot} already has a release {data['tag']}"})
+        check_tag_free(based_on.bot, data.get("tag"))
         params = {**based_on.params, **changes}
         try:
             validate_params({k: v for k, v in params.items() if v is not None})
@@ -130,11 +130,6 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
         "history",
     ]
     actions = ["approve", "make_baseline", "compare", "capture_baseline"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = self.add_form
-        return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -286,11 +281,6 @@ class StabilizationWindowAdmin(ServiceCreateMixin, admin.ModelAdmin):
         "history",
     ]
     actions = ["end_early"]
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = self.add_form
-        return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []

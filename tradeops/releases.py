@@ -88,6 +88,12 @@ def compare_params(old, new):
     ]
 
 
+def check_tag_free(bot, tag):
+    """A release tag names one release of a bot (also a database constraint)."""
+    if ConfigRelease.objects.filter(bot=bot, tag=tag).exists():
+        raise ValidationError({"tag": f"{bot} already has a release {tag}"})
+
+
 def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
     """A new draft release: `based_on`'s params with `changes` applied (None removes a key)."""
     params = dict(based_on.params)
@@ -97,6 +103,7 @@ def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
         else:
             params[key] = value
     validate_params(params)
+    check_tag_free(based_on.bot, tag)
     with transaction.atomic():
         version = (
             ConfigRelease.objects.filter(bot=based_on.bot).aggregate(v=Max("version"))["v"] or 0

@@ -225,6 +225,10 @@ class StabilizationWindow(models.Model):
     def __str__(self):
         return f"{self.bot.slug} frozen {self.starts_at:%Y-%m-%d} → {self.ends_at:%Y-%m-%d}"
 
+    @property
+    def effective_end(self):
+        """When the freeze stops: its end, or earlier if the lead ended it early."""
+        return min(self.ends_at, self.ended_early_at) if self.ended_early_at else self.ends_at
+
     def is_active(self, at):
-        end = min(self.ends_at, self.ended_early_at) if self.ended_early_at else self.ends_at
-        return self.starts_at <= at < end
+        return self.starts_at <= at < self.effective_end
