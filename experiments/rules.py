@@ -18,7 +18,10 @@ from tradeops.releases import diff_params, refuse_if_frozen
 
 
 def check_one_change(baseline, candidate, lever):
-    """Exactly one strategy param differs, it is the named lever, and risk params are identical."""
+    """Exactly one strategy param differs, it is the named lever, and risk params are identical.
+    Params differ by value for their type (tradeops.releases.same_value): a decimal written
+    with an extra trailing zero is the same value, so it is neither the lever nor a second change.
+    """
     changed = diff_params(baseline.params, candidate.params)
     categories = dict(ParamSpec.objects.filter(key__in=changed).values_list("key", "category"))
     risk = sorted(k for k in changed if categories.get(k) == ParamSpec.Category.RISK)

@@ -1,7 +1,8 @@
 """Admin for config releases, stabilization freezes and the audit history.
 
 A release is added as a copy of another with edits; approving it, making it the baseline and
-freezing are actions with a note, calling the same services as the commands and jobs.
+freezing are actions with a note, calling the same services as the commands and jobs. Saving
+the change form edits through edit_release, which audits every edit with its old and new values.
 """
 
 import json
@@ -30,25 +31,44 @@ from tradeops.releases import (
     check_tag_free,
     compare_params,
     create_release,
+    edit_release,
     end_freeze,
     freeze_config,
     validate_params,
 )
 
 
+def _details(data):
+    """An audit row's data in a line: an edit's values as field: old → new."""
+    return "; ".join(
+        f"{key}: {json.dumps(value[0])} → {json.dumps(value[1])}"
+        if isinstance(value, list) and len(value) == 2
+        else f"{key}: {json.dumps(value)}"
+        for key, value in data.items()
+    )
+
+
 def history_table(obj):
     """The audit history of `obj`, oldest first, as a table for a change page."""
     rows = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
         (
-            (f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor_name, e.action, e.from_state, e.to_state, e.note)
+            (
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.actor_name,
+                e.action,
+                e.from_state,
+                e.to_state,
+                e.note,
+                _details(e.data),
+            )
             for e in history(obj)
         ),
     )
     return format_html(
         "<table><thead><tr><th>when (UTC)</th><th>who</th><th>action</th><th>from → to</th>"
-        "<th>note</th></tr></thead><tbody>{}</tbody></table>",
+        "<th>note</th><th>details</th></tr></thead><tbody>{}</tbody></table>",
         rows,
     )
 
@@ -123,6 +143,7 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
         "version",
         "created_at",
         "created_by",
+        "last_edited_by",
         "approved_at",
         "approved_by",
         "is_baseline",
@@ -153,6 +174,11 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
             notes=data["notes"],
             by=request.user,
         )
+
+    def save_model(self, request, obj, form, change):
+        if change:  # through the service that audits the edit and records its editor
+            changes = {field: form.cleaned_data[field] for field in form.changed_data}
+            edit_release(obj, changes=changes, by=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -229,7 +255,7 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
             "title": f"{old.tag} → {new.tag}",
             "old": old,
             "new": new,
-            # JSON spelling, so a change of type only (18 vs "18") shows.
+            # Each release's own JSON spelling; `changed` compares by value for the type.
             "rows": [
                 (key, category, _spelled(before), _spelled(after), changed)
                 for key, category, before, after, changed in compare_params(old.params, new.params)

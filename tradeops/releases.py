@@ -2,6 +2,7 @@
 bot's current baseline. An approved release is never edited; a change is a new release."""
 
 import datetime
+import json
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,10 +10,22 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from tradeops.audit import record_audit
+from tradeops.audit import history, record_audit
 from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
 
 APPROVE_PERMISSION = "tradeops.approve_configrelease"
+
+
+def _decimal(value):
+    """A decimal param's value as a number, or None if it is not one: written as a string
+    ("0.35") or a whole number (0), never a bool or a float, and finite."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _typed(spec, value):
@@ -35,10 +48,9 @@ def _typed(spec, value):
     else:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValidationError({key: f"{key}: expected a decimal string, got {value!r}"})
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise ValidationError({key: f"{key}: not a decimal: {value!r}"}) from None
+        number = _decimal(value)
+        if number is None:
+            raise ValidationError({key: f"{key}: not a decimal: {value!r}"})
     if spec.min_value is not None and number < spec.min_value:
         raise ValidationError({key: f"{key}: {value} is below the minimum {spec.min_value}"})
     if spec.max_value is not None and number > spec.max_value:
@@ -64,17 +76,37 @@ def validate_params(params):
         raise ValidationError(errors)
 
 
+def same_value(value_type, old, new):
+    """Whether two param values are the same value for the param's type (ParamSpec.value_type):
+
+    - decimal: the same number however it is written: "0.3", "0.30" and "0.300" are one value,
+      and so are 5, "5" and "5.0" (a whole decimal may be written as a JSON number);
+    - int, bool and str: the same JSON value of the same type. An int param's 18 and "18"
+      differ: "18" is not a whole number, and a change of type only is still a change (which
+      the one-change rule then refuses as no lever); true and 1 differ likewise;
+    - a key without a ParamSpec (value_type None), or a value its type does not allow: the same
+      JSON value of the same type.
+
+    The one comparison behind the one-change rule, the release diff and the compare page.
+    """
+    if value_type == ParamSpec.ValueType.DECIMAL:
+        old_number, new_number = _decimal(old), _decimal(new)
+        if old_number is not None and new_number is not None:
+            return old_number == new_number
+    return type(old) is type(new) and old == new
+
+
 def diff_params(old, new):
     """{key: (old value, new value)} for keys changed, added (old None) or removed (new None).
-    Type matters: 18 and "18" differ."""
+    Values compare by `same_value` for the key's type: a respelled decimal is no change."""
     keys = sorted(set(old) | set(new))
+    value_types = dict(ParamSpec.objects.filter(key__in=keys).values_list("key", "value_type"))
     return {
         key: (old.get(key), new.get(key))
         for key in keys
         if key not in old
         or key not in new
-        or old[key] != new[key]
-        or type(old[key]) is not type(new[key])
+        or not same_value(value_types.get(key), old[key], new[key])
     }
 
 
@@ -128,23 +160,90 @@ def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
     return release
 
 
+EDITABLE_FIELDS = ("tag", "git_commit", "params", "notes")
+
+
+def _spelled(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def _edits(stored, changes):
+    """{field: [old, new]} for what `changes` changes, params key by key as "params.<key>"
+    (None = absent). Spelling counts: the audit shows exactly what was stored before and after.
+    """
+    edits = {}
+    for field, new in changes.items():
+        old = getattr(stored, field)
+        if field == "params":
+            edits.update(
+                {
+                    f"params.{key}": [old.get(key), new.get(key)]
+                    for key in sorted(set(old) | set(new))
+                    if key not in old or key not in new or _spelled(old[key]) != _spelled(new[key])
+                }
+            )
+        elif _spelled(old) != _spelled(new):
+            edits[field] = [old, new]
+    return edits
+
+
+def edit_release(release, *, changes, by):
+    """Save `changes` ({field: new value}) to a draft's tag, git commit, params or notes, or to
+    an approved release's notes (what was approved never changes: ConfigRelease.save refuses).
+
+    The edit is audited as "edited" with {field: [old, new]}; on a draft the editor becomes its
+    last editor, and approve_release keeps every editor of a draft from approving it.
+    """
+    fixed = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if fixed:
+        raise ValidationError(f"{', '.join(fixed)} cannot be edited")
+    with transaction.atomic():
+        stored = ConfigRelease.objects.select_for_update().get(pk=release.pk)
+        edits = _edits(stored, changes)
+        if not edits:
+            return stored
+        if "params" in changes:
+            validate_params(changes["params"])
+        if changes.get("tag", stored.tag) != stored.tag:
+            check_tag_free(stored.bot, changes["tag"])
+        for field, value in changes.items():
+            setattr(stored, field, value)
+        if not stored.is_approved:
+            stored.last_edited_by = by
+        stored.save(update_fields=[*changes, "last_edited_by"])
+        record_audit(stored, "edited", actor=by, data=edits)
+    return stored
+
+
 def approve_release(release, *, by, note=""):
-    """Team lead approval, never by the release's author; after it the release is immutable."""
+    """Team lead approval; after it the release is immutable.
+
+    Four-eyes: nobody approves a release they wrote any of, not its creator and not anyone who
+    edited the draft (read from its "edited" audit rows: the last editor, and any before them,
+    so a later trivial edit by someone else does not clear an earlier change).
+    """
     if not by.has_perm(APPROVE_PERMISSION):
         raise PermissionDenied("only a Team lead approves releases")
-    if release.is_approved:
-        raise ValidationError(f"release {release.tag} is already approved")
-    if release.created_by_id == by.pk:
-        raise ValidationError(
-            f"four-eyes: {by} created release {release.tag} and cannot approve it"
-        )
-    validate_params(release.params)
     with transaction.atomic():
-        release.approved_by, release.approved_at = by, timezone.now()
-        release.save(update_fields=["approved_by", "approved_at"])
+        current = ConfigRelease.objects.select_for_update().get(pk=release.pk)
+        if current.is_approved:
+            raise ValidationError(f"release {current.tag} is already approved")
+        if current.created_by_id == by.pk:
+            raise ValidationError(
+                f"four-eyes: {by} created release {current.tag} and cannot approve it"
+            )
+        edited = current.last_edited_by_id == by.pk
+        if edited or history(current).filter(action="edited", actor=by).exists():
+            raise ValidationError(
+                f"four-eyes: {by} edited release {current.tag} and cannot approve it"
+            )
+        validate_params(current.params)
+        current.approved_by, current.approved_at = by, timezone.now()
+        current.save(update_fields=["approved_by", "approved_at"])
         record_audit(
-            release, "approved", actor=by, from_state="draft", to_state="approved", note=note
+            current, "approved", actor=by, from_state="draft", to_state="approved", note=note
         )
+    release.refresh_from_db()
     return release
 
 

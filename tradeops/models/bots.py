@@ -151,6 +151,14 @@ class ConfigRelease(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who last changed the draft (tradeops.releases.edit_release).",
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -170,11 +178,14 @@ class ConfigRelease(models.Model):
                 condition=Q(is_baseline=False) | Q(approved_at__isnull=False),
                 name="baseline_is_approved",
             ),
-            # Four-eyes, in the database too: nobody approves a release they created.
+            # Four-eyes, in the database too: nobody approves a release they created or were
+            # the last to edit (approve_release also refuses any earlier editor).
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True)
-                | Q(created_by__isnull=True)
-                | ~Q(approved_by=F("created_by")),
+                | (
+                    (Q(created_by__isnull=True) | ~Q(approved_by=F("created_by")))
+                    & (Q(last_edited_by__isnull=True) | ~Q(approved_by=F("last_edited_by")))
+                ),
                 name="release_four_eyes",
             ),
         ]
