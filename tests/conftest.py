@@ -1,6 +1,12 @@
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
@@ -156,3 +162,52 @@ def run_through(experiment, people, until="start"):
     if until == "approve":
         return experiment
     return experiment_services.start(experiment, by=people["operator"], note="deployed")
+
+
+# -- a real server: gunicorn on the test database -------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A gunicorn (2 sync workers) serving the app on the test database, as in production.
+
+    Tests using it need `transactional_db`, so what they create is committed and visible to it.
+    """
+    db = settings.DATABASES["default"]
+    port = _free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": "test-only-secret-key",
+        "DEBUG": "False",
+        "SECURE_SSL_REDIRECT": "False",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+    command = [sys.executable, "-m", "gunicorn", "tradeops.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "120"]
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            command, env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

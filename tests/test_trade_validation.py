@@ -30,7 +30,7 @@ MALFORMED = [
     ("qty not a number", {"qty": "lots"}, "qty", "not a decimal"),
     ("qty is NaN", {"qty": "NaN"}, "qty", "not a finite"),
     ("boolean price", {"entry_price": True}, "entry_price", "expected a number"),
-    ("too many decimals", {"qty": "0.0000000000001"}, "qty", "decimal places"),
+    ("qty rounds to 0", {"qty": "0.0000000000004"}, "qty", "greater than 0"),
     ("unknown field", {"colour": "red"}, "colour", "unknown field"),
 ]
 

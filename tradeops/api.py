@@ -1,15 +1,66 @@
-"""The bot-facing ingestion API: POST /api/v1/ingest/<kind> with a bearer token."""
+"""The bot-facing ingestion API: POST /api/v1/ingest/<kind> with a bearer token.
+
+A bot can rely on the status: 200 means every record is accounted for in the counts (stored,
+unchanged or quarantined); 400/401/411/413/415 mean nothing was stored and sending the same body
+again will not help; 429 and 503 mean "retry later" (see Retry-After). No valid batch gets a 5xx
+other than 503.
+"""
+
+import functools
+import logging
+import zlib
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from integrity.schedules import watch_schedules_from_ingestion
-from tradeops.parsing import UnparseableBody
-from tradeops.services import authenticate_bot_token, ingest_body
+from tradeops.parsing import UnparseableBody, UnsupportedContentType
+from tradeops.services import (
+    authenticate_bot_token,
+    client_throttled_for,
+    ingest_body,
+    quarantine_unparseable_body,
+    record_failed_token,
+)
+
+logger = logging.getLogger(__name__)
 
 BEARER = "bearer "
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class BodyRefused(Exception):
+    def __init__(self, status, error):
+        super().__init__(error)
+        self.status = status
+
+
+def _error(status, message, retry_after=None, **extra):
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def database_unavailable_is_503(view):
+    """PostgreSQL down, restarting or out of connections: the bot is told to retry, in JSON."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (OperationalError, InterfaceError):
+            logger.exception("ingestion: database unavailable")
+            return _error(
+                503,
+                "database unavailable; nothing was stored, retry later",
+                retry_after=DATABASE_RETRY_AFTER_SECONDS,
+            )
+
+    return wrapped
 
 
 def _bearer_token(request):
@@ -19,32 +70,92 @@ def _bearer_token(request):
     return header[len(BEARER) :].strip()
 
 
-def _read_limited(request, limit):
-    """The body, or None if it is larger than `limit` bytes (checked before reading it all)."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = request.read(limit + 1)
-    return None if len(body) > limit else body
+def _read_body(request, limit):
+    """The whole body, whatever its framing, up to `limit` bytes (decompressed, if gzip).
+
+    Without a Content-Length (Transfer-Encoding: chunked), Django reads nothing; the stream is read
+    to its end instead where the server marks it as terminated (gunicorn does), and refused with 411
+    where it cannot be (so a body is never taken for empty).
+    """
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared:
+        if not declared.isdigit():
+            raise BodyRefused(400, "invalid Content-Length")
+        if int(declared) > limit:
+            raise _too_large(limit)
+        body = request.read(limit + 1)
+    elif request.META.get("wsgi.input_terminated"):
+        body = _read_to_end(request.META["wsgi.input"], limit + 1)
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        raise BodyRefused(411, "send the body with a Content-Length header")
+    else:
+        body = b""
+    if len(body) > limit:
+        raise _too_large(limit)
+    return body
+
+
+def _read_to_end(stream, most):
+    parts, size = [], 0
+    while size < most:
+        part = stream.read(min(64 * 1024, most - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _decoded(body, encoding, limit):
+    """The body inflated per its Content-Encoding; one that does not inflate is unparseable."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BodyRefused(415, f"unsupported Content-Encoding {encoding!r}; send gzip or none")
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+    try:
+        decoded = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise UnparseableBody(f"body is not valid {encoding}: {exc}") from None
+    if len(decoded) > limit:
+        raise _too_large(limit)
+    return decoded
+
+
+def _too_large(limit):
+    return BodyRefused(413, f"body larger than {limit} bytes; send the records in smaller batches")
 
 
 @csrf_exempt
 @require_POST
+@database_unavailable_is_503
 def ingest(request, kind):
+    client = request.META.get("REMOTE_ADDR", "")
+    retry_after = client_throttled_for(client)
+    if retry_after:
+        return _error(429, "too many invalid API tokens from this address", retry_after)
     bot = authenticate_bot_token(_bearer_token(request))
     if bot is None:
-        return JsonResponse({"error": "missing, invalid or revoked API token"}, status=401)
+        record_failed_token(client)
+        return _error(401, "missing, invalid or revoked API token")
     limit = settings.INGEST_MAX_BODY_BYTES
-    body = _read_limited(request, limit)
-    if body is None:
-        return JsonResponse(
-            {"error": f"body larger than {limit} bytes; send the records in smaller batches"},
-            status=413,
-        )
-    source = f"api:{request.META.get('REMOTE_ADDR', '')}"
+    source = f"api:{client}"
     try:
+        body = _read_body(request, limit)
+        if not body:
+            return _error(400, "empty body; send a JSON array, NDJSON or CSV of records")
+        try:
+            body = _decoded(body, request.headers.get("Content-Encoding", ""), limit)
+        except UnparseableBody as exc:
+            quarantine_unparseable_body(bot, kind, body, str(exc), source=source)
+            raise
         result = ingest_body(bot, kind, body, content_type=request.content_type, source=source)
+    except BodyRefused as refused:
+        return _error(refused.status, str(refused))
+    except UnsupportedContentType as exc:
+        return _error(415, str(exc))
     except UnparseableBody as exc:
-        return JsonResponse({"error": f"unparseable body: {exc}", "quarantined": 1}, status=400)
+        return _error(400, f"unparseable body: {exc}", quarantined=1)
     watch_schedules_from_ingestion()
     return JsonResponse(result.as_dict())

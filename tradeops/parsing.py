@@ -1,6 +1,9 @@
 """Turning request bodies and files into records, each with the exact text it arrived as.
 
-Numbers are parsed as Decimal (never float), so money keeps every digit the bot sent.
+Numbers are parsed as Decimal (never float), so money keeps every digit the bot sent. A record that
+cannot be decoded (too deeply nested, an integer with thousands of digits) becomes a refused record
+of its own; the rest of the batch goes on. Only a body that cannot be split into records at all is
+refused whole.
 """
 
 import csv
@@ -8,17 +11,34 @@ import io
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import NamedTuple
 
-_decoder = json.JSONDecoder(parse_float=Decimal)
-_whitespace = re.compile(r"[ \t\n\r]*")
+# Longer integers are out of every field's range; as Decimal they reach validation, which says so,
+# instead of tripping Python's int-from-string digit limit inside the JSON scanner.
+_LONGEST_INT = 40
 
+
+def _parse_int(text):
+    return int(text) if len(text) <= _LONGEST_INT else Decimal(text)
+
+
+_decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int)
+_whitespace = re.compile(r"[ \t\n\r]*")
+# Skipping one JSON value without decoding it: strings (with escapes) and structural characters.
+_value_token = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+JSON_CONTENT_TYPES = {"application/json", "text/json"}
 NDJSON_CONTENT_TYPES = {"application/x-ndjson", "application/jsonl", "application/ndjson"}
+CSV_CONTENT_TYPES = {"text/csv"}
+ACCEPTED_CONTENT_TYPES = "application/json, application/x-ndjson or text/csv"
 
 
 class UnparseableBody(ValueError):
     """The body as a whole cannot be read; it is quarantined whole."""
+
+
+class UnsupportedContentType(ValueError):
+    """Neither the Content-Type nor the content says what format the body is in (HTTP 415)."""
 
 
 class IncomingRecord(NamedTuple):
@@ -35,99 +55,166 @@ def decode_text(body: bytes) -> str:
         raise UnparseableBody(f"body is not UTF-8: {exc}") from None
 
 
+def _decode_value(text, pos):
+    """(data, end, error): one JSON value at `pos`; a value too deep or too long to decode is
+    skipped to its end and reported, so the records after it are still read."""
+    try:
+        data, end = _decoder.raw_decode(text, pos)
+        return data, end, None
+    except json.JSONDecodeError as exc:
+        raise UnparseableBody(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        error = "invalid JSON: nested too deeply to decode"
+    except ValueError as exc:
+        error = f"invalid JSON: {exc}"
+    return None, _skip_value(text, pos), error
+
+
+def _skip_value(text, pos):
+    """The end of the JSON value starting at `pos`, found without recursion."""
+    depth = 0
+    for match in _value_token.finditer(text, pos):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+        elif token in "]}":
+            if depth == 0:
+                return match.start()
+            depth -= 1
+            if depth == 0:
+                return match.end()
+        elif token == ",":
+            if depth == 0:
+                return match.start()
+        elif depth == 0:
+            return match.end()
+    raise UnparseableBody("invalid JSON: unterminated value")
+
+
+def _decode_record(text, pos, index):
+    data, end, error = _decode_value(text, pos)
+    return IncomingRecord(index, text[pos:end], data, error), end
+
+
 def parse_json(text: str) -> list[IncomingRecord]:
     """A JSON array of records (or a single record object), each kept as its exact source text."""
     pos = _whitespace.match(text).end()
     if text.startswith("{", pos):
-        return [_decode_one(text, pos, 0)[0]]
-    if not text.startswith("[", pos):
+        record, pos = _decode_record(text, pos, 0)
+        records = [record]
+    elif not text.startswith("[", pos):
         raise UnparseableBody("expected a JSON array of records")
-    records = []
-    pos = _whitespace.match(text, pos + 1).end()
-    if text.startswith("]", pos):
-        pos += 1
     else:
-        while True:
-            record, pos = _decode_one(text, pos, len(records))
-            records.append(record)
-            pos = _whitespace.match(text, pos).end()
-            if text.startswith("]", pos):
-                pos += 1
-                break
-            if not text.startswith(",", pos):
-                raise UnparseableBody(f"expected ',' or ']' at character {pos}")
-            pos = _whitespace.match(text, pos + 1).end()
+        records = []
+        pos = _whitespace.match(text, pos + 1).end()
+        if text.startswith("]", pos):
+            pos += 1
+        else:
+            while True:
+                record, pos = _decode_record(text, pos, len(records))
+                records.append(record)
+                pos = _whitespace.match(text, pos).end()
+                if text.startswith("]", pos):
+                    pos += 1
+                    break
+                if not text.startswith(",", pos):
+                    raise UnparseableBody(f"expected ',' or ']' at character {pos}")
+                pos = _whitespace.match(text, pos + 1).end()
     if _whitespace.match(text, pos).end() != len(text):
-        raise UnparseableBody(f"unexpected data after the JSON array at character {pos}")
+        raise UnparseableBody(f"unexpected data after the JSON value at character {pos}")
     return records
 
 
-def _decode_one(text, pos, index):
-    try:
-        data, end = _decoder.raw_decode(text, pos)
-    except json.JSONDecodeError as exc:
-        raise UnparseableBody(f"invalid JSON: {exc}") from None
-    return IncomingRecord(index=index, raw=text[pos:end], data=data), end
-
-
 def parse_ndjson(text: str) -> list[IncomingRecord]:
-    """One JSON record per line; a line that is not JSON is its own refused record."""
+    """One JSON record per line; a line that is not JSON is its own refused record.
+
+    Lines end at "\\n" (or "\\r\\n") only: U+2028, U+2029 and U+0085 are valid inside JSON strings.
+    """
     records = []
     scan = _decoder.scan_once
-    for line in text.splitlines():
-        stripped = line.strip()
+    for line in text.split("\n"):
+        stripped = line.strip(" \t\r")
         if not stripped:
             continue
         index = len(records)
+        raw = line.removesuffix("\r")
         # The decoder's C scanner directly: this loop runs once per record on the hot path.
         try:
             data, end = scan(stripped, 0)
             if end == len(stripped):
-                records.append(IncomingRecord(index, line, data))
+                records.append(IncomingRecord(index, raw, data))
                 continue
-        except (StopIteration, json.JSONDecodeError):
+        except (StopIteration, ValueError, RecursionError):
             pass
         try:
-            records.append(IncomingRecord(index, line, _decoder.decode(stripped)))
-        except json.JSONDecodeError as exc:
-            records.append(IncomingRecord(index, line, parse_error=f"invalid JSON: {exc}"))
+            records.append(IncomingRecord(index, raw, _decoder.decode(stripped)))
+        except RecursionError:
+            error = "invalid JSON: nested too deeply to decode"
+            records.append(IncomingRecord(index, raw, parse_error=error))
+        except ValueError as exc:
+            records.append(IncomingRecord(index, raw, parse_error=f"invalid JSON: {exc}"))
     return records
 
 
 def parse_csv(text: str) -> list[IncomingRecord]:
     """CSV with a header row; empty cells are absent values."""
-    reader = csv.DictReader(io.StringIO(text), restkey="_extra_values")
-    if not reader.fieldnames:
-        raise UnparseableBody("CSV has no header row")
-    records = []
-    for index, row in enumerate(reader):
-        raw = json.dumps(row)
-        if None in row.values():
-            records.append(
-                IncomingRecord(index=index, raw=raw, parse_error="fewer values than header columns")
-            )
-            continue
-        data = {key: value for key, value in row.items() if value != ""}
-        records.append(IncomingRecord(index=index, raw=raw, data=data))
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra_values")
+    try:
+        if not reader.fieldnames:
+            raise UnparseableBody("CSV has no header row")
+        records = []
+        for index, row in enumerate(reader):
+            raw = json.dumps(row)
+            if None in row.values():
+                error = "fewer values than header columns"
+                records.append(IncomingRecord(index=index, raw=raw, parse_error=error))
+                continue
+            data = {key: value for key, value in row.items() if value != ""}
+            records.append(IncomingRecord(index=index, raw=raw, data=data))
+    except csv.Error as exc:
+        raise UnparseableBody(f"invalid CSV: {exc}") from None
     return records
 
 
-def parse_body(body: bytes, content_type: str) -> list[IncomingRecord]:
-    text = decode_text(body)
+def _format_of(text, content_type):
+    """ "json", "ndjson" or "csv": JSON content is read as JSON whatever it was labelled, so a bot
+    with a wrong Content-Type loses nothing; other content needs a label that says what it is."""
+    start = _whitespace.match(text).end()
+    first = text[start : start + 1]
+    if first == "[":
+        return "json"
     if content_type in NDJSON_CONTENT_TYPES:
-        return parse_ndjson(text)
-    if content_type == "text/csv":
-        return parse_csv(text)
-    return parse_json(text)
+        return "ndjson"
+    if first == "{":
+        # One object (possibly over several lines) is JSON; several objects are one per line.
+        try:
+            parse_json(text)
+        except UnparseableBody:
+            return "ndjson"
+        return "json"
+    if content_type in CSV_CONTENT_TYPES:
+        return "csv"
+    if content_type in JSON_CONTENT_TYPES or content_type.endswith("+json"):
+        return "json"
+    raise UnsupportedContentType(
+        f"cannot read a {content_type or 'body without Content-Type'} that is not JSON; "
+        f"send {ACCEPTED_CONTENT_TYPES}"
+    )
 
 
-def parse_file(path) -> list[IncomingRecord]:
-    suffix = str(path).lower().rsplit(".", 1)[-1]
-    text = decode_text(Path(path).read_bytes())
-    if suffix == "csv":
-        return parse_csv(text)
-    if suffix in ("ndjson", "jsonl"):
-        return parse_ndjson(text)
-    if suffix == "json":
-        return parse_json(text)
-    raise ValueError(f"{path}: unsupported file type; use .ndjson, .jsonl, .json or .csv")
+PARSERS = {"json": parse_json, "ndjson": parse_ndjson, "csv": parse_csv}
+
+
+def parse_text(text: str, content_type: str) -> list[IncomingRecord]:
+    records = PARSERS[_format_of(text, content_type)](text)
+    if not records and text.strip() not in ("", "[]"):
+        raise UnparseableBody("no records found in a non-empty body")
+    return records
+
+
+FILE_CONTENT_TYPES = {
+    "csv": "text/csv",
+    "ndjson": "application/x-ndjson",
+    "jsonl": "application/x-ndjson",
+    "json": "application/json",
+}

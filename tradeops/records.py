@@ -8,7 +8,7 @@ pushes tens of thousands of records a second through this path.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
 from tradeops.models import (
@@ -22,12 +22,18 @@ from tradeops.models import (
     Trade,
 )
 
-# net_pnl must equal gross_pnl - fees - funding up to this much (rounding in the bot's own math).
+# net_pnl must equal gross_pnl - fees - funding up to this much (rounding in the bot's own math),
+# or this share of the largest part, whichever is larger: float arithmetic on large P&L figures.
 PNL_TOLERANCE = Decimal("0.000001")
+PNL_RELATIVE_TOLERANCE = Decimal("1e-12")
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# DecisionCount.count is a PostgreSQL bigint.
+MAX_COUNT = 2**63 - 1
 
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
 _MAX_ABS = Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES)
+# Enough digits to round any in-range number to the stored scale exactly, half to even.
+_STORED = Context(prec=MAX_DIGITS + 2, rounding=ROUND_HALF_EVEN)
 
 
 class FieldError(ValueError):
@@ -35,41 +41,49 @@ class FieldError(ValueError):
 
 
 def to_decimal(value):
+    """A finite number within the column's range, rounded half-even to DECIMAL_PLACES places.
+
+    Bots serialise floats (0.1 + 0.2 is 0.30000000000000004), as JSON numbers or as strings, so
+    digits past the stored scale are rounded, not refused; the batch keeps the raw text.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise FieldError(f"expected a number or a decimal string, got {value!r}")
+        raise FieldError(f"expected a number or a decimal string, got {_shown(value)}")
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except InvalidOperation:
-        raise FieldError(f"not a decimal number: {value!r}") from None
+        raise FieldError(f"not a decimal number: {_shown(value)}") from None
     if not number.is_finite():
-        raise FieldError(f"not a finite number: {value!r}")
+        raise FieldError(f"not a finite number: {_shown(value)}")
+    if number and number.adjusted() >= MAX_DIGITS - DECIMAL_PLACES:
+        raise FieldError(f"too large: {_shown(value)}")
     if number.as_tuple().exponent < -DECIMAL_PLACES:
-        rounded = number.quantize(_QUANTUM)
-        if rounded != number:
-            raise FieldError(f"more than {DECIMAL_PLACES} decimal places: {value!r}")
-        number = rounded
-    if abs(number) >= _MAX_ABS:
-        raise FieldError(f"too large: {value!r}")
+        number = number.quantize(_QUANTUM, context=_STORED)
     return number
+
+
+def _shown(value, limit=60):
+    """A value for an error message, cut short: a refused value may be megabytes long."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[:limit]}… ({len(shown)} characters)"
 
 
 def to_positive_decimal(value):
     number = to_decimal(value)
     if number <= 0:
-        raise FieldError(f"must be greater than 0, got {value!r}")
+        raise FieldError(f"must be greater than 0, got {_shown(value)}")
     return number
 
 
 def to_non_negative_decimal(value):
     number = to_decimal(value)
     if number < 0:
-        raise FieldError(f"must not be negative, got {value!r}")
+        raise FieldError(f"must not be negative, got {_shown(value)}")
     return number
 
 
 def to_utc_datetime(value):
     if not isinstance(value, str):
-        raise FieldError(f"expected an ISO 8601 timestamp string, got {value!r}")
+        raise FieldError(f"expected an ISO 8601 timestamp string, got {_shown(value)}")
     return _parse_utc_timestamp(value)
 
 
@@ -78,43 +92,53 @@ def to_utc_datetime(value):
 @lru_cache(maxsize=16384)
 def _parse_utc_timestamp(value):
     try:
+        if not value.isascii() or not value.isprintable():
+            raise ValueError
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise FieldError(f"not an ISO 8601 timestamp: {value!r}") from None
+        raise FieldError(f"not an ISO 8601 timestamp: {_shown(value)}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise FieldError(f"timestamp has no UTC offset (naive timestamps are refused): {value!r}")
-    return moment.astimezone(UTC)
+        raise FieldError(f"no UTC offset (naive timestamps are refused): {_shown(value)}")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(f"timestamp is out of range in UTC: {_shown(value)}") from None
 
 
 def to_date(value):
     if not isinstance(value, str):
-        raise FieldError(f"expected a YYYY-MM-DD date string, got {value!r}")
+        raise FieldError(f"expected a YYYY-MM-DD date string, got {_shown(value)}")
     try:
         return datetime.strptime(value.strip(), "%Y-%m-%d").date()
     except ValueError:
-        raise FieldError(f"not a YYYY-MM-DD date: {value!r}") from None
+        raise FieldError(f"not a YYYY-MM-DD date: {_shown(value)}") from None
 
 
 def to_count(value):
-    whole_decimal = isinstance(value, Decimal) and value.is_finite() and value % 1 == 0
-    digits = isinstance(value, str) and value.strip().isdigit()
+    whole_decimal = (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < 20
+        and value == value.to_integral_value()
+    )
+    digits = isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20
     if isinstance(value, int) and not isinstance(value, bool) or whole_decimal or digits:
         number = int(value)
     else:
         number = -1
-    if number < 0:
-        raise FieldError(f"expected a whole number >= 0, got {value!r}")
+    if not 0 <= number <= MAX_COUNT:
+        raise FieldError(f"expected a whole number from 0 to {MAX_COUNT}, got {_shown(value)}")
     return number
 
 
 def text(max_length):
     def convert(value):
         if not isinstance(value, str):
-            raise FieldError(f"expected a string, got {value!r}")
+            raise FieldError(f"expected a string, got {_shown(value)}")
         value = value.strip()
         if len(value) > max_length:
             raise FieldError(f"longer than {max_length} characters")
-        return value
+        return storable_or_error(value)
 
     return convert
 
@@ -136,10 +160,22 @@ def choice(choices_class):
 
     def convert(value):
         if value not in allowed:
-            raise FieldError(f"must be one of {', '.join(allowed)}, got {value!r}")
+            raise FieldError(f"must be one of {', '.join(allowed)}, got {_shown(value)}")
         return value
 
     return convert
+
+
+def storable_or_error(value):
+    """PostgreSQL text holds neither NUL characters nor lone surrogates (a JSON "\\ud800")."""
+    if "\x00" in value:
+        raise FieldError("contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError("contains an unpaired surrogate (invalid Unicode)") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -164,7 +200,7 @@ def _clean_fields(data, fields, latest_allowed):
             errors[name] = str(exc)
             continue
         if spec.convert is to_utc_datetime and clean[name] > latest_allowed:
-            errors[name] = f"timestamp is in the future: {value!r}"
+            errors[name] = f"timestamp is in the future: {_shown(value)}"
     if not data.keys() <= fields.keys():
         for name in sorted(data.keys() - fields.keys()):
             errors[name] = "unknown field"
@@ -212,7 +248,8 @@ def _trade_rules(clean, errors):
     if all(part is not None for part in parts):
         gross, fees, funding, net = parts
         expected = gross - fees - funding
-        if abs(net - expected) > PNL_TOLERANCE:
+        largest = max(abs(part) for part in parts)
+        if abs(net - expected) > max(PNL_TOLERANCE, largest * PNL_RELATIVE_TOLERANCE):
             errors["net_pnl"] = (
                 f"net_pnl {net} is inconsistent with gross_pnl - fees - funding = {expected}"
             )
@@ -270,6 +307,8 @@ def decision_event_key(data, latest_allowed):
         or len(reason) > 100
         or symbol != symbol.strip()
         or reason != reason.strip()
+        or not symbol.isprintable()
+        or not reason.isprintable()
         or (outcome == "rejected" and not reason)
     ):
         return None

@@ -4,16 +4,19 @@ Every entry point (the API, `manage.py ingest`, the demo loader) ingests through
 so a record is validated, stored or quarantined the same way whatever brought it in.
 """
 
+import datetime
 import gc
 import hashlib
-import json
 import logging
+import random
+import re
 import secrets
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,16 +29,29 @@ from tradeops.models import (
     IngestBatch,
     IngestKind,
     QuarantinedRecord,
+    TokenFailure,
 )
-from tradeops.parsing import IncomingRecord, UnparseableBody, parse_body, parse_file
+from tradeops.parsing import (
+    FILE_CONTENT_TYPES,
+    IncomingRecord,
+    UnparseableBody,
+    decode_text,
+    parse_text,
+)
 from tradeops.records import decision_event_key, latest_allowed_timestamp, validate_record
 from tradeops.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS, count_decision_events
 
 logger = logging.getLogger(__name__)
 
 Reason = QuarantinedRecord.Reason
-# Concurrent batches may race to insert the same new row; the loser re-classifies and retries.
-WRITE_ATTEMPTS = 3
+# Concurrent batches may race to insert the same new row (the loser re-classifies), or deadlock or
+# fail to serialize against each other (one is rolled back): the batch is retried, a bounded number
+# of times with a short random pause, before the API answers 503.
+WRITE_ATTEMPTS = 5
+RETRY_PAUSE_SECONDS = 0.05
+RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# A number written with more places than are stored: such a batch keeps its raw body.
+_MORE_PLACES_THAN_STORED = re.compile(r"\.\d{13}")
 # How many per-record errors an incident keeps as examples.
 INCIDENT_EXAMPLES = 5
 
@@ -90,6 +106,43 @@ def revoke_api_tokens(tokens, *, revoked_by=None):
     )
 
 
+# An address that sends this many bad tokens within one window gets 429 until the window ends.
+TOKEN_FAILURES_ALLOWED = 20
+TOKEN_FAILURE_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _failure_window(now):
+    epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    return now - (now - epoch) % TOKEN_FAILURE_WINDOW
+
+
+def record_failed_token(client, *, now=None):
+    """Count a request with a missing, wrong or revoked token against the client's address."""
+    window = _failure_window(now or timezone.now())
+    counted = TokenFailure.objects.filter(client=client, window_start=window)
+    if counted.update(failures=F("failures") + 1):
+        return
+    try:
+        with transaction.atomic():
+            TokenFailure.objects.create(client=client, window_start=window, failures=1)
+    except IntegrityError:
+        counted.update(failures=F("failures") + 1)
+        return
+    # A new window: windows long past are of no use any more.
+    TokenFailure.objects.filter(window_start__lt=window - datetime.timedelta(days=1)).delete()
+
+
+def client_throttled_for(client, *, now=None):
+    """Seconds until `client` may try tokens again (0: it may now)."""
+    now = now or timezone.now()
+    window = _failure_window(now)
+    if TokenFailure.objects.filter(
+        client=client, window_start=window, failures__gte=TOKEN_FAILURES_ALLOWED
+    ).exists():
+        return max(1, int((window + TOKEN_FAILURE_WINDOW - now).total_seconds()) + 1)
+    return 0
+
+
 def authenticate_bot_token(raw_token):
     """The bot a bearer token belongs to, or None if the token is unknown or revoked."""
     if not raw_token:
@@ -109,15 +162,24 @@ def authenticate_bot_token(raw_token):
 # -- quarantine ------------------------------------------------------------------------------
 
 
-def _fingerprint(kind, content):
-    return hashlib.sha256(f"{kind}\n{content}".encode()).hexdigest()
+def _fingerprint(kind, raw):
+    """Of the exact raw text: two spellings of one value ("qty": 1.5, "qty": "1.5") are two
+    records, each kept; only the very same text again is counted as seen again."""
+    return hashlib.sha256(f"{kind}\n{raw}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _record_fingerprint(kind, record):
-    if record.data is None:
-        return _fingerprint(kind, record.raw)
-    canonical = json.dumps(record.data, sort_keys=True, default=str, separators=(",", ":"))
-    return _fingerprint(kind, canonical)
+def storable(text):
+    """`text` as PostgreSQL can store it: NUL and unpaired surrogates written as escapes."""
+    text = str(text)
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _storable_errors(errors):
+    return {storable(name): storable(message) for name, message in errors.items()}
 
 
 def quarantine_records(bot, kind, refused, *, source):
@@ -126,26 +188,28 @@ def quarantine_records(bot, kind, refused, *, source):
     `refused` is [(IncomingRecord, errors by field, QuarantinedRecord.Reason)].
     """
     now = timezone.now()
+    source = storable(source)
     pending = {}
     for record, errors, reason in refused:
-        fingerprint = _record_fingerprint(kind, record)
+        fingerprint = _fingerprint(kind, record.raw)
         if fingerprint in pending:
             pending[fingerprint]["times_seen"] += 1
             continue
-        data = record.data if isinstance(record.data, dict) else {}
         pending[fingerprint] = {
             "reason": reason,
-            "external_id": str(data.get("external_id") or "")[:128],
-            "raw": record.raw,
-            "errors": errors,
+            "external_id": _external_id(record)[:128],
+            "raw": storable(record.raw),
+            "errors": _storable_errors(errors),
             "times_seen": 1,
         }
+    # In key order, so concurrent batches lock shared rows in the same order (no deadlock).
+    pending = dict(sorted(pending.items()))
     seen_before = set(
         QuarantinedRecord.objects.filter(
             bot=bot, kind=kind, fingerprint__in=pending.keys()
         ).values_list("fingerprint", flat=True)
     )
-    for fingerprint in seen_before:
+    for fingerprint in sorted(seen_before):
         values = pending.pop(fingerprint)
         QuarantinedRecord.objects.filter(bot=bot, kind=kind, fingerprint=fingerprint).update(
             times_seen=F("times_seen") + values["times_seen"],
@@ -169,7 +233,11 @@ def quarantine_records(bot, kind, refused, *, source):
 
 
 def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
-    """Keep a body that could not be read at all, and raise the incident for it."""
+    """Keep a body that could not be read at all, and raise the incident for it.
+
+    The quarantined record shows the body as text (bytes that are not UTF-8 as escapes); the batch
+    keeps the exact bytes.
+    """
     record = IncomingRecord(index=0, raw=body.decode("utf-8", errors="backslashreplace"))
     with transaction.atomic():
         quarantine_records(
@@ -178,7 +246,14 @@ def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
             [(record, {"_body": error}, Reason.UNPARSEABLE)],
             source=source,
         )
-        IngestBatch.objects.create(bot=bot, kind=kind, source=source, records=1, quarantined=1)
+        IngestBatch.objects.create(
+            bot=bot,
+            kind=kind,
+            source=storable(source),
+            records=1,
+            quarantined=1,
+            raw_body=IngestBatch.pack_body(body),
+        )
         open_or_bump_incident(
             bot=bot,
             kind=IntegrityIncident.Kind.UNPARSEABLE_BATCH,
@@ -232,9 +307,26 @@ def _raise_incidents(bot, kind, result, malformed, conflicts, source):
 # -- ingestion -------------------------------------------------------------------------------
 
 
-def _error_entry(record, errors):
+def _external_id(record):
     data = record.data if isinstance(record.data, dict) else {}
-    return {"index": record.index, "external_id": data.get("external_id"), "errors": errors}
+    external_id = data.get("external_id")
+    return storable(external_id) if isinstance(external_id, str) else ""
+
+
+def _error_entry(record, errors):
+    return {
+        "index": record.index,
+        "external_id": _external_id(record) or None,
+        "errors": _storable_errors(errors),
+    }
+
+
+def _should_retry(exc, attempt):
+    if attempt == WRITE_ATTEMPTS:
+        return False
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in RETRIED_SQLSTATES
 
 
 @contextmanager
@@ -255,11 +347,12 @@ def cyclic_gc_paused():
 
 
 @cyclic_gc_paused()
-def ingest_records(bot, kind, records, *, source):
+def ingest_records(bot, kind, records, *, source, raw_body=None):
     """Validate and store a batch of records; refused ones are quarantined, never dropped.
 
     Good records land even when others in the same batch are refused. The counts always add up:
-    records in = accepted + updated + unchanged + quarantined.
+    records in = accepted + updated + unchanged + quarantined. `raw_body`, when given, is kept on
+    the batch (the exact bytes of values that were rounded to the stored scale).
     """
     kind = IngestKind(kind)
     records = list(records)
@@ -284,17 +377,19 @@ def ingest_records(bot, kind, records, *, source):
         else:
             valid.append((record, clean))
 
+    batch = {"received": len(records), "source": storable(source), "raw_body": raw_body}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _store_batch(bot, kind, len(records), valid, events, malformed, source)
-        except IntegrityError:
-            if attempt == WRITE_ATTEMPTS:
+                return _store_batch(bot, kind, valid, events, malformed, **batch)
+        except (IntegrityError, OperationalError) as exc:
+            if not _should_retry(exc, attempt):
                 raise
-            logger.warning("ingest %s for %s raced another writer; retrying", kind, bot.slug)
+            logger.warning("ingest %s for %s: %s; retrying", kind, bot.slug, exc)
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
 
 
-def _store_batch(bot, kind, received, valid, events, malformed, source):
+def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_body):
     result = IngestResult()
     counters = {ACCEPTED: "accepted", UPDATED: "updated", UNCHANGED: "unchanged"}
     outcomes = WRITERS[kind]().apply(bot, valid)
@@ -336,26 +431,33 @@ def _store_batch(bot, kind, received, valid, events, malformed, source):
         unchanged=result.unchanged,
         quarantined=result.quarantined,
         raw_events_digest=digest,
+        raw_body=raw_body,
     )
     return result
 
 
 @cyclic_gc_paused()
 def ingest_body(bot, kind, body: bytes, *, content_type, source):
-    """Ingest a request body (JSON array or NDJSON). An unreadable body is quarantined whole."""
+    """Ingest a request body (JSON array, NDJSON or CSV). An unreadable body is quarantined whole.
+
+    Raises UnsupportedContentType (nothing stored) when neither the Content-Type nor the content
+    says how to read the body.
+    """
     try:
-        records = parse_body(body, content_type)
+        text = decode_text(body)
+        records = parse_text(text, content_type)
     except UnparseableBody as exc:
         quarantine_unparseable_body(bot, kind, body, str(exc), source=source)
         raise
-    return ingest_records(bot, kind, records, source=source)
+    raw_body = IngestBatch.pack_body(body) if _MORE_PLACES_THAN_STORED.search(text) else None
+    return ingest_records(bot, kind, records, source=source, raw_body=raw_body)
 
 
 def ingest_file(bot, kind, path, *, source=None):
-    source = source or f"file:{path}"
-    try:
-        records = parse_file(path)
-    except UnparseableBody as exc:
-        quarantine_unparseable_body(bot, kind, Path(path).read_bytes(), str(exc), source=source)
-        raise
-    return ingest_records(bot, kind, records, source=source)
+    path = Path(path)
+    content_type = FILE_CONTENT_TYPES.get(path.suffix.lower().lstrip("."))
+    if content_type is None:
+        raise ValueError(f"{path}: unsupported file type; use .ndjson, .jsonl, .json or .csv")
+    return ingest_body(
+        bot, kind, path.read_bytes(), content_type=content_type, source=source or f"file:{path}"
+    )

@@ -3,6 +3,11 @@ when a stored row may be updated and when a re-send is a conflict.
 
 `RowWriter.apply` classifies a batch against what is stored (and against earlier records of the
 same batch), then writes it with one bulk insert and at most one bulk update.
+
+Concurrent senders: the stored rows a batch compares with are locked (SELECT ... FOR UPDATE) until
+it commits, so a second close of the same trade waits for the first and then sees it closed (a
+conflict), never overwrites it. Rows are locked, inserted and updated in key order, so batches that
+share keys in different orders queue behind each other instead of deadlocking.
 """
 
 import hashlib
@@ -77,6 +82,10 @@ def insert_rows(model, bot, rows):
             copy.write_row([get(row) for get in getters])
 
 
+def _in_key_order(rows_by_key):
+    return [rows_by_key[key] for key in sorted(rows_by_key)]
+
+
 class RowWriter:
     model = None
     key_fields: tuple = ()
@@ -91,7 +100,12 @@ class RowWriter:
 
     def conflict(self, stored, row, differences):
         """None if `row` may replace `stored`, else the errors that make it a conflict."""
-        return differences
+        key = " / ".join(str(part) for part in self.key(row))
+        return {
+            "_conflict": f"{self.model._meta.verbose_name} {key} is already stored "
+            "with other values",
+            **_describe_differences(stored, row, differences),
+        }
 
     def after_write(self, bot, created_rows):
         pass
@@ -103,7 +117,11 @@ class RowWriter:
         rows = {}
         lead = self.key_fields[0]
         fields = ["pk", *self.compared_fields, *self.derived_fields]
-        queryset = self.model.objects.filter(bot=bot, **{f"{lead}__in": {key[0] for key in keys}})
+        queryset = (
+            self.model.objects.filter(bot=bot, **{f"{lead}__in": {key[0] for key in keys}})
+            .order_by(*self.key_fields)
+            .select_for_update()
+        )
         for stored in queryset.values(*fields):
             rows[self.key(stored)] = stored
         return rows
@@ -139,11 +157,10 @@ class RowWriter:
                 updates[key] = {**row, "pk": stored["pk"]}
             state[key] = {**row, "pk": stored.get("pk")}
             outcomes.append(Outcome(UPDATED))
-        self._write(bot, creates.values(), updates.values())
+        self._write(bot, _in_key_order(creates), _in_key_order(updates))
         return outcomes
 
     def _write(self, bot, creates, updates):
-        creates = list(creates)
         insert_rows(self.model, bot, creates)
         if updates:
             objects = [self.model(**row) for row in updates]
@@ -280,7 +297,7 @@ def count_decision_events(bot, events):
         f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(bot.pk, *key, n) for key, n in counts.items()])
+        cursor.executemany(sql, [(bot.pk, *key, n) for key, n in sorted(counts.items())])
     return digest, True
 
 

@@ -23,7 +23,7 @@ from tradeops.models.base import (
     TradeStatus,
 )
 from tradeops.models.bots import ApiToken, Bot, ConfigRelease, ParamSpec, StabilizationWindow
-from tradeops.models.ingest import IngestBatch, QuarantinedRecord
+from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
 from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
 
@@ -53,6 +53,7 @@ __all__ = [
     "QuarantineReason",
     "QuarantinedRecord",
     "StabilizationWindow",
+    "TokenFailure",
     "Trade",
     "TradeSide",
     "TradeStatus",

@@ -1,3 +1,5 @@
+import zlib
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -54,6 +56,12 @@ class IngestBatch(models.Model):
         help_text="SHA-256 of the raw decision events counted in this batch; the same events "
         "sent again are not counted twice.",
     )
+    raw_body = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="The body exactly as received (zlib), kept when it could not be read or when "
+        "values in it had more decimal places than are stored and were rounded.",
+    )
 
     class Meta:
         ordering = ["-received_at"]
@@ -74,3 +82,31 @@ class IngestBatch(models.Model):
 
     def __str__(self):
         return f"{self.kind} batch {self.received_at:%Y-%m-%d %H:%M:%S} ({self.records})"
+
+    @staticmethod
+    def pack_body(body: bytes) -> bytes:
+        return zlib.compress(body, 1)
+
+    @property
+    def body(self) -> bytes | None:
+        """The raw body as received, or None when it was not kept."""
+        return None if self.raw_body is None else zlib.decompress(self.raw_body)
+
+
+class TokenFailure(models.Model):
+    """Requests with a missing, wrong or revoked API token from one client address, counted per
+    time window: the API answers 429 to an address that keeps guessing."""
+
+    client = models.CharField(max_length=64, help_text="The client's IP address.")
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "window_start"], name="token_failure_window_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.client} {self.window_start:%Y-%m-%d %H:%M} ×{self.failures}"
