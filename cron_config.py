@@ -8,15 +8,22 @@ the same day does nothing.
 from rq import cron
 
 from experiments.jobs import evaluate_triggers_job
-from integrity.jobs import dispatch_alerts, run_daily_integrity_checks, watch_schedules_job
-from kpis.jobs import compute_daily_snapshots
+from integrity.jobs import (
+    DAILY_CHECKS,
+    dispatch_alerts,
+    run_daily_integrity_checks,
+    watch_schedules_job,
+)
+from integrity.schedules import WATCHED
+from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 
-# Shortly after midnight UTC, when the previous day's closes are in.
-cron.register(compute_daily_snapshots, queue_name="default", cron="5 0 * * *")
-cron.register(run_daily_integrity_checks, queue_name="default", cron="10 0 * * *")
+# The watched daily jobs, at the times the missed-schedule watch expects them.
+cron.register(compute_daily_snapshots, queue_name="default", cron=WATCHED[DAILY_SNAPSHOTS].cron)
+cron.register(run_daily_integrity_checks, queue_name="default", cron=WATCHED[DAILY_CHECKS].cron)
 # Alert repeats and retries; new incidents are also dispatched the moment they open.
 cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
-# The dead man's switch for the daily jobs (it also runs from the ingestion API).
+# The dead man's switch for the daily jobs and the abandoned-run sweep (both also run from the
+# ingestion API).
 cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")
 # Hard rollback triggers of running experiments.
 cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")

@@ -7,7 +7,7 @@ from django.utils import timezone
 from integrity.alerts import deliver_due_alerts, queue_repeats
 from integrity.schedules import watch_schedules
 from integrity.services import run_all_integrity_checks
-from tradeops.scheduling import AlreadyDone, recorded_run
+from tradeops.scheduling import AlreadyDone, job_day, recorded_run
 
 logger = logging.getLogger(__name__)
 
@@ -15,8 +15,9 @@ DAILY_CHECKS = "integrity.daily_checks"
 
 
 def run_daily_integrity_checks(day=None):
-    """The plan's daily integrity check for every active bot, once per UTC day."""
-    day = day or timezone.now().date()
+    """The plan's daily integrity check for every active bot, once per UTC day: recorded under
+    the day it runs on (default today), or a missed day (a date or its ISO text) run late."""
+    day = job_day(day, timezone.now().date())
     try:
         with recorded_run(DAILY_CHECKS, day.isoformat()) as run:
             runs = run_all_integrity_checks(triggered_by="daily job")

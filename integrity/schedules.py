@@ -1,103 +1,183 @@
-"""The dead man's switch: a daily job that has not succeeded in time is itself an incident.
+"""The dead man's switch: each day's run of a daily job that has not succeeded in time is itself
+an incident.
 
-`watch_schedules` compares each watched job's last success with its period plus a grace time.
-It runs on its own schedule and also from the ingestion API (at most every few minutes per
-process), so a dead scheduler or dead workers are noticed while the bot is still pushing data.
+Each watched job records its run under the UTC day it is for, the day it is scheduled on
+(`WATCHED`, also the cron times in cron_config.py). `watch_schedules` looks at every such day in
+the last `LOOKBACK_DAYS` days (today included) whose run was due after the first active bot was
+created: a day with no successful run by its due time plus `GRACE` is a critical incident per
+bot, keyed by job and day, so a dead day stays visible even after later days succeed. It is
+resolved when that day's run succeeds (`manage.py rqenqueue <job> <day>` reruns a day); a day
+that leaves the window without ever succeeding stays open for a person to close.
+
+The watch first sweeps abandoned runs (their worker died) so they count as failed. It runs on
+its own schedule and also from the ingestion API, throttled per process, which delivers due
+alerts too: a dead scheduler, dead workers or a dead Redis are noticed and reported while the
+bot is still pushing data.
 """
 
+import dataclasses
 import datetime
 import logging
 import time
 
-from django.db.models import Max, Min
+from django.db.models import Min
 from django.utils import timezone
 
 from integrity.alerts import deliver_due_alerts
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident, resolve_incident
 from tradeops.models import Bot, JobRun
+from tradeops.scheduling import sweep_abandoned_runs
 
 logger = logging.getLogger(__name__)
 
-DAILY = datetime.timedelta(hours=24)
+
+@dataclasses.dataclass(frozen=True)
+class DailyJob:
+    func: str  # dotted path of the job function
+    runs_at: datetime.time  # UTC; each day's run is due then
+
+    @property
+    def cron(self):
+        return f"{self.runs_at.minute} {self.runs_at.hour} * * *"
+
+
+# The jobs whose silence matters. Shortly after midnight UTC, when the previous day's closes are in.
+WATCHED = {
+    "kpis.daily_snapshots": DailyJob("kpis.jobs.compute_daily_snapshots", datetime.time(0, 5)),
+    "integrity.daily_checks": DailyJob(
+        "integrity.jobs.run_daily_integrity_checks", datetime.time(0, 10)
+    ),
+}
 GRACE = datetime.timedelta(hours=2)
-# The jobs whose silence matters, and how often each must succeed.
-WATCHED = {"integrity.daily_checks": DAILY, "kpis.daily_snapshots": DAILY}
+LOOKBACK_DAYS = 7
 WATCH_FROM_INGESTION_EVERY = 600  # seconds, per process
+SWEEP_ALERTS_EVERY = 60  # seconds, per process: as often as the dispatch job
 
 Kind = IntegrityIncident.Kind
+Outcome = JobRun.Outcome
 
 
-def overdue_jobs(now=None):
-    """{job name: last success or None} for every watched job past its period plus grace.
+def _incident_key(name, day):
+    return f"{name}:{day}"
 
-    A job that never succeeded is measured from when the first active bot was created.
-    """
+
+def missed_runs(now=None):
+    """[(job name, day)] for each watched job's day in the lookback window that was due after the
+    first active bot was created and has no successful run by its due time plus grace."""
     now = now or timezone.now()
-    active = Bot.objects.filter(is_active=True)
-    first_bot = active.aggregate(first=Min("created_at"))["first"]
+    first_bot = Bot.objects.filter(is_active=True).aggregate(first=Min("created_at"))["first"]
     if first_bot is None:
-        return {}
-    last_success = dict(
-        JobRun.objects.filter(name__in=WATCHED, outcome=JobRun.Outcome.SUCCEEDED)
-        .values_list("name")
-        .annotate(last=Max("finished_at"))
-    )
-    overdue = {}
-    for name, period in WATCHED.items():
-        last = last_success.get(name)
-        if now - (last or first_bot) > period + GRACE:
-            overdue[name] = last
-    return overdue
+        return []
+    today = now.astimezone(datetime.UTC).date()
+    days = [today - datetime.timedelta(days=n) for n in reversed(range(LOOKBACK_DAYS))]
+    succeeded = _succeeded({_incident_key(name, day) for name in WATCHED for day in days})
+    missed = []
+    for name, job in WATCHED.items():
+        for day in days:
+            due = datetime.datetime.combine(day, job.runs_at, tzinfo=datetime.UTC)
+            if first_bot <= due and due + GRACE < now and _incident_key(name, day) not in succeeded:
+                missed.append((name, day))
+    return missed
+
+
+def _succeeded(keys):
+    """Those of `keys` (job:day) whose day has a successful run."""
+    names, days = set(), set()
+    for key in keys:
+        name, _, day = key.partition(":")
+        names.add(name)
+        days.add(day)
+    runs = JobRun.objects.filter(name__in=names, key__in=days, outcome=Outcome.SUCCEEDED)
+    return {_incident_key(name, day) for name, day in runs.values_list("name", "key")} & set(keys)
+
+
+def _why(name, day):
+    """What became of that day's run, from its latest attempt."""
+    last = JobRun.objects.filter(name=name, key=day.isoformat()).order_by("-started_at").first()
+    if last is None:
+        return "never ran", ""
+    return last.outcome, (last.error.strip().splitlines() or [""])[-1]
 
 
 def watch_schedules(now=None):
-    """Open a critical incident per bot for each overdue job; resolve it once the job is back.
-
-    Returns the incidents opened or still open.
-    """
-    overdue = overdue_jobs(now)
+    """Open a critical incident per bot for each missed day of a watched job; resolve it once
+    that day's run has succeeded. Returns the incidents opened or still open."""
+    now = now or timezone.now()
+    sweep_abandoned_runs(now)
+    missed = missed_runs(now)
+    bots = list(Bot.objects.filter(is_active=True))
     incidents = []
-    for bot in Bot.objects.filter(is_active=True):
-        for name, period in WATCHED.items():
-            if name in overdue:
-                last = overdue[name]
-                seen = f"last succeeded {last:%Y-%m-%d %H:%M} UTC" if last else "never succeeded"
-                incidents.append(
-                    open_or_bump_incident(
-                        bot=bot,
-                        kind=Kind.MISSED_SCHEDULE,
-                        key=name,
-                        severity=IntegrityIncident.Severity.CRITICAL,
-                        title=f"Missed schedule: {name} {seen}",
-                        detail={"job": name, "period_hours": period / datetime.timedelta(hours=1)},
-                        occurrences=0,
-                    )
+    for name, day in missed:
+        outcome, error = _why(name, day)
+        detail = {
+            "job": name,
+            "day": day.isoformat(),
+            "last_outcome": outcome,
+            "last_error": error,
+            "rerun": f"python manage.py rqenqueue {WATCHED[name].func} {day.isoformat()}",
+        }
+        for bot in bots:
+            incidents.append(
+                open_or_bump_incident(
+                    bot=bot,
+                    kind=Kind.MISSED_SCHEDULE,
+                    key=_incident_key(name, day),
+                    severity=IntegrityIncident.Severity.CRITICAL,
+                    title=f"Missed schedule: {name} for {day} ({outcome})",
+                    detail=detail,
+                    occurrences=0,
                 )
-            else:
-                stale = IntegrityIncident.objects.filter(
-                    bot=bot, kind=Kind.MISSED_SCHEDULE, key=name
-                ).exclude(status=IntegrityIncident.Status.RESOLVED)
-                for incident in stale:
-                    resolve_incident(incident)
+            )
+    missing = {_incident_key(name, day) for name, day in missed}
+    unresolved = (
+        IntegrityIncident.objects.filter(bot__in=bots, kind=Kind.MISSED_SCHEDULE)
+        .exclude(status=IntegrityIncident.Status.RESOLVED)
+        .exclude(key__in=missing)
+    )
+    done = _succeeded({incident.key for incident in unresolved})
+    for incident in unresolved:
+        # Keyed by job alone: from before the watch looked per day, superseded by the day keys.
+        if incident.key in done or ":" not in incident.key:
+            resolve_incident(incident)
     return incidents
 
 
-_last_watch = 0.0
+class Throttle:
+    """Lets each named task through at most once per its interval of `clock`, in this process.
 
-
-def watch_schedules_from_ingestion():
-    """Called by the ingestion API: the watch runs even if no scheduler or worker does.
-
-    Alerts are delivered right here, since the workers that would send them may be the thing
-    that is down.
+    A task that never ran is due at once: never is None, not 0.0, since a monotonic clock may
+    start near zero at boot (the first 10 minutes of a machine's uptime would be skipped).
     """
-    global _last_watch
-    if time.monotonic() - _last_watch < WATCH_FROM_INGESTION_EVERY:
-        return
-    _last_watch = time.monotonic()
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.last_run = {}
+
+    def due(self, task, every):
+        now = self.clock()
+        last = self.last_run.get(task)
+        if last is not None and now - last < every:
+            return False
+        self.last_run[task] = now
+        return True
+
+
+ingestion_throttle = Throttle()
+
+
+def watch_schedules_from_ingestion(now=None):
+    """Called by the ingestion API once the batch is stored: the watch and the alerts run even if
+    no scheduler, worker or Redis does.
+
+    Due alerts are delivered right here (also those a Redis outage left pending), since the
+    workers that would send them may be the thing that is down.
+    """
     try:
-        if watch_schedules():
-            deliver_due_alerts()
+        missed = []
+        if ingestion_throttle.due("watch", WATCH_FROM_INGESTION_EVERY):
+            missed = watch_schedules(now)
+        if missed or ingestion_throttle.due("alerts", SWEEP_ALERTS_EVERY):
+            deliver_due_alerts(now)
     except Exception:  # the watchdog must never cost the bot its ingestion
         logger.exception("schedule watch from ingestion failed")

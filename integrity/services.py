@@ -55,9 +55,10 @@ def open_or_bump_incident(*, bot, kind, severity, title, key="", detail=None, oc
 
 def _alert(incident, event):
     """Queue the notices with the caller's transaction; dispatch them as soon as it commits
-    (on a worker, or right here in the embedded mode), not at the next scheduled sweep."""
+    (on a worker, or right here in the embedded mode), not at the next scheduled sweep. If
+    Redis is down they stay pending for the sweeps, and the caller still succeeds."""
     if queue_incident_alerts(incident, event):
-        transaction.on_commit(lambda: enqueue("integrity.jobs.dispatch_alerts"))
+        enqueue("integrity.jobs.dispatch_alerts")
 
 
 def acknowledge_incident(incident, *, user):

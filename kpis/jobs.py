@@ -3,7 +3,7 @@
 import logging
 
 from kpis.services import capture_daily_snapshots, today
-from tradeops.scheduling import AlreadyDone, recorded_run
+from tradeops.scheduling import AlreadyDone, job_day, recorded_run
 
 logger = logging.getLogger(__name__)
 
@@ -11,8 +11,9 @@ DAILY_SNAPSHOTS = "kpis.daily_snapshots"
 
 
 def compute_daily_snapshots(as_of=None):
-    """7d and 30d snapshots of every active bot as of `as_of` (default: today, UTC)."""
-    as_of = as_of or today()
+    """7d and 30d snapshots of every active bot as of `as_of` (a date or its ISO text; default:
+    today, UTC), recorded under that day."""
+    as_of = job_day(as_of, today())
     try:
         with recorded_run(DAILY_SNAPSHOTS, as_of.isoformat()) as run:
             snapshots = capture_daily_snapshots(as_of)

@@ -1,5 +1,10 @@
-"""The dead man's switch: a daily job that stops succeeding raises a critical incident, even
-when no scheduler or worker runs at all."""
+"""The dead man's switch: each day a daily job did not succeed by its due time plus grace is a
+critical incident, even when later days succeeded and even when no scheduler or worker runs at
+all.
+
+The watch looks per day (the day each run is recorded under), not at the last success of any
+day: a killed or failed day used to hide behind the next day's success. So the incidents are
+keyed "job:day" and a bot 3 days old with nothing run has one per job and missed day."""
 
 import datetime
 import json
@@ -9,27 +14,34 @@ from django.utils import timezone
 
 from integrity import schedules
 from integrity.models import AlertChannel, IntegrityIncident
-from integrity.schedules import watch_schedules
+from integrity.schedules import LOOKBACK_DAYS, WATCHED, Throttle, watch_schedules
+from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from tests.conftest import closed_trade
 from tradeops.models import Bot, JobRun
 
 Kind = IntegrityIncident.Kind
+CHECKS, SNAPSHOTS = "integrity.daily_checks", "kpis.daily_snapshots"
+NOW = datetime.datetime(2026, 11, 20, 15, 0, tzinfo=datetime.UTC)
+DAYS = [datetime.date(2026, 11, day) for day in (18, 19, 20)]  # due since the bot was created
 
 
-def ago(**delta):
-    return timezone.now() - datetime.timedelta(**delta)
+def run(name, day, outcome="succeeded", **fields):
+    at = datetime.datetime.combine(day, WATCHED[name].runs_at, tzinfo=datetime.UTC)
+    finished = None if outcome == "running" else at
+    return JobRun.objects.create(
+        name=name, key=day.isoformat(), started_at=at, finished_at=finished, outcome=outcome,
+        **fields,
+    )  # fmt: skip
 
 
-def succeeded(name, when):
-    JobRun.objects.create(
-        name=name, key=when.isoformat(), started_at=when, finished_at=when, outcome="succeeded"
-    )
+def created(bot, at):
+    Bot.objects.filter(pk=bot.pk).update(created_at=at)
+    return bot
 
 
 @pytest.fixture
 def old_bot(bot):
-    Bot.objects.filter(pk=bot.pk).update(created_at=ago(days=3))
-    return bot
+    return created(bot, NOW - datetime.timedelta(days=3))
 
 
 def missed(bot):
@@ -40,29 +52,59 @@ def missed(bot):
     )
 
 
-def test_jobs_within_their_period_plus_grace_are_fine(old_bot):
-    succeeded("integrity.daily_checks", ago(hours=25))
-    succeeded("kpis.daily_snapshots", ago(hours=25, minutes=59))
-    watch_schedules()
+def keys(name, *days):
+    return {f"{name}:{day}" for day in days}
+
+
+def test_every_day_that_ran_is_fine(old_bot):
+    for day in DAYS:
+        run(CHECKS, day)
+        run(SNAPSHOTS, day)
+    watch_schedules(NOW)
     assert missed(old_bot) == set()
 
 
-def test_a_job_past_its_period_plus_grace_opens_a_critical_incident(old_bot):
-    succeeded("integrity.daily_checks", ago(hours=26, minutes=1))
-    succeeded("kpis.daily_snapshots", ago(hours=1))
+def test_a_days_run_is_due_at_its_time_plus_two_hours_grace(old_bot):
+    for day in DAYS[:2]:
+        run(CHECKS, day)
+        run(SNAPSHOTS, day)
+    # Snapshots are due at 00:05 and checks at 00:10 UTC; at 02:07 only the snapshots are late.
+    watch_schedules(datetime.datetime(2026, 11, 20, 2, 7, tzinfo=datetime.UTC))
 
-    watch_schedules()
-
-    assert missed(old_bot) == {"integrity.daily_checks"}
+    assert missed(old_bot) == keys(SNAPSHOTS, "2026-11-20")
     incident = IntegrityIncident.objects.get(kind=Kind.MISSED_SCHEDULE)
     assert incident.severity == "critical"
-    assert "last succeeded" in incident.title
+    assert incident.title == "Missed schedule: kpis.daily_snapshots for 2026-11-20 (never ran)"
+    assert incident.detail["rerun"] == (
+        "python manage.py rqenqueue kpis.jobs.compute_daily_snapshots 2026-11-20"
+    )
+
+
+def test_a_failed_or_dead_day_is_an_incident_even_after_later_days_succeeded(old_bot):
+    run(CHECKS, DAYS[0], "failed", error="Traceback ...\nValueError: boom")
+    run(CHECKS, DAYS[2])
+    for day in DAYS:
+        run(SNAPSHOTS, day, "running" if day == DAYS[1] else "succeeded")  # its worker died
+
+    watch_schedules(NOW)
+
+    assert missed(old_bot) == keys(CHECKS, "2026-11-18", "2026-11-19") | keys(
+        SNAPSHOTS, "2026-11-19"
+    )
+    titles = dict(IntegrityIncident.objects.values_list("key", "title"))
+    assert titles["integrity.daily_checks:2026-11-18"].endswith("(failed)")
+    assert titles["integrity.daily_checks:2026-11-19"].endswith("(never ran)")
+    dead = IntegrityIncident.objects.get(key="kpis.daily_snapshots:2026-11-19")
+    assert dead.detail["last_error"] == "abandoned: worker died or timed out"
 
 
 def test_a_job_that_never_ran_counts_from_the_first_bot(old_bot):
-    watch_schedules()
-    assert missed(old_bot) == {"integrity.daily_checks", "kpis.daily_snapshots"}
-    assert "never succeeded" in IntegrityIncident.objects.first().title
+    watch_schedules(NOW)
+    assert missed(old_bot) == keys(CHECKS, *DAYS) | keys(SNAPSHOTS, *DAYS)
+    assert all(
+        "(never ran)" in title
+        for title in IntegrityIncident.objects.values_list("title", flat=True)
+    )
 
 
 def test_a_new_install_is_not_overdue(bot):
@@ -70,25 +112,69 @@ def test_a_new_install_is_not_overdue(bot):
     assert missed(bot) == set()
 
 
-def test_incident_resolves_when_the_job_succeeds_again(old_bot):
-    watch_schedules()
-    succeeded("integrity.daily_checks", ago(minutes=5))
-    succeeded("kpis.daily_snapshots", ago(minutes=5))
-    watch_schedules()
-    assert missed(old_bot) == set()
-    assert (
-        IntegrityIncident.objects.filter(kind=Kind.MISSED_SCHEDULE, status="resolved").count() == 2
+def test_the_watch_looks_back_a_week_and_a_dead_day_stays_open_after_it(bot):
+    created(bot, NOW - datetime.timedelta(days=30))
+    watch_schedules(NOW)
+    week = [NOW.date() - datetime.timedelta(days=n) for n in range(LOOKBACK_DAYS)]
+    assert missed(bot) == keys(CHECKS, *week) | keys(SNAPSHOTS, *week)
+
+    watch_schedules(NOW + datetime.timedelta(days=1))
+    assert keys(CHECKS, week[-1]) <= missed(bot)  # out of the window, still never ran
+
+
+def test_incident_resolves_when_that_days_run_succeeds(old_bot):
+    watch_schedules(NOW)
+    compute_daily_snapshots("2026-11-18")  # a missed day run late, as the incident says
+    run(CHECKS, DAYS[0])
+    watch_schedules(NOW)
+
+    assert missed(old_bot) == keys(CHECKS, *DAYS[1:]) | keys(SNAPSHOTS, *DAYS[1:])
+    resolved = IntegrityIncident.objects.filter(kind=Kind.MISSED_SCHEDULE, status="resolved")
+    assert set(resolved.values_list("key", flat=True)) == keys(CHECKS, DAYS[0]) | keys(
+        SNAPSHOTS, DAYS[0]
     )
+    assert JobRun.objects.get(name=DAILY_SNAPSHOTS, key="2026-11-18").outcome == "succeeded"
+
+
+def test_an_incident_keyed_by_job_alone_from_before_the_per_day_watch_is_resolved(old_bot):
+    IntegrityIncident.objects.create(
+        bot=old_bot, kind=Kind.MISSED_SCHEDULE, key=CHECKS, severity="critical", title="old",
+        opened_at=NOW, last_seen_at=NOW,
+    )  # fmt: skip
+    watch_schedules(NOW)
+    assert IntegrityIncident.objects.get(key=CHECKS).status == "resolved"
+
+
+def test_cron_runs_the_watched_jobs_when_the_watch_expects_them():
+    assert WATCHED[SNAPSHOTS].cron == "5 0 * * *"
+    assert WATCHED[CHECKS].cron == "10 0 * * *"
+
+
+def test_the_throttle_lets_a_task_through_at_once_then_once_per_interval():
+    clock = [3.0]  # a monotonic clock a few seconds after boot
+    throttle = Throttle(clock=lambda: clock[0])
+    assert throttle.due("watch", 600)
+    clock[0] += 599
+    assert not throttle.due("watch", 600)
+    assert throttle.due("alerts", 60)
+    clock[0] += 1
+    assert throttle.due("watch", 600)
+
+
+@pytest.fixture
+def just_booted(monkeypatch):
+    """This process's monotonic clock reads 480 s: a machine up 8 minutes."""
+    monkeypatch.setattr(schedules, "ingestion_throttle", Throttle(clock=lambda: 480.0))
 
 
 def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
-    client, old_bot, bot_and_token, httpserver, monkeypatch
+    client, old_bot, bot_and_token, httpserver, just_booted
 ):
-    monkeypatch.setattr(schedules, "_last_watch", 0.0)
     httpserver.expect_request("/hook").respond_with_data("ok")
     AlertChannel.objects.create(
         name="hook", kind="apprise", target=httpserver.url_for("/hook").replace("http", "json")
     )
+    Bot.objects.filter(pk=old_bot.pk).update(created_at=timezone.now() - datetime.timedelta(days=3))
     _, token = bot_and_token
 
     response = client.post(
@@ -99,6 +185,7 @@ def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
     )
 
     assert response.status_code == 200
-    assert missed(old_bot) == {"integrity.daily_checks", "kpis.daily_snapshots"}
+    found = missed(old_bot)
+    assert {key.partition(":")[0] for key in found} == {CHECKS, SNAPSHOTS}
     titles = [json.loads(request.data)["title"] for request, _ in httpserver.log]
-    assert len(titles) == 2 and all("Missed schedule" in title for title in titles)
+    assert len(titles) == len(found) and all("Missed schedule" in title for title in titles)

@@ -2,9 +2,11 @@
 
 Jobs (the functions in each app's jobs.py) wrap their work in `recorded_run`, so a JobRun row
 says when each ran, how it ended and why it failed, whoever ran it: a worker, the in-process
-fallback, or a test.
+fallback, or a test. A run whose worker died (kill -9, out of memory, a lost machine) cannot
+record its own end: `sweep_abandoned_runs` marks it failed, so the next run for its key retries.
 """
 
+import datetime
 import logging
 import traceback
 from contextlib import contextmanager
@@ -14,22 +16,51 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from redis.exceptions import RedisError
 from rq import get_current_job
+from rq.job import JobStatus
 
 from tradeops.models import JobRun
 
 logger = logging.getLogger(__name__)
 
+ABANDONED = "abandoned: worker died or timed out"
+# RQ's own margin past a job's timeout before it declares the job abandoned (heartbeat + 60 s).
+TIMEOUT_MARGIN = datetime.timedelta(seconds=60)
 
-def enqueue(func, *args, job_id=None, **kwargs):
-    """Run `func` (a function or its dotted path) on an RQ worker, or right here when no Redis
-    is configured (the embedded mode).
 
-    With Redis, django-rq enqueues once the surrounding transaction commits (COMMIT_MODE).
+def enqueue(func, *args, **kwargs):
+    """Fire and forget: run `func` (a function or its dotted path) once the current transaction
+    commits (at once outside one), on an RQ worker, or right here when no Redis is configured
+    (the embedded mode).
+
+    The caller's data is committed by then, so nothing here may fail the caller: if Redis cannot
+    take the job, or the in-process run fails, that is logged and the work waits for its next
+    schedule or sweep (pending alerts: the dispatch job, and the ingestion API's sweep, which
+    needs no Redis).
     """
-    if not settings.REDIS_URL:
-        return (import_string(func) if isinstance(func, str) else func)(*args, **kwargs)
-    return django_rq.get_queue("default").enqueue(func, *args, job_id=job_id, **kwargs)
+    transaction.on_commit(lambda: _start(func, args, kwargs))
+
+
+def _start(func, args, kwargs):
+    try:
+        if settings.REDIS_URL:
+            # "auto": this already runs after the commit. django-rq's own on_commit hook
+            # (COMMIT_MODE on_db_commit) would let a Redis error escape into the request.
+            django_rq.get_queue("default", commit_mode="auto").enqueue(func, *args, **kwargs)
+        else:
+            (import_string(func) if isinstance(func, str) else func)(*args, **kwargs)
+    except Exception:
+        name = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+        logger.exception("could not start %s; left for its next schedule or sweep", name)
+
+
+def job_day(day, today):
+    """The day a daily job runs for: a date, its ISO text (as `manage.py rqenqueue` passes it),
+    or by default `today`."""
+    if isinstance(day, str):
+        return datetime.date.fromisoformat(day)
+    return day or today
 
 
 class AlreadyDone(Exception):
@@ -41,7 +72,8 @@ def recorded_run(name, key):
     """Record a run of job `name` for `key`; raises AlreadyDone if that key already succeeded.
 
     A failing run is recorded with its traceback and the exception goes on (RQ marks the job
-    failed too); the next run for the same key tries again.
+    failed too); a run whose worker died is marked failed by `sweep_abandoned_runs`. Either way
+    the next run for the same key tries again.
     """
     if JobRun.objects.filter(name=name, key=key, outcome=JobRun.Outcome.SUCCEEDED).exists():
         raise AlreadyDone(f"{name} already succeeded for {key}")
@@ -70,3 +102,44 @@ def recorded_run(name, key):
             finished_at=run.finished_at,
             error=f"another run of {name} for {key} succeeded first",
         )
+
+
+def sweep_abandoned_runs(now=None):
+    """Mark failed every run whose worker died or timed out; returns how many.
+
+    A run is abandoned once it has been running past the queue's job timeout (RQ stops a job
+    then, so it cannot still be working), or, when Redis answers, as soon as RQ no longer has
+    its job started: failed, stopped, gone, or its worker stopped sending heartbeats (RQ's own
+    check, about 90 s after the last one). A run that ends after all still records its outcome.
+    """
+    now = now or timezone.now()
+    running = JobRun.objects.filter(outcome=JobRun.Outcome.RUNNING)
+    timeout = datetime.timedelta(seconds=settings.RQ_QUEUES["default"]["DEFAULT_TIMEOUT"])
+    abandoned = set(
+        running.filter(started_at__lt=now - timeout - TIMEOUT_MARGIN).values_list("pk", flat=True)
+    )
+    abandoned |= _given_up_by_rq(running.exclude(rq_job_id="").exclude(pk__in=abandoned), now)
+    return JobRun.objects.filter(pk__in=abandoned, outcome=JobRun.Outcome.RUNNING).update(
+        outcome=JobRun.Outcome.FAILED, finished_at=now, error=ABANDONED
+    )
+
+
+def _given_up_by_rq(runs, now):
+    """The runs among `runs` whose RQ job is no longer started; none if Redis does not answer."""
+    runs = list(runs)
+    if not runs or not settings.REDIS_URL:
+        return set()
+    try:
+        queue = django_rq.get_queue("default")
+        queue.started_job_registry.cleanup(timestamp=now.timestamp())
+        given_up = set()
+        for run in runs:
+            job = queue.fetch_job(run.rq_job_id)
+            if job is None or job.get_status() != JobStatus.STARTED:
+                given_up.add(run.pk)
+        return given_up
+    except RedisError:
+        logger.warning(
+            "Redis unreachable: running jobs judged by their timeout only", exc_info=True
+        )
+        return set()
