@@ -87,6 +87,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "kind",
+        "masked_target",
         "bot",
         "min_severity",
         "repeat_minutes",
@@ -96,6 +97,21 @@ class AlertChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active", "bot"]
     search_fields = ["name"]
     actions = ["send_test_alert"]
+
+    # Who may change a channel (a Team lead) sees its full target in the form; everyone else
+    # sees it masked. Lists show it masked to all.
+    def sees_secrets(self, request):
+        return request.user.has_perm("integrity.change_alertchannel")
+
+    def get_exclude(self, request, obj=None):
+        return [] if self.sees_secrets(request) else ["target"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if self.sees_secrets(request) else ["masked_target"]
+
+    @admin.display(description="target")
+    def masked_target(self, channel):
+        return channel.masked_target
 
     @admin.action(description="Send test alert (each critical path)", permissions=["test"])
     def send_test_alert(self, request, queryset):

@@ -1,7 +1,10 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tradeops.encryption import EncryptedCharField
 from tradeops.models import Bot
 
 
@@ -104,7 +107,8 @@ class AlertChannel(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    target = models.CharField(
+    # Apprise URLs carry the service's tokens and passwords: encrypted at rest.
+    target = EncryptedCharField(
         max_length=1000,
         help_text="Email: comma-separated addresses. Webhook/chat: an Apprise URL, e.g. "
         "json://ops.example.com/hook, slack://T000/B000/XXXX, discord://id/token, "
@@ -135,6 +139,22 @@ class AlertChannel(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def masked_target(self):
+        """The target without its secrets: an Apprise URL keeps its scheme and its host when the
+        host is a network name (json://ops.example.com/…); chat services keep their tokens where
+        a host would be (tgram://bottoken/…), so those show the scheme alone."""
+        if self.kind == self.Kind.EMAIL:
+            return self.target
+        scheme, _, _ = self.target.partition("://")
+        try:
+            host = urlsplit(self.target).hostname or ""
+        except ValueError:
+            host = ""
+        if "." in host or ":" in host or host == "localhost":
+            return f"{scheme}://{host}/…"
+        return f"{scheme}://…"
 
     def accepts(self, incident):
         if self.bot_id and self.bot_id != incident.bot_id:

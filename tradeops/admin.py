@@ -1,8 +1,14 @@
 import json
+from functools import wraps
 
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django_rq.admin import QueueAdmin
+from django_rq.models import Dashboard
 
 from integrity.alerts import firing_paths
 from integrity.cleanup import plan_cleanup
@@ -73,6 +79,9 @@ class BotAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
     list_filter = ["is_active", "exchange"]
     search_fields = ["slug", "name"]
+    # What the bot runs changes only through the audited services (baseline, experiment start
+    # and decision, rollback trigger, scaling step), never by editing the bot.
+    readonly_fields = ["current_release"]
     actions = ["issue_token", "run_integrity_checks", "cleanup_dry_run"]
 
     @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
@@ -114,16 +123,61 @@ class BotAdmin(admin.ModelAdmin):
 
     @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
     def issue_token(self, request, queryset):
-        for bot in queryset:
-            token = issue_api_token(bot, label=f"admin:{request.user}", created_by=request.user)
-            self.message_user(
-                request,
-                f"New API token for {bot.slug} (copy it now, it is not shown again): {token}",
-                messages.WARNING,
-            )
+        """The tokens go in this page only: a message would carry them in a signed (readable)
+        cookie or the session."""
+        issued = [
+            (bot, issue_api_token(bot, label=f"admin:{request.user}", created_by=request.user))
+            for bot in queryset
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "New API tokens",
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/tradeops/issued_tokens.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def has_add_token_permission(self, request):
         return request.user.has_perm("tradeops.add_apitoken")
+
+
+class QueueDashboardAdmin(QueueAdmin):
+    """django-rq's queue dashboard empties queues and deletes or requeues jobs outside every
+    service and audit trail, so it is for superusers and users granted `django_rq.admin` (no
+    role has it). Its views only ask for staff: every one of its URLs checks the grant first."""
+
+    def may_drive(self, request):
+        return request.user.has_perm("django_rq.admin")
+
+    def has_module_permission(self, request):
+        return self.may_drive(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.may_drive(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.may_drive(request)
+
+    def get_urls(self):
+        return [
+            URLPattern(url.pattern, self._guard(url.callback), url.default_args, url.name)
+            for url in super().get_urls()
+        ]
+
+    def _guard(self, view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            # Anonymous requests go on: to the login page, or to the stats' own token check.
+            if request.user.is_authenticated and not self.may_drive(request):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+
+admin.site.register(Dashboard, QueueDashboardAdmin)
 
 
 @admin.register(ApiToken)

@@ -1,6 +1,8 @@
 """The trading team's roles as Django groups, with their permissions defined in one place.
 
 Every role reads everything in TradeOps; the extra grants are what each role may change.
+No role drives the RQ queue dashboard (`django_rq.admin`: superusers, or a user granted it).
+Only who may change alert channels (Team lead) sees their full targets; others see them masked.
 `ensure_roles` is idempotent: it runs after every migrate and from `manage.py setup_roles`.
 """
 
@@ -24,7 +26,6 @@ _OPERATOR_GRANTS = [
     "experiments.change_scalingstep",
     "integrity.change_integrityincident",
     "integrity.add_cleanupplan",
-    "django_rq.view_queue",
 ]
 ROLE_GRANTS = {
     VIEWER: [],

@@ -3,8 +3,12 @@
 DATABASE_URL  default: a SQLite file in the project folder (the embedded default).
 REDIS_URL     absent: RQ jobs run in-process, synchronously.
 SECRET_KEY, DEBUG, ALLOWED_HOSTS as usual; production needs SECRET_KEY and DEBUG=False.
+FIELD_ENCRYPTION_KEY  Fernet key(s), comma-separated, newest first: encrypt secrets at rest (alert
+              channel targets). Production needs it (`check --deploy`); unset, demo and test
+              installs use a key derived from SECRET_KEY.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -19,6 +23,7 @@ env = environ.Env(
     SECURE_SSL_REDIRECT=(bool, True),
     SECURE_HSTS_SECONDS=(int, 31536000),
     INGEST_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
+    FIELD_ENCRYPTION_KEY=(list, []),
 )
 environ.Env.read_env(BASE_DIR / ".env")
 
@@ -27,6 +32,7 @@ DEBUG = env("DEBUG")
 SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="dev-only-insecure-key")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -35,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "django_rq",
     "tradeops",
     "integrity",
@@ -44,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -51,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tradeops.urls"
@@ -82,6 +93,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes: 5 failed logins for a username from one address lock that pair out for an hour.
+# Per pair, so an attacker elsewhere cannot lock a lead out. Unlock early with
+# `manage.py axes_reset_username NAME`. Behind a reverse proxy every client shares the proxy's
+# address (REMOTE_ADDR), so the lock then falls on the username alone.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(hours=1)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+
+# django-csp: nothing but our own origin, and no inline script. The admin has none; the queue
+# dashboard has one (a jQuery `.actions()` call Django 5.2 no longer provides, so it fails
+# anyway). Inline styles stay allowed: the report's <style> block, style attributes in templates.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -106,6 +145,8 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tradeops.workers.DjangoWorker"}
+# The queue dashboard is registered by tradeops.admin, behind its own permission check.
+RQ_SHOW_ADMIN_LINK = False
 
 # Alerts: email through Django's mail settings (EMAIL_URL, e.g. smtp+tls://user:pass@host:587),
 # and links back to the admin from TRADEOPS_BASE_URL.

@@ -5,7 +5,8 @@ from django.views.generic import RedirectView
 from tradeops import api
 from tradeops.models import IngestKind
 
-# django-rq 4 registers its queue dashboard inside the admin (/admin/django_rq/...).
+# The RQ queue dashboard lives inside the admin (/admin/django_rq/...), registered by
+# tradeops.admin behind its own permission check.
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
