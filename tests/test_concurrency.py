@@ -1,12 +1,15 @@
 """Two bots (or two retries of one) pushing at once never duplicate or lose a record."""
 
+import random
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from tests.conftest import closed_trade, ingest
-from tradeops.models import DecisionCount, IngestBatch, Trade
+from integrity.models import IntegrityIncident
+from tests.conftest import closed_trade, ingest, open_trade
+from tradeops.models import DecisionCount, IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 
 
@@ -60,3 +63,46 @@ def test_concurrent_raw_decision_batches_never_lose_an_increment():
     run_concurrently(batch(0), batch(30))
 
     assert DecisionCount.objects.get().count == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_senders_closing_the_same_open_trades_one_close_wins_the_rest_conflict():
+    bot, _ = create_bot(slug="race")
+    ids = [f"O-{n}" for n in range(200)]
+    ingest(bot, "trades", *[open_trade(external_id=i) for i in ids])
+
+    def closes(sender):
+        batch = [closed_trade(external_id=i, exit_price=str(49800 + sender)) for i in ids]
+        return lambda: ingest(bot, "trades", *batch)
+
+    results = run_concurrently(*[closes(sender) for sender in range(8)])
+
+    assert sum(result.updated for result in results) == 200
+    assert sum(result.quarantined for result in results) == 7 * 200
+    winners = {trade.exit_price for trade in Trade.objects.filter(status="closed")}
+    assert Trade.objects.filter(status="closed").count() == 200
+    assert winners <= {Decimal(49800 + sender) for sender in range(8)}
+    assert QuarantinedRecord.objects.filter(reason="conflict").count() == 7 * 200
+    incident = IntegrityIncident.objects.get(kind=IntegrityIncident.Kind.TRADE_CONFLICT)
+    assert (incident.severity, incident.occurrences) == ("critical", 7 * 200)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_batches_in_different_orders_do_not_deadlock():
+    bot, _ = create_bot(slug="race")
+    shared = [f"S-{n}" for n in range(1500)]
+    ingest(bot, "trades", *[open_trade(external_id=i) for i in shared])
+
+    def batch(sender):
+        # Updates of the same open trades plus new trades other senders also insert, each sender
+        # in its own order.
+        keys = shared + [f"N-{n}" for n in range(1000)]
+        random.Random(sender).shuffle(keys)
+        records = [open_trade(external_id=key, est_fees=str(sender + 1)) for key in keys]
+        return lambda: ingest(bot, "trades", *records)
+
+    results = run_concurrently(*[batch(sender) for sender in range(8)])
+
+    assert all(result.records == 2500 and result.quarantined == 0 for result in results)
+    assert sum(result.accepted for result in results) == 1000
+    assert Trade.objects.count() == 2500

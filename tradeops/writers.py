@@ -86,6 +86,45 @@ def _in_key_order(rows_by_key):
     return [rows_by_key[key] for key in sorted(rows_by_key)]
 
 
+def update_rows(model, rows):
+    """Update rows (dicts with "pk" and the same fields each): one UPDATE ... FROM (VALUES ...)
+    per chunk on PostgreSQL, in the rows' order; bulk_update elsewhere.
+
+    Django's bulk_update writes one CASE WHEN per field listing every pk, which PostgreSQL
+    evaluates row by row: quadratic, seconds for a few thousand open trades updated at once.
+    """
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in rows[0] if name != "pk"]
+    if connection.vendor != "postgresql":
+        objects = [model(**row) for row in rows]
+        names = [field.name for field in fields]
+        model.objects.bulk_update(objects, names, batch_size=BULK_BATCH_SIZE)
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    columns = [quote(field.column) for field in fields]
+    types = [field.cast_db_type(connection) for field in fields]
+    placeholder = "(%s::bigint, " + ", ".join(f"%s::{kind}" for kind in types) + ")"
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BULK_BATCH_SIZE):
+            chunk = rows[start : start + BULK_BATCH_SIZE]
+            values = ", ".join([placeholder] * len(chunk))
+            params = [
+                value
+                for row in chunk
+                for value in (row["pk"], *(row[field.attname] for field in fields))
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "
+                f"FROM (VALUES {values}) AS v ({pk}, {', '.join(columns)}) "
+                f"WHERE {table}.{pk} = v.{pk}",
+                params,
+            )
+
+
 class RowWriter:
     model = None
     key_fields: tuple = ()
@@ -162,10 +201,7 @@ class RowWriter:
 
     def _write(self, bot, creates, updates):
         insert_rows(self.model, bot, creates)
-        if updates:
-            objects = [self.model(**row) for row in updates]
-            fields = [field for field in next(iter(updates)) if field != "pk"]
-            self.model.objects.bulk_update(objects, fields, batch_size=BULK_BATCH_SIZE)
+        update_rows(self.model, updates)
         self.after_write(bot, creates)
 
 
