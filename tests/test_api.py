@@ -1,12 +1,24 @@
 """POST /api/v1/ingest/<kind>: bearer-token auth, size limit, JSON and NDJSON bodies."""
 
+import datetime
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import closed_trade
 from tradeops.models import IngestBatch, QuarantinedRecord, Trade
-from tradeops.services import create_bot, issue_api_token, revoke_api_tokens
+from tradeops.services import (
+    TOKEN_FAILURE_WINDOW,
+    TOKEN_FAILURES_ALLOWED,
+    client_throttled_for,
+    create_bot,
+    issue_api_token,
+    record_failed_token,
+    revoke_api_tokens,
+)
 
 URL = "/api/v1/ingest/trades"
 
@@ -126,3 +138,72 @@ def test_unknown_kind_is_404(client, bot_and_token):
 
 def test_get_is_not_allowed(client):
     assert client.get(URL).status_code == 405
+
+
+def test_two_spellings_of_one_bad_record_are_both_kept(client, bot_and_token):
+    _, token = bot_and_token
+    number = json.dumps([closed_trade(qty=0)])
+    text = json.dumps([closed_trade(qty="0")])
+
+    post(client, number, token)
+    post(client, text, token)
+    post(client, text, token)
+
+    kept = {record.raw: record.times_seen for record in QuarantinedRecord.objects.all()}
+    assert kept == {number[1:-1]: 1, text[1:-1]: 2}
+
+
+def test_an_address_guessing_tokens_gets_429_then_even_a_good_token_waits(client, bot_and_token):
+    _, token = bot_and_token
+    body = json.dumps([closed_trade()])
+    statuses = [post(client, body, f"guess-{n}").status_code for n in range(TOKEN_FAILURES_ALLOWED)]
+
+    throttled = post(client, body, token)
+    elsewhere = client.post(
+        URL,
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+        REMOTE_ADDR="10.0.0.9",
+    )
+
+    assert statuses == [401] * TOKEN_FAILURES_ALLOWED
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= TOKEN_FAILURE_WINDOW.total_seconds() + 1
+    assert elsewhere.status_code == 200
+
+
+def test_token_throttle_lifts_when_its_window_ends(db):
+    start = datetime.datetime(2026, 11, 25, 10, 0, 1, tzinfo=datetime.UTC)
+    for _ in range(TOKEN_FAILURES_ALLOWED):
+        record_failed_token("192.0.2.1", now=start)
+
+    assert client_throttled_for("192.0.2.1", now=start) == 600
+    assert client_throttled_for("192.0.2.1", now=start + TOKEN_FAILURE_WINDOW) == 0
+    assert client_throttled_for("192.0.2.2", now=start) == 0
+
+
+def test_database_down_is_503_json_with_retry_after(tmp_path):
+    # The app with its database on a port nothing listens on: PostgreSQL down, as the bot sees it.
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:9/tradeops",
+        "SECRET_KEY": "test-only-secret-key",
+        "DEBUG": "False",
+        "SECURE_SSL_REDIRECT": "False",
+    }
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client(HTTP_HOST='127.0.0.1').post('/api/v1/ingest/trades', data='[]',"
+        " content_type='application/json', headers={'Authorization': 'Bearer tok_x'})\n"
+        "print(r.status_code, r['Content-Type'], r.get('Retry-After'), r.json()['error'])\n"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "tradeops.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    status, content_type, retry_after, error = result.stdout.split(" ", 3)
+    assert (status, content_type, retry_after) == ("503", "application/json", "5")
+    assert "retry later" in error
