@@ -18,11 +18,11 @@ from django.views.decorators.http import require_POST
 
 from integrity.schedules import watch_schedules_from_ingestion
 from tradeops.parsing import UnparseableBody, UnsupportedContentType
+from tradeops.quarantine import quarantine_unparseable_body
 from tradeops.services import (
     authenticate_bot_token,
     client_throttled_for,
     ingest_body,
-    quarantine_unparseable_body,
     record_failed_token,
 )
 

@@ -1,4 +1,4 @@
-"""Writes of the core domain: bots and their tokens, ingestion and quarantine.
+"""Writes of the core domain: bots and their tokens, and ingestion (quarantine in quarantine.py).
 
 Every entry point (the API, `manage.py ingest`, the demo loader) ingests through `ingest_records`,
 so a record is validated, stored or quarantined the same way whatever brought it in.
@@ -6,7 +6,6 @@ so a record is validated, stored or quarantined the same way whatever brought it
 
 import datetime
 import gc
-import hashlib
 import logging
 import random
 import re
@@ -20,8 +19,6 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrity.models import IntegrityIncident
-from integrity.services import open_or_bump_incident
 from tradeops.models import (
     DEFAULT_EXIT_REASONS,
     ApiToken,
@@ -31,12 +28,13 @@ from tradeops.models import (
     QuarantinedRecord,
     TokenFailure,
 )
-from tradeops.parsing import (
-    FILE_CONTENT_TYPES,
-    IncomingRecord,
-    UnparseableBody,
-    decode_text,
-    parse_text,
+from tradeops.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
+from tradeops.quarantine import (
+    error_entry,
+    quarantine_records,
+    quarantine_unparseable_body,
+    raise_incidents,
+    storable,
 )
 from tradeops.records import decision_event_key, latest_allowed_timestamp, validate_record
 from tradeops.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS, count_decision_events
@@ -52,8 +50,6 @@ RETRY_PAUSE_SECONDS = 0.05
 RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 # A number written with more places than are stored: such a batch keeps its raw body.
 _MORE_PLACES_THAN_STORED = re.compile(r"\.\d{13}")
-# How many per-record errors an incident keeps as examples.
-INCIDENT_EXAMPLES = 5
 
 
 @dataclass
@@ -159,166 +155,7 @@ def authenticate_bot_token(raw_token):
     return token.bot
 
 
-# -- quarantine ------------------------------------------------------------------------------
-
-
-def _fingerprint(kind, raw):
-    """Of the exact raw text: two spellings of one value ("qty": 1.5, "qty": "1.5") are two
-    records, each kept; only the very same text again is counted as seen again."""
-    return hashlib.sha256(f"{kind}\n{raw}".encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def storable(text):
-    """`text` as PostgreSQL can store it: NUL and unpaired surrogates written as escapes."""
-    text = str(text)
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    if not text.isascii():
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def _storable_errors(errors):
-    return {storable(name): storable(message) for name, message in errors.items()}
-
-
-def quarantine_records(bot, kind, refused, *, source):
-    """Keep refused records whole; a record seen before is counted again, not stored twice.
-
-    `refused` is [(IncomingRecord, errors by field, QuarantinedRecord.Reason)].
-    """
-    now = timezone.now()
-    source = storable(source)
-    pending = {}
-    for record, errors, reason in refused:
-        fingerprint = _fingerprint(kind, record.raw)
-        if fingerprint in pending:
-            pending[fingerprint]["times_seen"] += 1
-            continue
-        pending[fingerprint] = {
-            "reason": reason,
-            "external_id": _external_id(record)[:128],
-            "raw": storable(record.raw),
-            "errors": _storable_errors(errors),
-            "times_seen": 1,
-        }
-    # In key order, so concurrent batches lock shared rows in the same order (no deadlock).
-    pending = dict(sorted(pending.items()))
-    seen_before = set(
-        QuarantinedRecord.objects.filter(
-            bot=bot, kind=kind, fingerprint__in=pending.keys()
-        ).values_list("fingerprint", flat=True)
-    )
-    for fingerprint in sorted(seen_before):
-        values = pending.pop(fingerprint)
-        QuarantinedRecord.objects.filter(bot=bot, kind=kind, fingerprint=fingerprint).update(
-            times_seen=F("times_seen") + values["times_seen"],
-            last_seen_at=now,
-            errors=values["errors"],
-            reason=values["reason"],
-            source=source,
-        )
-    QuarantinedRecord.objects.bulk_create(
-        QuarantinedRecord(
-            bot=bot,
-            kind=kind,
-            fingerprint=fingerprint,
-            source=source,
-            first_seen_at=now,
-            last_seen_at=now,
-            **values,
-        )
-        for fingerprint, values in pending.items()
-    )
-
-
-def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
-    """Keep a body that could not be read at all, and raise the incident for it.
-
-    The quarantined record shows the body as text (bytes that are not UTF-8 as escapes); the batch
-    keeps the exact bytes.
-    """
-    record = IncomingRecord(index=0, raw=body.decode("utf-8", errors="backslashreplace"))
-    with transaction.atomic():
-        quarantine_records(
-            bot,
-            kind,
-            [(record, {"_body": error}, Reason.UNPARSEABLE)],
-            source=source,
-        )
-        IngestBatch.objects.create(
-            bot=bot,
-            kind=kind,
-            source=storable(source),
-            records=1,
-            quarantined=1,
-            raw_body=IngestBatch.pack_body(body),
-        )
-        open_or_bump_incident(
-            bot=bot,
-            kind=IntegrityIncident.Kind.UNPARSEABLE_BATCH,
-            key=kind,
-            severity=_severity(kind),
-            title=f"Unparseable {kind} batch quarantined",
-            detail={"source": source, "error": error},
-        )
-
-
-def _severity(kind):
-    # Anything that may hide a trade is critical: the plan's "blocked malformed trade persistence".
-    if kind == IngestKind.TRADES:
-        return IntegrityIncident.Severity.CRITICAL
-    return IntegrityIncident.Severity.WARNING
-
-
-def _raise_incidents(bot, kind, result, malformed, conflicts, source):
-    examples = result.errors[:INCIDENT_EXAMPLES]
-    if kind == IngestKind.TRADES:
-        if malformed:
-            open_or_bump_incident(
-                bot=bot,
-                kind=IntegrityIncident.Kind.BLOCKED_MALFORMED_TRADE,
-                severity=IntegrityIncident.Severity.CRITICAL,
-                title="Blocked malformed trade persistence",
-                occurrences=malformed,
-                detail={"source": source, "examples": examples},
-            )
-        if conflicts:
-            open_or_bump_incident(
-                bot=bot,
-                kind=IntegrityIncident.Kind.TRADE_CONFLICT,
-                severity=IntegrityIncident.Severity.CRITICAL,
-                title="Conflicting re-send of a closed trade",
-                occurrences=conflicts,
-                detail={"source": source, "examples": examples},
-            )
-    elif malformed or conflicts:
-        open_or_bump_incident(
-            bot=bot,
-            kind=IntegrityIncident.Kind.QUARANTINED_RECORDS,
-            key=kind,
-            severity=IntegrityIncident.Severity.WARNING,
-            title=f"Quarantined {kind} records",
-            occurrences=malformed + conflicts,
-            detail={"source": source, "examples": examples},
-        )
-
-
 # -- ingestion -------------------------------------------------------------------------------
-
-
-def _external_id(record):
-    data = record.data if isinstance(record.data, dict) else {}
-    external_id = data.get("external_id")
-    return storable(external_id) if isinstance(external_id, str) else ""
-
-
-def _error_entry(record, errors):
-    return {
-        "index": record.index,
-        "external_id": _external_id(record) or None,
-        "errors": _storable_errors(errors),
-    }
 
 
 def _should_retry(exc, attempt):
@@ -416,10 +253,10 @@ def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_b
         key=lambda item: item[0].index,
     )
     result.quarantined = len(refused)
-    result.errors = [_error_entry(record, errors) for record, errors, _ in refused]
+    result.errors = [error_entry(record, errors) for record, errors, _ in refused]
     if refused:
         quarantine_records(bot, kind, refused, source=source)
-        _raise_incidents(bot, kind, result, len(malformed), len(conflicts), source)
+        raise_incidents(bot, kind, result.errors, len(malformed), len(conflicts), source)
 
     IngestBatch.objects.create(
         bot=bot,

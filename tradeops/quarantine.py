@@ -1,0 +1,175 @@
+"""Quarantine: records refused by validation or in conflict, kept whole, and the incidents they
+raise. Nothing a bot sends is dropped: what PostgreSQL cannot store as text is escaped, and a body
+that cannot be read at all is kept byte for byte on its batch.
+"""
+
+import hashlib
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from integrity.models import IntegrityIncident
+from integrity.services import open_or_bump_incident
+from tradeops.models import IngestBatch, IngestKind, QuarantinedRecord
+from tradeops.parsing import IncomingRecord
+
+Reason = QuarantinedRecord.Reason
+# How many per-record errors an incident keeps as examples.
+INCIDENT_EXAMPLES = 5
+
+
+def _fingerprint(kind, raw):
+    """Of the exact raw text: two spellings of one value ("qty": 1.5, "qty": "1.5") are two
+    records, each kept; only the very same text again is counted as seen again."""
+    return hashlib.sha256(f"{kind}\n{raw}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def storable(text):
+    """`text` as PostgreSQL can store it: NUL and unpaired surrogates written as escapes."""
+    text = str(text)
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def storable_errors(errors):
+    return {storable(name): storable(message) for name, message in errors.items()}
+
+
+def quarantine_records(bot, kind, refused, *, source):
+    """Keep refused records whole; a record seen before is counted again, not stored twice.
+
+    `refused` is [(IncomingRecord, errors by field, QuarantinedRecord.Reason)].
+    """
+    now = timezone.now()
+    source = storable(source)
+    pending = {}
+    for record, errors, reason in refused:
+        fingerprint = _fingerprint(kind, record.raw)
+        if fingerprint in pending:
+            pending[fingerprint]["times_seen"] += 1
+            continue
+        pending[fingerprint] = {
+            "reason": reason,
+            "external_id": external_id_of(record)[:128],
+            "raw": storable(record.raw),
+            "errors": storable_errors(errors),
+            "times_seen": 1,
+        }
+    # In key order, so concurrent batches lock shared rows in the same order (no deadlock).
+    pending = dict(sorted(pending.items()))
+    seen_before = set(
+        QuarantinedRecord.objects.filter(
+            bot=bot, kind=kind, fingerprint__in=pending.keys()
+        ).values_list("fingerprint", flat=True)
+    )
+    for fingerprint in sorted(seen_before):
+        values = pending.pop(fingerprint)
+        QuarantinedRecord.objects.filter(bot=bot, kind=kind, fingerprint=fingerprint).update(
+            times_seen=F("times_seen") + values["times_seen"],
+            last_seen_at=now,
+            errors=values["errors"],
+            reason=values["reason"],
+            source=source,
+        )
+    QuarantinedRecord.objects.bulk_create(
+        QuarantinedRecord(
+            bot=bot,
+            kind=kind,
+            fingerprint=fingerprint,
+            source=source,
+            first_seen_at=now,
+            last_seen_at=now,
+            **values,
+        )
+        for fingerprint, values in pending.items()
+    )
+
+
+def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
+    """Keep a body that could not be read at all, and raise the incident for it.
+
+    The quarantined record shows the body as text (bytes that are not UTF-8 as escapes); the batch
+    keeps the exact bytes.
+    """
+    record = IncomingRecord(index=0, raw=body.decode("utf-8", errors="backslashreplace"))
+    with transaction.atomic():
+        quarantine_records(
+            bot,
+            kind,
+            [(record, {"_body": error}, Reason.UNPARSEABLE)],
+            source=source,
+        )
+        IngestBatch.objects.create(
+            bot=bot,
+            kind=kind,
+            source=storable(source),
+            records=1,
+            quarantined=1,
+            raw_body=IngestBatch.pack_body(body),
+        )
+        open_or_bump_incident(
+            bot=bot,
+            kind=IntegrityIncident.Kind.UNPARSEABLE_BATCH,
+            key=kind,
+            severity=_severity(kind),
+            title=f"Unparseable {kind} batch quarantined",
+            detail={"source": source, "error": error},
+        )
+
+
+def _severity(kind):
+    # Anything that may hide a trade is critical: the plan's "blocked malformed trade persistence".
+    if kind == IngestKind.TRADES:
+        return IntegrityIncident.Severity.CRITICAL
+    return IntegrityIncident.Severity.WARNING
+
+
+def raise_incidents(bot, kind, errors, malformed, conflicts, source):
+    examples = errors[:INCIDENT_EXAMPLES]
+    if kind == IngestKind.TRADES:
+        if malformed:
+            open_or_bump_incident(
+                bot=bot,
+                kind=IntegrityIncident.Kind.BLOCKED_MALFORMED_TRADE,
+                severity=IntegrityIncident.Severity.CRITICAL,
+                title="Blocked malformed trade persistence",
+                occurrences=malformed,
+                detail={"source": source, "examples": examples},
+            )
+        if conflicts:
+            open_or_bump_incident(
+                bot=bot,
+                kind=IntegrityIncident.Kind.TRADE_CONFLICT,
+                severity=IntegrityIncident.Severity.CRITICAL,
+                title="Conflicting re-send of a closed trade",
+                occurrences=conflicts,
+                detail={"source": source, "examples": examples},
+            )
+    elif malformed or conflicts:
+        open_or_bump_incident(
+            bot=bot,
+            kind=IntegrityIncident.Kind.QUARANTINED_RECORDS,
+            key=kind,
+            severity=IntegrityIncident.Severity.WARNING,
+            title=f"Quarantined {kind} records",
+            occurrences=malformed + conflicts,
+            detail={"source": source, "examples": examples},
+        )
+
+
+def external_id_of(record):
+    data = record.data if isinstance(record.data, dict) else {}
+    external_id = data.get("external_id")
+    return storable(external_id) if isinstance(external_id, str) else ""
+
+
+def error_entry(record, errors):
+    return {
+        "index": record.index,
+        "external_id": external_id_of(record) or None,
+        "errors": storable_errors(errors),
+    }
