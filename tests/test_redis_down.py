@@ -4,6 +4,7 @@ cannot be queued; the alert stays pending and the sweep that needs no Redis deli
 import json
 import logging
 
+import django_rq
 import pytest
 
 from integrity import schedules
@@ -70,3 +71,9 @@ def test_an_incident_opened_while_redis_is_down_is_answered_200_and_swept_out(
     assert len(httpserver.log) == 1
     assert "Blocked malformed trade" in json.loads(httpserver.log[0][0].data)["title"]
     assert IngestBatch.objects.count() == 2 and Trade.objects.count() == 1
+
+
+def test_the_queue_connection_gives_up_connecting_after_two_seconds():
+    connection = django_rq.get_connection("default")
+
+    assert connection.connection_pool.connection_kwargs["socket_connect_timeout"] == 2

@@ -141,8 +141,21 @@ STORAGES = {
 # RQ: with REDIS_URL set, jobs go to Redis and RQ workers run them; without it they run
 # in-process, synchronously (the embedded default).
 REDIS_URL = env("REDIS_URL")
+
+
+def _connect_timeout(url, seconds=2):
+    """A Redis host that drops packets must not hold up a request: connecting gives up after
+    `seconds`. Only as a URL parameter, since django-rq ignores its timeout keys beside a URL."""
+    if "socket_connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={seconds}"
+
+
 RQ_QUEUES = {
-    "default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600},
+    "default": {
+        "URL": _connect_timeout(REDIS_URL or "redis://127.0.0.1:6379/0"),
+        "DEFAULT_TIMEOUT": 600,
+    },
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tradeops.workers.DjangoWorker"}
 # The queue dashboard is registered by tradeops.admin, behind its own permission check.
