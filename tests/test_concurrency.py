@@ -9,7 +9,7 @@ from django.db import connection
 
 from integrity.models import IntegrityIncident
 from tests.conftest import closed_trade, ingest, open_trade
-from tradeops.models import DecisionCount, IngestBatch, QuarantinedRecord, Trade
+from tradeops.models import DecisionCount, Fill, IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 
 
@@ -106,3 +106,50 @@ def test_overlapping_batches_in_different_orders_do_not_deadlock():
     assert all(result.records == 2500 and result.quarantined == 0 for result in results)
     assert sum(result.accepted for result in results) == 1000
     assert Trade.objects.count() == 2500
+
+
+def fill_for(trade_id, n):
+    return {
+        "external_id": f"{trade_id}-F{n}",
+        "trade_external_id": trade_id,
+        "ts": "2026-11-02T10:00:01Z",
+        "side": "buy",
+        "price": "50010",
+        "qty": "0.25",
+        "fee": "1",
+        "liquidity": "taker",
+        "expected_price": "50000",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fills_racing_their_trades_are_always_linked():
+    bot, _ = create_bot(slug="race")
+    for round_ in range(6):
+        ids = [f"R{round_}-{n}" for n in range(300)]
+        trades = [open_trade(external_id=i) for i in ids]
+        fills = [fill_for(i, n) for i in ids for n in (1, 2)]
+
+        run_concurrently(
+            lambda trades=trades: ingest(bot, "trades", *trades),
+            lambda fills=fills: ingest(bot, "fills", *fills),
+        )
+
+    assert Fill.objects.count() == 6 * 600
+    assert not Fill.objects.filter(trade__isnull=True).exists()
+    assert not Trade.objects.filter(realized_slippage__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_decision_events_retried_in_another_order_are_counted_once():
+    bot, _ = create_bot(slug="race")
+    events = [
+        {"ts": f"2026-11-02T00:{n:02d}:00Z", "outcome": "no_signal", "symbol": "BTCUSDT"}
+        for n in range(50)
+    ]
+
+    first = ingest(bot, "decisions", *events)
+    retry = ingest(bot, "decisions", *reversed(events))
+
+    assert (first.accepted, retry.unchanged) == (50, 50)
+    assert DecisionCount.objects.get().count == 50

@@ -10,7 +10,7 @@ import requests
 from django.db.models import Sum
 
 from tests.conftest import closed_trade
-from tradeops.models import DecisionCount, IngestBatch, QuarantinedRecord, Trade
+from tradeops.models import DecisionCount, EquitySnapshot, IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -302,6 +302,108 @@ CASES = [
         0,
     ),
     (
+        "gzip in two members",
+        "trades",
+        gzip.compress(body(good(1), good(2))[:-1] + b",") + gzip.compress(body(good(3))[1:]),
+        JSON,
+        {"Content-Encoding": "gzip"},
+        200,
+        3,
+        0,
+    ),
+    (
+        "gzip cut short",
+        "trades",
+        gzip.compress(body(good(1), good(2)))[:-8],
+        JSON,
+        {"Content-Encoding": "gzip"},
+        400,
+        0,
+        1,
+    ),
+    (
+        "gzip with trailing junk",
+        "trades",
+        gzip.compress(body(good(1))) + b"junk",
+        JSON,
+        {"Content-Encoding": "gzip"},
+        400,
+        0,
+        1,
+    ),
+    (
+        "equity rounding up past the column",
+        "equity",
+        b'[{"ts": "2026-11-02T00:00:00Z", "equity": "999999999999999999.9999999999999"}]',
+        JSON,
+        {},
+        200,
+        0,
+        1,
+    ),
+    (
+        "exponent past Decimal's limit (array)",
+        "equity",
+        b'[{"ts": "2026-11-02T00:00:00Z", "equity": 1e-99999999999999999999},'
+        b' {"ts": "2026-11-02T00:01:00Z", "equity": 1000}]',
+        JSON,
+        {},
+        200,
+        1,
+        1,
+    ),
+    (
+        "exponent past Decimal's limit (NDJSON)",
+        "equity",
+        b'{"ts": "2026-11-02T00:00:00Z", "equity": 1E+99999999999999999999}\n'
+        b'{"ts": "2026-11-02T00:01:00Z", "equity": 1000}',
+        NDJSON,
+        {},
+        200,
+        1,
+        1,
+    ),
+    (
+        "pre-counted decisions past any real day",
+        "decisions",
+        body({"day": "2026-11-02", "outcome": "signal", "count": 2**63 - 1}),
+        JSON,
+        {},
+        200,
+        0,
+        1,
+    ),
+    (
+        "digits with underscores",
+        "equity",
+        body({"ts": "2026-11-02T00:00:00Z", "equity": "1_000"}),
+        JSON,
+        {},
+        200,
+        0,
+        1,
+    ),
+    (
+        "Arabic-Indic digits",
+        "equity",
+        body({"ts": "2026-11-02T00:00:00Z", "equity": "\u0661\u0660"}),
+        JSON,
+        {},
+        200,
+        0,
+        1,
+    ),
+    (
+        "NDJSON whose first line is an array",
+        "trades",
+        f"[1]\n{json.dumps(good(1))}".encode(),
+        NDJSON,
+        {},
+        200,
+        1,
+        1,
+    ),
+    (
         "same bad record twice in a batch",
         "trades",
         body(closed_trade(qty="0"), closed_trade(qty="0")),
@@ -315,9 +417,8 @@ CASES = [
 
 
 def stored_count(bot, kind):
-    if kind == "decisions":
-        return DecisionCount.objects.filter(bot=bot).count()
-    return Trade.objects.filter(bot=bot).count()
+    model = {"decisions": DecisionCount, "equity": EquitySnapshot, "trades": Trade}[kind]
+    return model.objects.filter(bot=bot).count()
 
 
 @pytest.mark.parametrize(

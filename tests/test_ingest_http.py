@@ -4,6 +4,7 @@ and what is not read is refused loudly, never answered 200 with nothing stored."
 import gzip
 import http.client
 import json
+import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -129,3 +130,46 @@ def test_corrupt_gzip_body_is_quarantined_whole(gunicorn_url, token):
     batch = IngestBatch.objects.get()
     assert batch.body == b"\x1f\x8bnot really gzip"
     assert QuarantinedRecord.objects.get().reason == QuarantinedRecord.Reason.UNPARSEABLE
+
+
+def raw_request(url, head: bytes, body: bytes):
+    """Send bytes as they are, close our side, and return the status line and JSON body."""
+    with socket.create_connection(
+        (urlsplit(url).hostname, urlsplit(url).port), timeout=30
+    ) as connection:
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+def test_body_cut_short_is_refused_not_stored_as_a_smaller_batch(gunicorn_url, token):
+    body = "\n".join(json.dumps(trade) for trade in trades(10)).encode()
+    head = (
+        "POST /api/v1/ingest/trades HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+    status, answer = raw_request(gunicorn_url, head, body[: len(body) // 2])
+
+    assert status == 400
+    assert "ended after" in answer["error"]
+    assert not IngestBatch.objects.exists()
+
+
+def test_broken_chunk_framing_is_400_not_500(gunicorn_url, token):
+    head = (
+        "POST /api/v1/ingest/trades HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+    status, answer = raw_request(gunicorn_url, head, b"A \r\n[]\r\n")
+
+    assert status == 400
+    assert "could not read the body" in answer["error"]
+    assert not IngestBatch.objects.exists()

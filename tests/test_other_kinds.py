@@ -3,6 +3,7 @@
 import datetime
 
 from tests.conftest import closed_trade, ingest
+from tradeops import records
 from tradeops.models import (
     DecisionCount,
     EquitySnapshot,
@@ -132,3 +133,20 @@ def test_health_events_and_equity_are_idempotent(bot):
 def test_state_change_needs_a_state(bot):
     result = ingest(bot, "health", {"ts": "2026-11-02T10:00:00Z", "kind": "state_change"})
     assert result.errors[0]["errors"] == {"state": "required for a state_change event"}
+
+
+def test_a_value_the_database_refuses_is_quarantined_and_the_rest_lands(bot, monkeypatch):
+    # Validation loosened by hand, as if a rule were missing: the database's own refusal still
+    # costs only the record, not the batch.
+    monkeypatch.setattr(records, "MAX_DIGITS", 40)
+    result = ingest(
+        bot,
+        "equity",
+        {"ts": "2026-11-02T00:00:00Z", "equity": "1000"},
+        {"ts": "2026-11-02T00:01:00Z", "equity": "1" + "0" * 24},
+    )
+
+    assert (result.accepted, result.quarantined) == (1, 1)
+    assert "refused by the database" in result.errors[0]["errors"]["_record"]
+    assert EquitySnapshot.objects.get().equity == 1000
+    assert QuarantinedRecord.objects.get().raw.endswith('"1000000000000000000000000"}')

@@ -11,7 +11,7 @@ import logging
 import zlib
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -46,17 +46,18 @@ def _error(status, message, retry_after=None, **extra):
 
 
 def database_unavailable_is_503(view):
-    """PostgreSQL down, restarting or out of connections: the bot is told to retry, in JSON."""
+    """The database cannot take the batch now: the bot is told to retry, in JSON."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except (OperationalError, InterfaceError):
+        except DatabaseError:
+            # Down, restarting, out of connections, or still contended after the retries.
             logger.exception("ingestion: database unavailable")
             return _error(
                 503,
-                "database unavailable; nothing was stored, retry later",
+                "database unavailable or busy; nothing was stored, retry later",
                 retry_after=DATABASE_RETRY_AFTER_SECONDS,
             )
 
@@ -78,24 +79,32 @@ def _read_body(request, limit):
     where it cannot be (so a body is never taken for empty).
     """
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared:
-        if not declared.isdigit():
-            raise BodyRefused(400, "invalid Content-Length")
-        if int(declared) > limit:
-            raise _too_large(limit)
-        body = request.read(limit + 1)
-    elif request.META.get("wsgi.input_terminated"):
-        body = _read_to_end(request.META["wsgi.input"], limit + 1)
-    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        raise BodyRefused(411, "send the body with a Content-Length header")
-    else:
-        body = b""
+    if declared and not declared.isdigit():
+        raise BodyRefused(400, "invalid Content-Length")
+    if declared and int(declared) > limit:
+        raise _too_large(limit)
+    terminated = request.META.get("wsgi.input_terminated")
+    if not declared and not terminated:
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            raise BodyRefused(411, "send the body with a Content-Length header")
+        return b""
+    try:
+        if declared:
+            body = _read_up_to(request, int(declared))
+        else:
+            body = _read_up_to(request.META["wsgi.input"], limit + 1)
+    except Exception as exc:  # the server's own framing errors (bad chunk sizes, early close...)
+        raise BodyRefused(400, f"could not read the body: {exc}") from None
+    # A body cut short (the connection dropped) is not taken for a complete, smaller batch.
+    if declared and len(body) != int(declared):
+        raise BodyRefused(400, f"body ended after {len(body)} of {declared} bytes; send it again")
     if len(body) > limit:
         raise _too_large(limit)
     return body
 
 
-def _read_to_end(stream, most):
+def _read_up_to(stream, most):
+    """Up to `most` bytes, to the end of the stream: a server may return fewer bytes per read."""
     parts, size = [], 0
     while size < most:
         part = stream.read(min(64 * 1024, most - size))
@@ -113,14 +122,22 @@ def _decoded(body, encoding, limit):
         return body
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise BodyRefused(415, f"unsupported Content-Encoding {encoding!r}; send gzip or none")
-    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
-    try:
-        decoded = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise UnparseableBody(f"body is not valid {encoding}: {exc}") from None
-    if len(decoded) > limit:
-        raise _too_large(limit)
-    return decoded
+    parts, size, rest = [], 0, body
+    # Several gzip members one after another are one body (RFC 1952); each is read to its end.
+    while rest:
+        inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+        try:
+            part = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            raise UnparseableBody(f"body is not valid {encoding}: {exc}") from None
+        size += len(part)
+        if size > limit:
+            raise _too_large(limit)
+        if not inflater.eof:
+            raise UnparseableBody(f"{encoding} body is cut short")
+        parts.append(part)
+        rest = inflater.unused_data
+    return b"".join(parts)
 
 
 def _too_large(limit):

@@ -65,7 +65,8 @@ def _decode_value(text, pos):
         raise UnparseableBody(f"invalid JSON: {exc}") from None
     except RecursionError:
         error = "invalid JSON: nested too deeply to decode"
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
+        # An integer past Python's digit limit, an exponent past Decimal's (InvalidOperation).
         error = f"invalid JSON: {exc}"
     return None, _skip_value(text, pos), error
 
@@ -144,14 +145,14 @@ def parse_ndjson(text: str) -> list[IncomingRecord]:
             if end == len(stripped):
                 records.append(IncomingRecord(index, raw, data))
                 continue
-        except (StopIteration, ValueError, RecursionError):
+        except (StopIteration, ValueError, ArithmeticError, RecursionError):
             pass
         try:
             records.append(IncomingRecord(index, raw, _decoder.decode(stripped)))
         except RecursionError:
             error = "invalid JSON: nested too deeply to decode"
             records.append(IncomingRecord(index, raw, parse_error=error))
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             records.append(IncomingRecord(index, raw, parse_error=f"invalid JSON: {exc}"))
     return records
 
@@ -206,7 +207,14 @@ PARSERS = {"json": parse_json, "ndjson": parse_ndjson, "csv": parse_csv}
 
 
 def parse_text(text: str, content_type: str) -> list[IncomingRecord]:
-    records = PARSERS[_format_of(text, content_type)](text)
+    form = _format_of(text, content_type)
+    try:
+        records = PARSERS[form](text)
+    except UnparseableBody:
+        # Labelled NDJSON but starting like a JSON array: a first line that is an array.
+        if form != "json" or content_type not in NDJSON_CONTENT_TYPES:
+            raise
+        records = parse_ndjson(text)
     if not records and text.strip() not in ("", "[]"):
         raise UnparseableBody("no records found in a non-empty body")
     return records

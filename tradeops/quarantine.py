@@ -5,8 +5,7 @@ that cannot be read at all is kept byte for byte on its batch.
 
 import hashlib
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from integrity.models import IntegrityIncident
@@ -60,33 +59,45 @@ def quarantine_records(bot, kind, refused, *, source):
             "times_seen": 1,
         }
     # In key order, so concurrent batches lock shared rows in the same order (no deadlock).
-    pending = dict(sorted(pending.items()))
-    seen_before = set(
-        QuarantinedRecord.objects.filter(
-            bot=bot, kind=kind, fingerprint__in=pending.keys()
-        ).values_list("fingerprint", flat=True)
-    )
-    for fingerprint in sorted(seen_before):
-        values = pending.pop(fingerprint)
-        QuarantinedRecord.objects.filter(bot=bot, kind=kind, fingerprint=fingerprint).update(
-            times_seen=F("times_seen") + values["times_seen"],
-            last_seen_at=now,
-            errors=values["errors"],
-            reason=values["reason"],
-            source=source,
-        )
-    QuarantinedRecord.objects.bulk_create(
-        QuarantinedRecord(
-            bot=bot,
-            kind=kind,
-            fingerprint=fingerprint,
-            source=source,
-            first_seen_at=now,
-            last_seen_at=now,
+    rows = [
+        {
+            "bot_id": bot.pk,
+            "kind": kind,
+            "fingerprint": fingerprint,
+            "source": source,
+            "first_seen_at": now,
+            "last_seen_at": now,
             **values,
+        }
+        for fingerprint, values in sorted(pending.items())
+    ]
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        _upsert(rows[start : start + UPSERT_CHUNK])
+
+
+UPSERT_CHUNK = 2000
+
+
+def _upsert(rows):
+    """Insert new quarantined records; one seen before is counted again and shows its latest
+    errors. One statement per chunk (a bot may re-send 100,000 refused records at once)."""
+    fields = [QuarantinedRecord._meta.get_field(name) for name in rows[0]]
+    quote = connection.ops.quote_name
+    table = quote(QuarantinedRecord._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    params = [
+        field.get_db_prep_save(row[field.attname], connection) for row in rows for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+            "ON CONFLICT (bot_id, kind, fingerprint) DO UPDATE SET "
+            f"times_seen = {table}.times_seen + EXCLUDED.times_seen, "
+            "last_seen_at = EXCLUDED.last_seen_at, errors = EXCLUDED.errors, "
+            "reason = EXCLUDED.reason, source = EXCLUDED.source",
+            params,
         )
-        for fingerprint, values in pending.items()
-    )
 
 
 def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):

@@ -27,8 +27,9 @@ from tradeops.models import (
 PNL_TOLERANCE = Decimal("0.000001")
 PNL_RELATIVE_TOLERANCE = Decimal("1e-12")
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-# DecisionCount.count is a PostgreSQL bigint.
-MAX_COUNT = 2**63 - 1
+# A day's decision count: a million a second all day is under 10^11. The bound leaves raw events
+# added to a pre-counted row (DecisionCount.count is a PostgreSQL bigint) far from overflowing.
+MAX_COUNT = 10**12
 
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
 _MAX_ABS = Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES)
@@ -48,17 +49,29 @@ def to_decimal(value):
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise FieldError(f"expected a number or a decimal string, got {_shown(value)}")
+    if isinstance(value, str):
+        value = value.strip()
+        # Decimal() also reads "1_000" and non-ASCII digits; a bot's decimal string is plain.
+        if not value.isascii() or "_" in value:
+            raise FieldError(f"not a decimal number: {_shown(value)}")
     try:
-        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation:
         raise FieldError(f"not a decimal number: {_shown(value)}") from None
     if not number.is_finite():
         raise FieldError(f"not a finite number: {_shown(value)}")
-    if number and number.adjusted() >= MAX_DIGITS - DECIMAL_PLACES:
-        raise FieldError(f"too large: {_shown(value)}")
+    # Checked before rounding (so quantize cannot overflow its context) and after (rounding may
+    # carry 999...9.9999999999999 up to the next power of ten).
+    _check_range(number, value)
     if number.as_tuple().exponent < -DECIMAL_PLACES:
         number = number.quantize(_QUANTUM, context=_STORED)
+        _check_range(number, value)
     return number
+
+
+def _check_range(number, value):
+    if number and number.adjusted() >= MAX_DIGITS - DECIMAL_PLACES:
+        raise FieldError(f"too large: {_shown(value)}")
 
 
 def _shown(value, limit=60):
@@ -121,7 +134,12 @@ def to_count(value):
         and value.adjusted() < 20
         and value == value.to_integral_value()
     )
-    digits = isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20
+    digits = (
+        isinstance(value, str)
+        and value.strip().isascii()
+        and value.strip().isdigit()
+        and len(value.strip()) < 20
+    )
     if isinstance(value, int) and not isinstance(value, bool) or whole_decimal or digits:
         number = int(value)
     else:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -219,11 +219,38 @@ def ingest_records(bot, kind, records, *, source, raw_body=None):
         try:
             with transaction.atomic():
                 return _store_batch(bot, kind, valid, events, malformed, **batch)
+        except DataError:
+            # A value validation let through but the database refuses. Validation is where it
+            # belongs; until it is there, the batch's other records still land and this one is
+            # kept in quarantine, instead of the whole batch failing on every retry.
+            valid, refused = _split_refused_by_database(bot, kind, valid)
+            if not refused:
+                raise
+            logger.error(
+                "ingest %s for %s: %d record(s) refused by the database", kind, bot, len(refused)
+            )
+            malformed = malformed + refused
         except (IntegrityError, OperationalError) as exc:
             if not _should_retry(exc, attempt):
                 raise
             logger.warning("ingest %s for %s: %s; retrying", kind, bot.slug, exc)
             time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
+
+
+def _split_refused_by_database(bot, kind, valid):
+    """(records the database stores, [(record, errors)] it refuses), each tried on its own and
+    rolled back."""
+    kept, refused = [], []
+    for item in valid:
+        try:
+            with transaction.atomic():
+                WRITERS[kind]().apply(bot, [item])
+                transaction.set_rollback(True)
+        except DataError as exc:
+            refused.append((item[0], {"_record": f"refused by the database: {exc}".strip()}))
+        else:
+            kept.append(item)
+    return kept, refused
 
 
 def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_body):

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, F, OuterRef, Subquery, Sum, When
+from django.db.models import Case, Exists, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
 from tradeops.models import (
@@ -225,6 +225,40 @@ def refresh_realized_slippage(bot, trade_ids):
     Trade.objects.filter(bot=bot, pk__in=trade_ids).update(realized_slippage=Subquery(per_trade))
 
 
+# pg_advisory_xact_lock(FILL_LINKING, bot id): trade batches share it, fill batches take it alone.
+FILL_LINKING = 7401
+
+
+def hold_fill_linking(bot, *, exclusive):
+    """Until the transaction ends, keep a bot's fill batches and trade batches apart.
+
+    A fill batch looks its trades up, and a trade batch links the orphan fills it can see. Run at
+    once under READ COMMITTED, each could miss the other's uncommitted rows and leave fills
+    orphaned for good; with the lock a fill batch waits for the trade batches in flight (and they
+    for it), so one of the two always sees the other's rows.
+    """
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [FILL_LINKING, bot.pk])
+
+
+def link_orphan_fills(bot, trade_external_ids):
+    """Link the bot's fills stored without a trade to their trade, where it is stored now."""
+    if not trade_external_ids:
+        return
+    trades = Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id"))
+    orphans = Fill.objects.filter(
+        Exists(trades), bot=bot, trade__isnull=True, trade_external_id__in=trade_external_ids
+    )
+    if orphans.update(trade=Subquery(trades.values("pk")[:1])):
+        linked = Trade.objects.filter(
+            bot=bot, external_id__in=trade_external_ids, fills__isnull=False
+        )
+        refresh_realized_slippage(bot, set(linked.values_list("pk", flat=True)))
+
+
 class TradeWriter(RowWriter):
     model = Trade
     key_fields = ("external_id",)
@@ -232,6 +266,7 @@ class TradeWriter(RowWriter):
     identity_fields = ("symbol", "side", "opened_at")
 
     def prepare(self, bot, cleans):
+        hold_fill_linking(bot, exclusive=False)
         tags = {clean["release"] for clean in cleans if clean["release"]}
         self.release_ids = dict(
             ConfigRelease.objects.filter(bot=bot, tag__in=tags).values_list("tag", "pk")
@@ -262,16 +297,7 @@ class TradeWriter(RowWriter):
 
     def after_write(self, bot, created_rows):
         # Fills that arrived before their trade are linked as soon as the trade lands.
-        external_ids = [row["external_id"] for row in created_rows]
-        orphans = Fill.objects.filter(
-            bot=bot, trade__isnull=True, trade_external_id__in=external_ids
-        )
-        if not external_ids or not orphans.exists():
-            return
-        trades = Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id"))
-        orphans.update(trade=Subquery(trades.values("pk")[:1]))
-        linked = Trade.objects.filter(bot=bot, external_id__in=external_ids, fills__isnull=False)
-        refresh_realized_slippage(bot, set(linked.values_list("pk", flat=True)))
+        link_orphan_fills(bot, [row["external_id"] for row in created_rows])
 
 
 class FillWriter(RowWriter):
@@ -280,6 +306,7 @@ class FillWriter(RowWriter):
     derived_fields = frozenset({"trade_id"})
 
     def prepare(self, bot, cleans):
+        hold_fill_linking(bot, exclusive=True)
         trade_ids = {clean["trade_external_id"] for clean in cleans}
         self.trade_pks = dict(
             Trade.objects.filter(bot=bot, external_id__in=trade_ids).values_list(
@@ -292,6 +319,9 @@ class FillWriter(RowWriter):
 
     def after_write(self, bot, created_rows):
         refresh_realized_slippage(bot, {row["trade_id"] for row in created_rows if row["trade_id"]})
+        # A fill stored before its trade (also before this fix of the race) is linked when it
+        # is sent again.
+        link_orphan_fills(bot, list(self.trade_pks))
 
 
 class HealthWriter(RowWriter):
@@ -320,7 +350,8 @@ def count_decision_events(bot, events):
     Returns (digest of the events, whether they were counted now): an exact set of events that
     was counted before (a retried batch) is not counted again.
     """
-    digest = hashlib.sha256("\n".join(raw for raw, _ in events).encode()).hexdigest()
+    # Of the events in any order: a bot that rebuilds its batch for the retry may reorder it.
+    digest = hashlib.sha256("\n".join(sorted(raw for raw, _ in events)).encode()).hexdigest()
     if IngestBatch.objects.filter(bot=bot, raw_events_digest=digest).exists():
         return digest, False
     counts = Counter(key for _, key in events)
