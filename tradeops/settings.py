@@ -107,8 +107,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 
 # django-csp: nothing but our own origin, and no inline script. The admin has none; the queue
-# dashboard has one (a jQuery `.actions()` call Django 5.2 no longer provides, so it fails
-# anyway). Inline styles stay allowed: the report's <style> block, style attributes in templates.
+# dashboard's templates do, and its views (superusers only) allow them (tradeops.admin).
+# Inline styles stay allowed: the report's <style> block, style attributes in templates.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
