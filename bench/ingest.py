@@ -20,7 +20,8 @@ import time
 from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops and kpis
 from django.db import connection
 
-from tradeops.services import create_bot, ingest_body
+from ingestion.services import ingest_body
+from tradeops.services import create_bot
 
 SYMBOLS = [f"SYM{n:03d}USDT" for n in range(200)]
 REASONS = ["spread_too_wide", "risk_cap_reached", "cooldown_active", "low_volume"]

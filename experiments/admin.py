@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from experiments import plan, services
+from experiments.admin_releases import history_table
 from experiments.models import Experiment, ExperimentDecision
 from experiments.scorecard import build_scorecard
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.presentation import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.admin_actions import NoteForm, ServiceCreateMixin, note_action, refusal
-from tradeops.admin_releases import history_table
 from tradeops.models import Bot
 
 KPI_LABELS = dict(LABELS)

@@ -8,9 +8,9 @@ from django.utils.html import format_html_join
 from experiments import scaling
 from experiments.admin import WatchedChangeMixin
 from experiments.models import ScalingStep
+from experiments.releases import check_tag_free
 from tradeops.admin_actions import ServiceCreateMixin, note_action
 from tradeops.models import ParamSpec
-from tradeops.releases import check_tag_free
 
 
 class ScalingProposalForm(forms.ModelForm):

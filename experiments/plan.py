@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from experiments.models import Experiment
+from experiments.releases import create_release
 from experiments.services import baseline_to_test_against, create_experiment
-from tradeops.releases import create_release
 
 
 @dataclass(frozen=True)

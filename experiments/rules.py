@@ -13,13 +13,13 @@ from experiments.models import (
     Experiment,
     ScalingStep,
 )
+from experiments.releases import diff_params, refuse_if_frozen
 from tradeops.models import ParamSpec
-from tradeops.releases import diff_params, refuse_if_frozen
 
 
 def check_one_change(baseline, candidate, lever):
     """Exactly one strategy param differs, it is the named lever, and risk params are identical.
-    Params differ by value for their type (tradeops.releases.same_value): a decimal written
+    Params differ by value for their type (experiments.releases.same_value): a decimal written
     with an extra trailing zero is the same value, so it is neither the lever nor a second change.
     """
     changed = diff_params(baseline.params, candidate.params)

@@ -22,19 +22,19 @@ from django.utils import timezone
 
 from experiments import rules
 from experiments.models import SCALING_HOLD_DAYS, ScalingStep
-from experiments.services import frozen_triggers
-from integrity.models import IntegrityIncident
-from kpis.calculations import INFINITY
-from kpis.services import capture_snapshot, today
-from tradeops.audit import record_audit, require_note
-from tradeops.models import ConfigRelease, ParamSpec
-from tradeops.releases import (
+from experiments.releases import (
     approve_release,
     baseline_of,
     create_release,
     run_release,
     set_baseline,
 )
+from experiments.services import frozen_triggers
+from integrity.models import IntegrityIncident
+from kpis.calculations import INFINITY
+from kpis.services import capture_snapshot, today
+from tradeops.audit import record_audit, require_note
+from tradeops.models import ConfigRelease, ParamSpec
 
 SCALING_WEEKS = 2
 MIN_TRADES_PER_WEEK = 20

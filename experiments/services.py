@@ -14,10 +14,10 @@ from experiments.models import (
     Experiment,
     ExperimentDecision,
 )
+from experiments.releases import baseline_of, run_release, set_baseline
 from experiments.scorecard import build_scorecard
 from kpis.services import FIGURE_KEYS, compute_kpis
 from tradeops.audit import record_audit, require_note
-from tradeops.releases import baseline_of, run_release, set_baseline
 
 Status = Experiment.Status
 # The baseline the avg-loss trigger compares with: the baseline release's last 30 days.

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
-from integrity.alerts import CRITICAL_PATHS, send_test_alerts
-from integrity.cleanup import CleanupRefused, apply_cleanup, restore_cleanup
+from integrity.alerts import CRITICAL_PATHS, firing_paths, send_test_alerts
+from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.models import (
     AlertChannel,
     AlertDelivery,
@@ -9,8 +11,63 @@ from integrity.models import (
     IntegrityCheckRun,
     IntegrityIncident,
 )
-from integrity.services import acknowledge_incident, resolve_incident
+from integrity.services import (
+    INTEGRITY_GATE_DAYS,
+    acknowledge_incident,
+    clean_days_in_a_row,
+    resolve_incident,
+    run_all_integrity_checks,
+)
+from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.models import Bot
+
+# The bot's page gains the integrity gate and the integrity actions (the core admin knows
+# nothing of integrity).
+admin.site.unregister(Bot)
+
+
+@admin.register(Bot)
+class BotAdmin(core_admin.BotAdmin):
+    list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
+    actions = [*core_admin.BotAdmin.actions, "run_integrity_checks", "cleanup_dry_run"]
+
+    @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
+    def cleanup_dry_run(self, request, queryset):
+        for bot in queryset:
+            plan = plan_cleanup(bot, by=f"admin:{request.user}")
+            url = reverse("admin:integrity_cleanupplan_change", args=[plan.pk])
+            self.message_user(
+                request,
+                format_html(
+                    '{}: <a href="{}">plan {}</a> with {} row(s)', bot, url, plan.pk, len(plan.rows)
+                ),
+                messages.SUCCESS,
+            )
+
+    def has_plan_permission(self, request):
+        return request.user.has_perm("integrity.add_cleanupplan")
+
+    @admin.display(description="integrity gate (plan section 2)")
+    def integrity_gate(self, obj):
+        days = clean_days_in_a_row(obj)
+        paths = firing_paths(obj)
+        tested = sum(1 for sent in paths.values() if sent)
+        passed = days >= INTEGRITY_GATE_DAYS and tested == len(paths)
+        return (
+            f"{'passed' if passed else 'not passed'}: {days} of {INTEGRITY_GATE_DAYS} clean days, "
+            f"{tested} of {len(paths)} alert paths tested"
+        )
+
+    @admin.action(description="Run integrity checks now", permissions=["run_checks"])
+    def run_integrity_checks(self, request, queryset):
+        runs = run_all_integrity_checks(triggered_by=f"admin:{request.user}", bots=queryset)
+        for run in runs:
+            level = messages.WARNING if run.violations else messages.SUCCESS
+            self.message_user(request, f"{run.bot}: {run.violations} violation(s)", level)
+
+    def has_run_checks_permission(self, request):
+        return request.user.has_perm("integrity.change_integrityincident")
 
 
 def path_tested_column(path):

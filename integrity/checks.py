@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Abs
 
+from ingestion.records import MAX_CLOCK_SKEW, PNL_TOLERANCE
 from integrity.models import IntegrityIncident
 from tradeops.models import Fill, HealthEvent, QuarantinedRecord, Trade
-from tradeops.records import MAX_CLOCK_SKEW, PNL_TOLERANCE
 
 Kind = IntegrityIncident.Kind
 Severity = IntegrityIncident.Severity

@@ -11,10 +11,10 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from ingestion.records import PNL_TOLERANCE
 from integrity.checks import malformed_stored_trades
 from integrity.models import CleanupPlan
 from tradeops.models import Fill, QuarantinedRecord, QuarantineReason, Trade
-from tradeops.records import PNL_TOLERANCE
 
 MOVE_TO_QUARANTINE = "move_to_quarantine"
 

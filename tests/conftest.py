@@ -12,11 +12,12 @@ from django.test import Client
 from django.utils import timezone
 
 from experiments import services as experiment_services
+from experiments.releases import approve_release, create_release
+from ingestion.parsing import parse_json
+from ingestion.services import ingest_records
 from tradeops.models import ConfigRelease, ParamSpec
-from tradeops.parsing import parse_json
-from tradeops.releases import approve_release, create_release
 from tradeops.roles import OPERATOR, TEAM_LEAD
-from tradeops.services import create_bot, ingest_records
+from tradeops.services import create_bot
 
 
 @pytest.fixture

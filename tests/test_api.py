@@ -8,17 +8,15 @@ import sys
 
 import pytest
 
-from tests.conftest import closed_trade
-from tradeops.models import IngestBatch, QuarantinedRecord, Trade
-from tradeops.services import (
+from ingestion.services import (
     TOKEN_FAILURE_WINDOW,
     TOKEN_FAILURES_ALLOWED,
     client_throttled_for,
-    create_bot,
-    issue_api_token,
     record_failed_token,
-    revoke_api_tokens,
 )
+from tests.conftest import closed_trade
+from tradeops.models import IngestBatch, QuarantinedRecord, Trade
+from tradeops.services import create_bot, issue_api_token, revoke_api_tokens
 
 URL = "/api/v1/ingest/trades"
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from ingestion.records import decision_event_key, latest_allowed_timestamp, validate_record
+from ingestion.services import cyclic_gc_paused
 from tradeops.models import IngestKind
-from tradeops.records import decision_event_key, latest_allowed_timestamp, validate_record
-from tradeops.services import cyclic_gc_paused
 
 TS = "2026-11-02T00:05:00Z"
 EVENTS = [

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from demo.scenario import DEMO_BOT, build_history
 from experiments.models import Experiment
 from integrity.models import AlertDelivery, IntegrityIncident
-from tradeops.demo import DEMO_BOT, build_history
 from tradeops.models import (
     Bot,
     ConfigRelease,

@@ -2,8 +2,8 @@
 
 import datetime
 
+from ingestion import records
 from tests.conftest import closed_trade, ingest
-from tradeops import records
 from tradeops.models import (
     DecisionCount,
     EquitySnapshot,

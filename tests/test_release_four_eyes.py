@@ -11,16 +11,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments import services
-from tests.conftest import PARAMS, candidate
-from tradeops.audit import history
-from tradeops.models import ConfigRelease, ParamSpec
-from tradeops.releases import (
+from experiments.releases import (
     approve_release,
     compare_params,
     create_release,
     diff_params,
     edit_release,
 )
+from tests.conftest import PARAMS, candidate
+from tradeops.audit import history
+from tradeops.models import ConfigRelease, ParamSpec
 
 RELEASES = reverse("admin:tradeops_configrelease_changelist")
 

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from experiments.models import ScalingStep
+from experiments.releases import freeze_config
 from experiments.scaling import (
     approve_scaling_step,
     propose_scaling_step,
@@ -24,7 +25,6 @@ from tests.test_kpis_oracle import trade
 from tests.test_rollback_triggers import midnight
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, HealthEvent, ParamSpec
-from tradeops.releases import freeze_config
 
 
 def two_weeks(release, week_before=(12, -4), latest_week=(12, -4)):

@@ -6,12 +6,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from experiments.releases import end_freeze, freeze_config, set_baseline
 from integrity.models import IntegrityIncident
 from integrity.selectors import stabilization_exit_criteria
 from tests.conftest import candidate
 from tradeops.audit import history
 from tradeops.models import HealthEvent
-from tradeops.releases import end_freeze, freeze_config, set_baseline
 
 HOUR = datetime.timedelta(hours=1)
 

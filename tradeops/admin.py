@@ -5,19 +5,12 @@ from csp.decorators import csp_update
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, reverse
+from django.urls import URLPattern
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
-from integrity.alerts import firing_paths
-from integrity.cleanup import plan_cleanup
-from integrity.services import (
-    INTEGRITY_GATE_DAYS,
-    clean_days_in_a_row,
-    run_all_integrity_checks,
-)
 from tradeops.models import (
     ApiToken,
     Bot,
@@ -77,50 +70,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
+    """The bot and its tokens; integrity adds its gate column and actions (integrity.admin)."""
+
+    list_display = ["slug", "name", "exchange", "is_active", "created_at"]
     list_filter = ["is_active", "exchange"]
     search_fields = ["slug", "name"]
     # What the bot runs changes only through the audited services (baseline, experiment start
     # and decision, rollback trigger, scaling step), never by editing the bot.
     readonly_fields = ["current_release"]
-    actions = ["issue_token", "run_integrity_checks", "cleanup_dry_run"]
-
-    @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
-    def cleanup_dry_run(self, request, queryset):
-        for bot in queryset:
-            plan = plan_cleanup(bot, by=f"admin:{request.user}")
-            url = reverse("admin:integrity_cleanupplan_change", args=[plan.pk])
-            self.message_user(
-                request,
-                format_html(
-                    '{}: <a href="{}">plan {}</a> with {} row(s)', bot, url, plan.pk, len(plan.rows)
-                ),
-                messages.SUCCESS,
-            )
-
-    def has_plan_permission(self, request):
-        return request.user.has_perm("integrity.add_cleanupplan")
-
-    @admin.display(description="integrity gate (plan section 2)")
-    def integrity_gate(self, obj):
-        days = clean_days_in_a_row(obj)
-        paths = firing_paths(obj)
-        tested = sum(1 for sent in paths.values() if sent)
-        passed = days >= INTEGRITY_GATE_DAYS and tested == len(paths)
-        return (
-            f"{'passed' if passed else 'not passed'}: {days} of {INTEGRITY_GATE_DAYS} clean days, "
-            f"{tested} of {len(paths)} alert paths tested"
-        )
-
-    @admin.action(description="Run integrity checks now", permissions=["run_checks"])
-    def run_integrity_checks(self, request, queryset):
-        runs = run_all_integrity_checks(triggered_by=f"admin:{request.user}", bots=queryset)
-        for run in runs:
-            level = messages.WARNING if run.violations else messages.SUCCESS
-            self.message_user(request, f"{run.bot}: {run.violations} violation(s)", level)
-
-    def has_run_checks_permission(self, request):
-        return request.user.has_perm("integrity.change_integrityincident")
+    actions = ["issue_token"]
 
     @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
     def issue_token(self, request, queryset):
@@ -355,7 +313,3 @@ class JobRunAdmin(ReadOnlyAdmin):
     @admin.display(description="detail")
     def detail_display(self, obj):
         return pretty_json(obj.detail)
-
-
-# The release, freeze and audit admin live in their own module (size); importing registers them.
-from tradeops import admin_releases  # noqa: E402, F401

@@ -44,10 +44,13 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_rq",
+    # The layers, bottom up: each app imports only from the ones listed before it.
     "tradeops",
+    "ingestion",
     "integrity",
     "kpis",
     "experiments",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +108,8 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = datetime.timedelta(hours=1)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Its start-up banner would open the output of every manage.py command.
+AXES_VERBOSE = False
 
 # django-csp: nothing but our own origin, and no inline script. The admin has none; the queue
 # dashboard's templates do, and its views (superusers only) allow them (tradeops.admin).

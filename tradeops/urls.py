@@ -1,14 +1,12 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
-from tradeops import api
-from tradeops.models import IngestKind
-
 # The RQ queue dashboard lives inside the admin (/admin/django_rq/...), registered by
-# tradeops.admin behind its own permission check.
+# tradeops.admin behind its own permission check. The apps' URLs are included by name, so the
+# core imports none of them.
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    re_path(rf"^api/v1/ingest/(?P<kind>{'|'.join(IngestKind.values)})$", api.ingest, name="ingest"),
+    path("api/v1/", include("ingestion.urls")),
 ]

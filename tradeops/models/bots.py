@@ -157,7 +157,7 @@ class ConfigRelease(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Who last changed the draft (tradeops.releases.edit_release).",
+        help_text="Who last changed the draft (experiments.releases.edit_release).",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(

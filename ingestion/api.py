@@ -16,15 +16,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrity.schedules import watch_schedules_from_ingestion
-from tradeops.parsing import UnparseableBody, UnsupportedContentType
-from tradeops.quarantine import quarantine_unparseable_body
-from tradeops.services import (
-    authenticate_bot_token,
-    client_throttled_for,
-    ingest_body,
-    record_failed_token,
-)
+from ingestion.parsing import UnparseableBody, UnsupportedContentType
+from ingestion.quarantine import quarantine_unparseable_body
+from ingestion.services import client_throttled_for, ingest_body, record_failed_token
+from tradeops.models import IngestBatch
+from tradeops.services import authenticate_bot_token
+from tradeops.signals import batch_received
 
 logger = logging.getLogger(__name__)
 
@@ -174,5 +171,5 @@ def ingest(request, kind):
         return _error(415, str(exc))
     except UnparseableBody as exc:
         return _error(400, f"unparseable body: {exc}", quarantined=1)
-    watch_schedules_from_ingestion()
+    batch_received.send(sender=IngestBatch, bot=bot)
     return JsonResponse(result.as_dict())

@@ -1,6 +1,6 @@
-"""Quarantine: records refused by validation or in conflict, kept whole, and the incidents they
-raise. Nothing a bot sends is dropped: what PostgreSQL cannot store as text is escaped, and a body
-that cannot be read at all is kept byte for byte on its batch.
+"""Quarantine: records refused by validation or in conflict, kept whole. Nothing a bot sends is
+dropped: what PostgreSQL cannot store as text is escaped, and a body that cannot be read at all is
+kept byte for byte on its batch. The incidents they raise are integrity's (tradeops.signals).
 """
 
 import hashlib
@@ -8,14 +8,11 @@ import hashlib
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrity.models import IntegrityIncident
-from integrity.services import open_or_bump_incident
-from tradeops.models import IngestBatch, IngestKind, QuarantinedRecord
-from tradeops.parsing import IncomingRecord
+from ingestion.parsing import IncomingRecord
+from tradeops.models import IngestBatch, QuarantinedRecord
+from tradeops.signals import body_refused
 
 Reason = QuarantinedRecord.Reason
-# How many per-record errors an incident keeps as examples.
-INCIDENT_EXAMPLES = 5
 
 
 def _fingerprint(kind, raw):
@@ -101,7 +98,7 @@ def _upsert(rows):
 
 
 def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
-    """Keep a body that could not be read at all, and raise the incident for it.
+    """Keep a body that could not be read at all, and say so (integrity raises the incident).
 
     The quarantined record shows the body as text (bytes that are not UTF-8 as escapes); the batch
     keeps the exact bytes.
@@ -122,54 +119,7 @@ def quarantine_unparseable_body(bot, kind, body: bytes, error, *, source):
             quarantined=1,
             raw_body=IngestBatch.pack_body(body),
         )
-        open_or_bump_incident(
-            bot=bot,
-            kind=IntegrityIncident.Kind.UNPARSEABLE_BATCH,
-            key=kind,
-            severity=_severity(kind),
-            title=f"Unparseable {kind} batch quarantined",
-            detail={"source": source, "error": error},
-        )
-
-
-def _severity(kind):
-    # Anything that may hide a trade is critical: the plan's "blocked malformed trade persistence".
-    if kind == IngestKind.TRADES:
-        return IntegrityIncident.Severity.CRITICAL
-    return IntegrityIncident.Severity.WARNING
-
-
-def raise_incidents(bot, kind, errors, malformed, conflicts, source):
-    examples = errors[:INCIDENT_EXAMPLES]
-    if kind == IngestKind.TRADES:
-        if malformed:
-            open_or_bump_incident(
-                bot=bot,
-                kind=IntegrityIncident.Kind.BLOCKED_MALFORMED_TRADE,
-                severity=IntegrityIncident.Severity.CRITICAL,
-                title="Blocked malformed trade persistence",
-                occurrences=malformed,
-                detail={"source": source, "examples": examples},
-            )
-        if conflicts:
-            open_or_bump_incident(
-                bot=bot,
-                kind=IntegrityIncident.Kind.TRADE_CONFLICT,
-                severity=IntegrityIncident.Severity.CRITICAL,
-                title="Conflicting re-send of a closed trade",
-                occurrences=conflicts,
-                detail={"source": source, "examples": examples},
-            )
-    elif malformed or conflicts:
-        open_or_bump_incident(
-            bot=bot,
-            kind=IntegrityIncident.Kind.QUARANTINED_RECORDS,
-            key=kind,
-            severity=IntegrityIncident.Severity.WARNING,
-            title=f"Quarantined {kind} records",
-            occurrences=malformed + conflicts,
-            detail={"source": source, "examples": examples},
-        )
+        body_refused.send(sender=IngestBatch, bot=bot, kind=kind, error=error, source=source)
 
 
 def external_id_of(record):

@@ -2,7 +2,7 @@ import datetime
 
 from django.core.management.base import BaseCommand
 
-from tradeops.demo import DEMO_BOT, DEMO_PASSWORD, DEMO_USERS, load_demo
+from demo.scenario import DEMO_BOT, DEMO_PASSWORD, DEMO_USERS, load_demo
 
 
 class Command(BaseCommand):

@@ -18,13 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from experiments import services as experiment_services
-from integrity.selectors import stabilization_exit_criteria
-from kpis.services import capture_baseline
-from tradeops.admin import ReadOnlyAdmin, pretty_json
-from tradeops.admin_actions import ServiceCreateMixin, note_action
-from tradeops.audit import history
-from tradeops.models import AuditEvent, ConfigRelease, StabilizationWindow
-from tradeops.releases import (
+from experiments.releases import (
     APPROVE_PERMISSION,
     approve_release,
     baseline_of,
@@ -36,6 +30,12 @@ from tradeops.releases import (
     freeze_config,
     validate_params,
 )
+from integrity.selectors import stabilization_exit_criteria
+from kpis.services import capture_baseline
+from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin_actions import ServiceCreateMixin, note_action
+from tradeops.audit import history
+from tradeops.models import AuditEvent, ConfigRelease, StabilizationWindow
 
 
 def _details(data):

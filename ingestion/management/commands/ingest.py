@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ingestion.parsing import UnparseableBody
+from ingestion.services import ingest_file
 from tradeops.models import Bot, IngestKind
-from tradeops.parsing import UnparseableBody
-from tradeops.services import ingest_file
 
 
 class Command(BaseCommand):

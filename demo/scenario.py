@@ -21,11 +21,12 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from ingestion.parsing import IncomingRecord
+from ingestion.services import ingest_records
 from integrity.models import AlertChannel
 from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
-from tradeops.parsing import IncomingRecord
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
-from tradeops.services import create_bot, ingest_records
+from tradeops.services import create_bot
 
 DEMO_BOT = "demo-perp"
 DEMO_PASSWORD = "tradeops-demo"
@@ -417,8 +418,8 @@ def _prepare_experiment_a(bot):
     drafted from the plan, its candidate release approved (the last days' trades carry its tag)."""
     from experiments import services
     from experiments.plan import draft_from_plan
+    from experiments.releases import approve_release
     from tradeops.audit import history, record_audit
-    from tradeops.releases import approve_release
 
     lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
     winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)

@@ -1,0 +1,278 @@
+"""Ingestion: every entry point (the API, `manage.py ingest`, the demo loader) stores records
+through `ingest_records`, so a record is validated, stored or quarantined the same way whatever
+brought it in; and the API's throttle of bad tokens.
+"""
+
+import datetime
+import gc
+import logging
+import random
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ingestion.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
+from ingestion.quarantine import (
+    error_entry,
+    quarantine_records,
+    quarantine_unparseable_body,
+    storable,
+)
+from ingestion.records import decision_event_key, latest_allowed_timestamp, validate_record
+from ingestion.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS, count_decision_events
+from tradeops.models import IngestBatch, IngestKind, QuarantinedRecord, TokenFailure
+from tradeops.signals import records_refused
+
+logger = logging.getLogger(__name__)
+
+logger = logging.getLogger(__name__)
+
+Reason = QuarantinedRecord.Reason
+# Concurrent batches may race to insert the same new row (the loser re-classifies), or deadlock or
+# fail to serialize against each other (one is rolled back): the batch is retried, a bounded number
+# of times with a short random pause, before the API answers 503.
+WRITE_ATTEMPTS = 5
+RETRY_PAUSE_SECONDS = 0.05
+RETRIED_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# A number written with more places than are stored: such a batch keeps its raw body.
+_MORE_PLACES_THAN_STORED = re.compile(r"\.\d{13}")
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    errors: list = field(default_factory=list)
+
+    @property
+    def records(self):
+        return self.accepted + self.updated + self.unchanged + self.quarantined
+
+    def as_dict(self):
+        return asdict(self)
+
+
+# -- bad tokens ------------------------------------------------------------------------------
+
+TOKEN_FAILURES_ALLOWED = 20
+TOKEN_FAILURE_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _failure_window(now):
+    epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    return now - (now - epoch) % TOKEN_FAILURE_WINDOW
+
+
+def record_failed_token(client, *, now=None):
+    """Count a request with a missing, wrong or revoked token against the client's address."""
+    window = _failure_window(now or timezone.now())
+    counted = TokenFailure.objects.filter(client=client, window_start=window)
+    if counted.update(failures=F("failures") + 1):
+        return
+    try:
+        with transaction.atomic():
+            TokenFailure.objects.create(client=client, window_start=window, failures=1)
+    except IntegrityError:
+        counted.update(failures=F("failures") + 1)
+        return
+    # A new window: windows long past are of no use any more.
+    TokenFailure.objects.filter(window_start__lt=window - datetime.timedelta(days=1)).delete()
+
+
+def client_throttled_for(client, *, now=None):
+    """Seconds until `client` may try tokens again (0: it may now)."""
+    now = now or timezone.now()
+    window = _failure_window(now)
+    if TokenFailure.objects.filter(
+        client=client, window_start=window, failures__gte=TOKEN_FAILURES_ALLOWED
+    ).exists():
+        return max(1, int((window + TOKEN_FAILURE_WINDOW - now).total_seconds()) + 1)
+    return 0
+
+
+# -- ingestion -------------------------------------------------------------------------------
+
+
+def _should_retry(exc, attempt):
+    if attempt == WRITE_ATTEMPTS:
+        return False
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in RETRIED_SQLSTATES
+
+
+@contextmanager
+def cyclic_gc_paused():
+    """Pause the cyclic garbage collector for one batch.
+
+    A batch is tens of thousands of small acyclic dicts and tuples that live until it is stored;
+    the cyclic collector would rescan them again and again (a third of the ingest time).
+    Reference counting still frees them; the body size limit bounds the batch.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@cyclic_gc_paused()
+def ingest_records(bot, kind, records, *, source, raw_body=None):
+    """Validate and store a batch of records; refused ones are quarantined, never dropped.
+
+    Good records land even when others in the same batch are refused. The counts always add up:
+    records in = accepted + updated + unchanged + quarantined. `raw_body`, when given, is kept on
+    the batch (the exact bytes of values that were rounded to the stored scale).
+    """
+    kind = IngestKind(kind)
+    records = list(records)
+    valid, malformed, events = [], [], []
+    latest_allowed = latest_allowed_timestamp()
+    counts_events = kind == IngestKind.DECISIONS
+    for record in records:
+        if record.parse_error:
+            malformed.append((record, {"_record": record.parse_error}))
+            continue
+        if counts_events:
+            key = decision_event_key(record.data, latest_allowed)
+            if key is not None:
+                events.append((record.raw, key))
+                continue
+        clean, errors = validate_record(kind, record.data, latest_allowed)
+        if errors:
+            malformed.append((record, errors))
+        elif counts_events and "ts" in clean:
+            key = (clean["ts"].date(), clean["symbol"], clean["outcome"], clean["reason"])
+            events.append((record.raw, key))
+        else:
+            valid.append((record, clean))
+
+    batch = {"received": len(records), "source": storable(source), "raw_body": raw_body}
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _store_batch(bot, kind, valid, events, malformed, **batch)
+        except DataError:
+            # A value validation let through but the database refuses. Validation is where it
+            # belongs; until it is there, the batch's other records still land and this one is
+            # kept in quarantine, instead of the whole batch failing on every retry.
+            valid, refused = _split_refused_by_database(bot, kind, valid)
+            if not refused:
+                raise
+            logger.error(
+                "ingest %s for %s: %d record(s) refused by the database", kind, bot, len(refused)
+            )
+            malformed = malformed + refused
+        except (IntegrityError, OperationalError) as exc:
+            if not _should_retry(exc, attempt):
+                raise
+            logger.warning("ingest %s for %s: %s; retrying", kind, bot.slug, exc)
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
+
+
+def _split_refused_by_database(bot, kind, valid):
+    """(records the database stores, [(record, errors)] it refuses), each tried on its own and
+    rolled back."""
+    kept, refused = [], []
+    for item in valid:
+        try:
+            with transaction.atomic():
+                WRITERS[kind]().apply(bot, [item])
+                transaction.set_rollback(True)
+        except DataError as exc:
+            refused.append((item[0], {"_record": f"refused by the database: {exc}".strip()}))
+        else:
+            kept.append(item)
+    return kept, refused
+
+
+def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_body):
+    result = IngestResult()
+    counters = {ACCEPTED: "accepted", UPDATED: "updated", UNCHANGED: "unchanged"}
+    outcomes = WRITERS[kind]().apply(bot, valid)
+    conflicts = []
+    for (record, _), outcome in zip(valid, outcomes, strict=True):
+        if outcome.status == CONFLICT:
+            conflicts.append((record, outcome.errors))
+        else:
+            name = counters[outcome.status]
+            setattr(result, name, getattr(result, name) + 1)
+
+    digest = ""
+    if events:
+        digest, counted = count_decision_events(bot, events)
+        if counted:
+            result.accepted += len(events)
+        else:
+            result.unchanged += len(events)
+            digest = ""
+
+    refused = sorted(
+        [(record, errors, Reason.MALFORMED) for record, errors in malformed]
+        + [(record, errors, Reason.CONFLICT) for record, errors in conflicts],
+        key=lambda item: item[0].index,
+    )
+    result.quarantined = len(refused)
+    result.errors = [error_entry(record, errors) for record, errors, _ in refused]
+    if refused:
+        quarantine_records(bot, kind, refused, source=source)
+        records_refused.send(
+            sender=IngestBatch,
+            bot=bot,
+            kind=kind,
+            malformed=len(malformed),
+            conflicts=len(conflicts),
+            errors=result.errors,
+            source=source,
+        )
+
+    IngestBatch.objects.create(
+        bot=bot,
+        kind=kind,
+        source=source,
+        records=received,
+        accepted=result.accepted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        quarantined=result.quarantined,
+        raw_events_digest=digest,
+        raw_body=raw_body,
+    )
+    return result
+
+
+@cyclic_gc_paused()
+def ingest_body(bot, kind, body: bytes, *, content_type, source):
+    """Ingest a request body (JSON array, NDJSON or CSV). An unreadable body is quarantined whole.
+
+    Raises UnsupportedContentType (nothing stored) when neither the Content-Type nor the content
+    says how to read the body.
+    """
+    try:
+        text = decode_text(body)
+        records = parse_text(text, content_type)
+    except UnparseableBody as exc:
+        quarantine_unparseable_body(bot, kind, body, str(exc), source=source)
+        raise
+    raw_body = IngestBatch.pack_body(body) if _MORE_PLACES_THAN_STORED.search(text) else None
+    return ingest_records(bot, kind, records, source=source, raw_body=raw_body)
+
+
+def ingest_file(bot, kind, path, *, source=None):
+    path = Path(path)
+    content_type = FILE_CONTENT_TYPES.get(path.suffix.lower().lstrip("."))
+    if content_type is None:
+        raise ValueError(f"{path}: unsupported file type; use .ndjson, .jsonl, .json or .csv")
+    return ingest_body(
+        bot, kind, path.read_bytes(), content_type=content_type, source=source or f"file:{path}"
+    )

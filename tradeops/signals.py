@@ -1,0 +1,17 @@
+"""What ingestion tells the apps above it, so the core and ingestion never import them.
+
+Receivers run inside the sender's transaction: what they write (an incident) stands or falls with
+the batch. Integrity connects its receivers in its AppConfig.ready().
+"""
+
+from django.dispatch import Signal
+
+# Records of a batch were refused: bot, kind, malformed (count), conflicts (count), errors (the
+# response's per-record error entries), source.
+records_refused = Signal()
+
+# A body could not be read at all and was quarantined whole: bot, kind, error, source.
+body_refused = Signal()
+
+# The API stored a batch (after commit): bot. Watches that must run while bots are pushing.
+batch_received = Signal()
