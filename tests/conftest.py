@@ -1,4 +1,3 @@
-import json
 import os
 import socket
 import subprocess
@@ -7,14 +6,10 @@ import time
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
-from experiments import services as experiment_services
-from experiments.releases import approve_release, create_release
-from ingestion.parsing import parse_json
-from ingestion.services import ingest_records
+from tests.factories import PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
 from tradeops.roles import OPERATOR, TEAM_LEAD
 from tradeops.services import create_bot
@@ -30,47 +25,6 @@ def bot(bot_and_token):
     return bot_and_token[0]
 
 
-def closed_trade(**overrides):
-    """A well-formed closed short trade; override fields to break one rule at a time."""
-    record = {
-        "external_id": "T-1",
-        "symbol": "BTCUSDT",
-        "side": "short",
-        "status": "closed",
-        "opened_at": "2026-11-02T10:00:00Z",
-        "closed_at": "2026-11-02T12:30:00+00:00",
-        "qty": "0.5",
-        "entry_price": "50000",
-        "exit_price": "49800",
-        "leverage": "5",
-        "gross_pnl": "100",
-        "fees": "5.5",
-        "funding": "0.25",
-        "net_pnl": "94.25",
-        "exit_reason": "take_profit",
-        "release": "v1.4.0",
-        "est_fees": "5",
-        "est_funding": "0.2",
-        "est_slippage_bps": "1.5",
-    }
-    record.update(overrides)
-    return {key: value for key, value in record.items() if value is not None}
-
-
-def open_trade(**overrides):
-    record = closed_trade(**overrides)
-    for key in ("closed_at", "exit_price", "gross_pnl", "fees", "funding", "net_pnl"):
-        record.pop(key, None)
-    record["status"] = "open"
-    record["exit_reason"] = ""
-    return record
-
-
-def ingest(bot, kind, *records, source="test"):
-    """Ingest Python records through the real parser (as a JSON array) and service."""
-    return ingest_records(bot, kind, parse_json(json.dumps(list(records))), source=source)
-
-
 @pytest.fixture(autouse=True)
 def plain_static_files(settings):
     """Tests render admin pages without running collectstatic (no manifest)."""
@@ -80,28 +34,10 @@ def plain_static_files(settings):
     }
 
 
-def log_in_as(client, username, role):
-    """A staff user in the role's group (Team lead, Operator, Viewer), logged in on `client`."""
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    client.force_login(user)
-    return user
-
-
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Tests create many users; production hashing strength is not what they test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-# -- the decision framework's cast and baseline ---------------------------------------------
-
-PARAMS = {
-    "fib_proximity_bps": 18,
-    "entry_zone_tolerance_pct": "0.35",
-    "side_balance_pressure": "0",
-    "risk_per_trade_pct": "0.5",
-}
 
 
 @pytest.fixture
@@ -136,33 +72,6 @@ def baseline(bot, people):
         is_baseline=True,
     )
     return release
-
-
-def candidate(baseline, people, tag="v1.5.0", **changes):
-    release = create_release(based_on=baseline, changes=changes, tag=tag, by=people["operator"])
-    return approve_release(release, by=people["lead"])
-
-
-def draft(baseline, people, lever="side_balance_pressure", **changes):
-    changes = changes or {"side_balance_pressure": "0.3"}
-    return experiment_services.create_experiment(
-        bot=baseline.bot,
-        name=f"A {lever}",
-        lever=lever,
-        candidate=candidate(baseline, people, tag=f"c-{ConfigRelease.objects.count()}", **changes),
-        success_criteria="short share below 65%, expectancy and drawdown not worse",
-        by=people["operator"],
-    )
-
-
-def run_through(experiment, people, until="start"):
-    experiment_services.submit(experiment, by=people["operator"], note="ready")
-    if until == "submit":
-        return experiment
-    experiment_services.approve(experiment, by=people["lead"], note="go")
-    if until == "approve":
-        return experiment
-    return experiment_services.start(experiment, by=people["operator"], note="deployed")
 
 
 # -- a real server: gunicorn on the test database -------------------------------------------

@@ -22,8 +22,7 @@ from django.urls import reverse
 from experiments.releases import create_release
 from integrity.models import AlertChannel
 from kpis.services import capture_baseline
-from tests.conftest import draft, log_in_as, run_through
-from tests.test_kpis_oracle import AS_OF, at, trade
+from tests.factories import AS_OF, at, draft, log_in_as, run_through, trade
 from tradeops.models import ConfigRelease
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 from tradeops.services import authenticate_bot_token

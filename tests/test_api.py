@@ -14,7 +14,7 @@ from ingestion.services import (
     client_throttled_for,
     record_failed_token,
 )
-from tests.conftest import closed_trade
+from tests.factories import closed_trade
 from tradeops.models import IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot, issue_api_token, revoke_api_tokens
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.models import CleanupPlan
-from tests.conftest import closed_trade, ingest, log_in_as
+from tests.factories import closed_trade, ingest, log_in_as
 from tradeops.models import Fill, QuarantinedRecord, Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from integrity.models import IntegrityIncident
-from tests.conftest import closed_trade, ingest, open_trade
+from tests.factories import closed_trade, ingest, open_trade
 from tradeops.models import DecisionCount, Fill, IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 

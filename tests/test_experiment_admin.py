@@ -8,8 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.models import Experiment, ScalingStep
-from tests.conftest import draft, log_in_as, run_through
-from tests.test_scaling import two_weeks
+from tests.factories import draft, log_in_as, run_through, two_weeks
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, StabilizationWindow
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER

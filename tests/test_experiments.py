@@ -11,7 +11,7 @@ from django.utils import timezone
 from experiments import services
 from experiments.models import Experiment, ScalingStep
 from experiments.releases import approve_release, create_release, freeze_config
-from tests.conftest import PARAMS, candidate, draft, run_through
+from tests.factories import PARAMS, candidate, draft, run_through
 from tradeops.audit import history
 from tradeops.models import ConfigRelease
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.db.models import Sum
 
-from tests.conftest import closed_trade
+from tests.factories import closed_trade
 from tradeops.models import DecisionCount, EquitySnapshot, IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.conftest import closed_trade
+from tests.factories import closed_trade
 from tradeops.models import IngestBatch, QuarantinedRecord, Trade
 from tradeops.services import create_bot
 

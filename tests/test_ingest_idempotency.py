@@ -1,7 +1,7 @@
 """Re-sends change nothing, open trades may close, and a closed trade is final."""
 
 from integrity.models import IntegrityIncident
-from tests.conftest import closed_trade, ingest, open_trade
+from tests.factories import closed_trade, ingest, open_trade
 from tradeops.models import ConfigRelease, IngestBatch, QuarantinedRecord, Trade
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from integrity.jobs import DAILY_CHECKS, run_daily_integrity_checks
 from integrity.models import IntegrityCheckRun, IntegrityIncident
 from integrity.services import clean_days_in_a_row, run_integrity_checks
-from tests.conftest import closed_trade, ingest, log_in_as
+from tests.factories import closed_trade, ingest, log_in_as
 from tradeops.models import ConfigRelease, Fill, HealthEvent, JobRun, Trade
 from tradeops.roles import OPERATOR, VIEWER
 

@@ -7,8 +7,7 @@ from django.urls import reverse
 
 from kpis.models import BaselineReport
 from kpis.services import capture_baseline
-from tests.conftest import log_in_as
-from tests.test_kpis_oracle import AS_OF, at, trade
+from tests.factories import AS_OF, at, log_in_as, trade
 from tradeops.models import ConfigRelease
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 

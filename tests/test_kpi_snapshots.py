@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.services import FIGURE_KEYS, capture_baseline, capture_snapshot
-from tests.test_kpis_oracle import AS_OF, at, trade
+from tests.factories import AS_OF, at, trade
 from tradeops.models import ConfigRelease, JobRun
 
 

@@ -3,54 +3,13 @@
 Window: 3 days to 2026-11-10, i.e. [2026-11-07 00:00, 2026-11-10 00:00) UTC.
 """
 
-import datetime
 from decimal import Decimal
 
 import pytest
 
 from kpis.services import compute_kpis
-from tests.conftest import ingest
-from tradeops.models import ConfigRelease, DecisionCount, EquitySnapshot, Trade
-
-UTC = datetime.UTC
-AS_OF = datetime.date(2026, 11, 10)
-
-
-def at(day, hour=0, minute=0, second=0):
-    return datetime.datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
-
-
-def trade(bot, external_id, closed_at, net, side="short", exit_reason="take_profit", **extra):
-    """A closed trade whose gross is its net (fees and funding 0) unless given."""
-    values = {
-        "gross_pnl": Decimal(net),
-        "fees": Decimal(0),
-        "funding": Decimal(0),
-        "qty": Decimal(1),
-        "entry_price": Decimal(100),
-        "exit_price": Decimal(101),
-    }
-    values.update(extra)
-    return Trade.objects.create(
-        bot=bot,
-        external_id=external_id,
-        symbol="BTCUSDT",
-        side=side,
-        status="closed",
-        opened_at=closed_at - datetime.timedelta(hours=1),
-        closed_at=closed_at,
-        net_pnl=Decimal(net),
-        exit_reason=exit_reason,
-        **values,
-    )
-
-
-def decisions(bot, day, **counts):
-    for key, count in counts.items():
-        outcome, _, reason = key.partition("__")
-        DecisionCount.objects.create(
-            bot=bot, day=datetime.date(2026, 11, day), outcome=outcome, reason=reason, count=count
-        )
+from tests.factories import AS_OF, at, decisions, ingest, trade
+from tradeops.models import ConfigRelease, EquitySnapshot, Trade
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from integrity import schedules
 from integrity.models import AlertChannel, IntegrityIncident
 from integrity.schedules import LOOKBACK_DAYS, WATCHED, Throttle, watch_schedules
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
-from tests.conftest import closed_trade
+from tests.factories import closed_trade
 from tradeops.models import Bot, JobRun
 
 Kind = IntegrityIncident.Kind

@@ -3,7 +3,7 @@
 import datetime
 
 from ingestion import records
-from tests.conftest import closed_trade, ingest
+from tests.factories import closed_trade, ingest
 from tradeops.models import (
     DecisionCount,
     EquitySnapshot,

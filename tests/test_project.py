@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from tests.conftest import closed_trade, ingest
+from tests.factories import closed_trade, ingest
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
 from tradeops.services import authenticate_bot_token
 

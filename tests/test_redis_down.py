@@ -10,7 +10,7 @@ import pytest
 from integrity import schedules
 from integrity.models import AlertChannel, AlertDelivery, IntegrityIncident
 from integrity.schedules import Throttle, watch_schedules_from_ingestion
-from tests.conftest import closed_trade
+from tests.factories import closed_trade
 from tradeops.models import IngestBatch, Trade
 
 CLOSED_PORT = "redis://127.0.0.1:1/0"

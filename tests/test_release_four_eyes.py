@@ -18,7 +18,7 @@ from experiments.releases import (
     diff_params,
     edit_release,
 )
-from tests.conftest import PARAMS, candidate
+from tests.factories import PARAMS, candidate
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, ParamSpec
 

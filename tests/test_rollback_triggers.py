@@ -6,25 +6,16 @@ from decimal import Decimal
 
 import django_rq
 import pytest
-from django.utils import timezone
 
 from experiments.jobs import evaluate_triggers_job
 from experiments.models import Experiment
 from experiments.triggers import evaluate_rollback_triggers
 from integrity.models import IntegrityIncident
-from tests.conftest import draft, run_through
-from tests.test_kpis_oracle import trade
+from tests.factories import draft, midnight, run_through, trade
 from tradeops.audit import history
 from tradeops.models import EquitySnapshot, HealthEvent
 
 UTC = datetime.UTC
-
-
-def midnight(days_ago):
-    today = timezone.now().date()
-    return datetime.datetime.combine(
-        today - datetime.timedelta(days=days_ago), datetime.time(), tzinfo=UTC
-    )
 
 
 @pytest.fixture

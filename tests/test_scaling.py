@@ -20,22 +20,9 @@ from experiments.scaling import (
 from experiments.services import start
 from experiments.triggers import evaluate_live_changes
 from integrity.models import IntegrityIncident
-from tests.conftest import draft, run_through
-from tests.test_kpis_oracle import trade
-from tests.test_rollback_triggers import midnight
+from tests.factories import draft, run_through, two_weeks
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, HealthEvent, ParamSpec
-
-
-def two_weeks(release, week_before=(12, -4), latest_week=(12, -4)):
-    """3 closes a day for 14 days: two wins and a loss of the given sizes."""
-    win_before, loss_before = week_before
-    win_latest, loss_latest = latest_week
-    for days_ago in range(1, 15):
-        win, loss = (win_latest, loss_latest) if days_ago <= 7 else (win_before, loss_before)
-        for n, net in enumerate((win, win, loss)):
-            closed_at = midnight(days_ago) + datetime.timedelta(hours=2 + n)
-            trade(release.bot, f"{days_ago}-{n}", closed_at, net, release=release)
 
 
 @pytest.fixture

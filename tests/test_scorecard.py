@@ -12,8 +12,7 @@ from experiments.scorecard import (
     profit_factor_interval,
     verdict,
 )
-from tests.conftest import draft, run_through
-from tests.test_kpis_oracle import trade
+from tests.factories import draft, run_through, trade
 
 
 def test_constant_samples_have_an_exact_interval():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from experiments.releases import end_freeze, freeze_config, set_baseline
 from integrity.models import IntegrityIncident
 from integrity.selectors import stabilization_exit_criteria
-from tests.conftest import candidate
+from tests.factories import candidate
 from tradeops.audit import history
 from tradeops.models import HealthEvent
 

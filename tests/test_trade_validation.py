@@ -3,7 +3,7 @@
 import pytest
 
 from integrity.models import IntegrityIncident
-from tests.conftest import closed_trade, ingest, open_trade
+from tests.factories import closed_trade, ingest, open_trade
 from tradeops.models import QuarantinedRecord, Trade
 
 MALFORMED = [
