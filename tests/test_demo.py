@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from demo.scenario import DEMO_BOT, build_history
+from demo.history import build_history
+from demo.scenario import DEMO_BOT
 from experiments.models import Experiment
 from integrity.models import AlertDelivery, IntegrityIncident
 from tradeops.models import (
