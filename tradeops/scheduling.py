@@ -1,12 +1,14 @@
 """Running jobs: on RQ workers when REDIS_URL is set, in-process otherwise; every run recorded.
 
-Jobs (the functions in each app's jobs.py) wrap their work in `recorded_run`, so a JobRun row
-says when each ran, how it ended and why it failed, whoever ran it: a worker, the in-process
-fallback, or a test. A run whose worker died (kill -9, out of memory, a lost machine) cannot
-record its own end: `sweep_abandoned_runs` marks it failed, so the next run for its key retries.
+Jobs (the functions in each app's jobs.py) are decorated with `recorded_job`, so a JobRun row
+says when each ran, how it ended, why it failed and what it did, whoever ran it: a worker, the
+in-process fallback, or a test. A run whose worker died (kill -9, out of memory, a lost machine)
+cannot record its own end: `sweep_abandoned_runs` marks it failed, so the next run for its key
+retries.
 """
 
 import datetime
+import functools
 import logging
 import traceback
 from contextlib import contextmanager
@@ -102,6 +104,45 @@ def recorded_run(name, key):
             finished_at=run.finished_at,
             error=f"another run of {name} for {key} succeeded first",
         )
+
+
+def recorded_job(name, *, daily=False):
+    """Make the decorated function a job whose runs are recorded (`recorded_run`) as `name`; what
+    it returns is its run's detail.
+
+    A daily job runs for one UTC day: the job's only argument is that day (see `job_day`), the
+    function is called with it as a date, and the run is recorded under it, so a day that already
+    succeeded is not run again (a double enqueue does nothing) while a failed or missed day can be
+    rerun. Any other job takes no argument: the function is called with the time the run starts,
+    which is its key, so every run is recorded.
+
+    The job keeps the function's dotted path, the name RQ, cron and `rqenqueue` know it by.
+    """
+
+    def decorate(work):
+        if daily:
+
+            def job(day=None):
+                day = job_day(day, timezone.now().date())
+                _run(name, day.isoformat(), work, day)
+
+        else:
+
+            def job():
+                now = timezone.now()
+                _run(name, now.isoformat(timespec="microseconds"), work, now)
+
+        return functools.wraps(work)(job)
+
+    return decorate
+
+
+def _run(name, key, work, when):
+    try:
+        with recorded_run(name, key) as run:
+            run.detail = work(when) or {}
+    except AlreadyDone:
+        logger.info("%s already succeeded for %s", name, key)
 
 
 def sweep_abandoned_runs(now=None):
