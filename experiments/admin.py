@@ -19,7 +19,7 @@ from experiments.admin_releases import history_table
 from experiments.models import Experiment, ExperimentDecision
 from experiments.scorecard import build_scorecard
 from experiments.triggers import evaluate_rollback_triggers
-from kpis.presentation import LABELS, format_figure
+from kpis.registry import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.admin_actions import NoteForm, ServiceCreateMixin, note_action, refusal
 from tradeops.models import Bot

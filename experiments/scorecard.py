@@ -11,11 +11,11 @@ import datetime
 import numpy as np
 
 from kpis import queries
-from kpis.services import FIGURE_KEYS, compute_kpis
+from kpis.registry import FIGURE_KEYS
+from kpis.services import BASELINE_DAYS, compute_kpis
 
 SAMPLES = 5000
 CONFIDENCE = 0.95
-BASELINE_DAYS = 30
 
 
 def _percentiles(values, method="linear"):

@@ -8,7 +8,6 @@ it runs again, a critical incident opens and the alert goes out.
 
 import datetime
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from experiments.models import Experiment, ScalingStep
@@ -16,9 +15,9 @@ from experiments.scaling import complete_scaling_step, roll_back_scaling_step
 from experiments.services import stop_by_trigger
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident
-from kpis.queries import ZERO
+from kpis.queries import equity_at
 from kpis.services import compute_kpis
-from tradeops.models import EquitySnapshot, HealthEvent, Trade
+from tradeops.models import HealthEvent
 
 DAY = datetime.timedelta(days=1)
 TRIGGER_ACTOR = "rollback trigger"
@@ -28,32 +27,14 @@ def _day_start(day):
     return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
 
 
-def _equity_at(bot, moment):
-    """Account equity at `moment`: the last snapshot at or before it, else start + closes."""
-    snapshot = (
-        EquitySnapshot.objects.filter(bot=bot, ts__lte=moment)
-        .order_by("-ts")
-        .values_list("equity", flat=True)
-        .first()
-    )
-    if snapshot is not None:
-        return snapshot
-    if bot.starting_equity is None:
-        return None
-    closed = Trade.objects.filter(bot=bot, status="closed", closed_at__lte=moment).aggregate(
-        total=Sum("net_pnl", default=ZERO)
-    )["total"]
-    return bot.starting_equity + closed
-
-
 def daily_losses(subject, now):
     """[(day, equity change %)] for each UTC day since the subject started, up to now."""
     bot, rows = subject.bot, []
     day = subject.started_at.date()
     while _day_start(day) < now:
         start, end = (
-            _equity_at(bot, _day_start(day)),
-            _equity_at(bot, min(_day_start(day) + DAY, now)),
+            equity_at(bot, _day_start(day)),
+            equity_at(bot, min(_day_start(day) + DAY, now)),
         )
         if start and end is not None:
             rows.append((day, float((end - start) / start * 100)))

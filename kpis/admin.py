@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from kpis import charts, reports
 from kpis.models import BaselineReport, KPISnapshot
-from kpis.presentation import figure_rows, format_figure
+from kpis.registry import LABELS, figure_rows, format_figure
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 
 EXPORTS = {
@@ -17,8 +17,8 @@ EXPORTS = {
 }
 
 
-def figure_column(key, description):
-    @admin.display(description=description)
+def figure_column(key):
+    @admin.display(description=LABELS[key])
     def column(snapshot):
         return format_figure(key, snapshot.figures.get(key))
 
@@ -32,10 +32,10 @@ class KPISnapshotAdmin(ReadOnlyAdmin):
         "bot",
         "window_days",
         "release",
-        figure_column("trades", "trades"),
-        figure_column("avg_pnl_per_trade", "avg P&L/trade"),
-        figure_column("profit_factor", "profit factor"),
-        figure_column("win_rate", "win rate"),
+        figure_column("trades"),
+        figure_column("avg_pnl_per_trade"),
+        figure_column("profit_factor"),
+        figure_column("win_rate"),
         "computed_at",
     ]
     list_filter = ["bot", "window_days", "release"]

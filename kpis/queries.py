@@ -46,7 +46,6 @@ def closed_trades(window):
 
 def daily_trade_rollup(window):
     """One row per UTC day with closes: counts and sums every trade KPI is made of."""
-    known = list(window.bot.known_exit_reasons or [])
     has_estimates = Q(est_fees__isnull=False)
     has_funding_estimate = Q(est_funding__isnull=False)
     # Only trades with both sides of the slippage story: unknown realized slippage is not zero.
@@ -67,7 +66,7 @@ def daily_trade_rollup(window):
             losses=Count("id", filter=Q(net_pnl__lt=0)),
             loss_pnl=Sum("net_pnl", filter=Q(net_pnl__lt=0), default=ZERO),
             longs=Count("id", filter=Q(side=Trade.Side.LONG)),
-            unknown_exits=Count("id", filter=~Q(exit_reason__in=known) | Q(exit_reason="")),
+            unknown_exits=Count("id", filter=Trade.unknown_exit(window.bot)),
             fees_n=Count("id", filter=has_estimates),
             fees_drift=Sum(F("fees") - F("est_fees"), filter=has_estimates, default=ZERO),
             fees_abs=Sum(Abs(F("fees") - F("est_fees")), filter=has_estimates, default=ZERO),
@@ -101,22 +100,29 @@ def equity_points(window):
     )
 
 
-def equity_before(window):
-    """Account equity when the window opens, for the trade-based drawdown curve, or None."""
-    last = (
-        EquitySnapshot.objects.filter(bot=window.bot, ts__lt=window.start)
+def equity_at(bot, moment):
+    """Account equity at `moment`, or None when the account size is unknown.
+
+    The last equity snapshot stamped at or before `moment`: a snapshot stamped exactly at the
+    moment is the reading at that moment (a bot that reports its equity at 00:00 UTC gives each
+    day its opening figure). Without one, the bot's starting equity plus the net P&L of trades
+    closed strictly before `moment`: a close stamped exactly then belongs to the period that
+    starts then (every KPI window is [start, end)), so a curve that starts here counts it once.
+    """
+    reading = (
+        EquitySnapshot.objects.filter(bot=bot, ts__lte=moment)
         .order_by("-ts")
         .values_list("equity", flat=True)
         .first()
     )
-    if last is not None:
-        return last
-    if window.bot.starting_equity is None:
+    if reading is not None:
+        return reading
+    if bot.starting_equity is None:
         return None
     earlier = Trade.objects.filter(
-        bot=window.bot, status=Trade.Status.CLOSED, closed_at__lt=window.start
+        bot=bot, status=Trade.Status.CLOSED, closed_at__lt=moment
     ).aggregate(total=Sum("net_pnl", default=ZERO))["total"]
-    return window.bot.starting_equity + earlier
+    return bot.starting_equity + earlier
 
 
 def daily_decisions(window):

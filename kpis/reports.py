@@ -4,32 +4,13 @@ import csv
 import io
 import json
 
-from kpis.presentation import LABELS, format_figure
-
-# The plan's baseline template, in its order.
-BASELINE_TEMPLATE = [
-    "trades_per_day",
-    "net_pnl_per_day",
-    "avg_pnl_per_trade",
-    "win_rate",
-    "profit_factor",
-    "max_drawdown_abs",
-    "max_drawdown_pct",
-    "no_signal_pct",
-    "top_rejection_reasons",
-    "unknown_exit_pct",
-]
-MORE = ["trades", "net_pnl", "avg_loss_per_trade", "side_mix", "cost_drift"]
-LABEL = dict(LABELS)
+from kpis.registry import FIGURE_KEYS, KPIS
 
 
 def baseline_rows(report):
-    """[(label, 7d, 30d)] in the plan's template order, then the other KPIs, for reading."""
+    """[(label, 7d, 30d)] for every KPI in the registry's order, for reading."""
     seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
-    return [
-        (LABEL[key], format_figure(key, seven[key]), format_figure(key, thirty[key]))
-        for key in BASELINE_TEMPLATE + MORE
-    ]
+    return [(kpi.label, kpi.format(seven[kpi.key]), kpi.format(thirty[kpi.key])) for kpi in KPIS]
 
 
 def _title(report):
@@ -59,7 +40,7 @@ def as_csv(report):
     writer = csv.writer(out)
     writer.writerow(["kpi", "7d", "30d"])
     seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
-    for key in BASELINE_TEMPLATE + MORE:
+    for key in FIGURE_KEYS:
         values = [seven[key], thirty[key]]
         writer.writerow(
             [key, *(json.dumps(v) if isinstance(v, dict | list) else v for v in values)]

@@ -11,27 +11,12 @@ from django.utils import timezone
 from kpis import calculations as calc
 from kpis import queries
 from kpis.models import BaselineReport, KPISnapshot
+from kpis.registry import FIGURE_KEYS
 from tradeops.models import Bot
 
-BASELINE_WINDOWS = (7, 30)
-# The keys of `compute_kpis --format json`, in the plan's order; exports and the API reuse them.
-FIGURE_KEYS = (
-    "trades",
-    "trades_per_day",
-    "net_pnl",
-    "net_pnl_per_day",
-    "avg_pnl_per_trade",
-    "win_rate",
-    "profit_factor",
-    "avg_loss_per_trade",
-    "max_drawdown_abs",
-    "max_drawdown_pct",
-    "no_signal_pct",
-    "top_rejection_reasons",
-    "unknown_exit_pct",
-    "side_mix",
-    "cost_drift",
-)
+# The plan's baseline of a release: its last 30 days (the baseline report adds the last 7).
+BASELINE_DAYS = 30
+BASELINE_WINDOWS = (7, BASELINE_DAYS)
 
 
 @dataclass
@@ -54,7 +39,7 @@ def _drawdown(window, rollup):
         absolute, fraction = calc.max_drawdown([equity for _, equity in points])
         end_of_day = {ts.date(): equity for ts, equity in points}
         return absolute, fraction, "equity_snapshots", end_of_day, points
-    start_equity = queries.equity_before(window)
+    start_equity = queries.equity_at(window.bot, window.start)
     pnl = queries.net_pnl_in_close_order(window)
     absolute, fraction = calc.max_drawdown(calc.trade_equity_curve(start_equity, pnl))
     if start_equity is None:
@@ -68,7 +53,8 @@ def _drawdown(window, rollup):
 
 
 def compute_kpis(bot, days, as_of, release=None):
-    """All KPIs of DESIGN.md for closed trades in [as_of - days, as_of), UTC."""
+    """All KPIs of DESIGN.md for closed trades in [as_of - days, as_of), UTC. A pure read: it
+    stores nothing (`capture_snapshot` stores)."""
     if days < 1:
         raise ValueError("a KPI window is at least one day")
     window = queries.Window(bot=bot, days=days, as_of=as_of, release=release)

@@ -97,6 +97,12 @@ class Trade(models.Model):
     def __str__(self):
         return f"{self.external_id} {self.side} {self.symbol}"
 
+    @staticmethod
+    def unknown_exit(bot):
+        """The condition for an unknown exit reason (DESIGN.md): empty, or not in `bot`'s known
+        vocabulary. A Q, so one query can count these closes among all of them."""
+        return ~Q(exit_reason__in=list(bot.known_exit_reasons or [])) | Q(exit_reason="")
+
 
 class Fill(models.Model):
     Side = FillSide

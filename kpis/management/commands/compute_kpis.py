@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kpis.presentation import figure_rows
+from kpis.registry import figure_rows
 from kpis.services import compute_kpis, today
 from tradeops.models import Bot, ConfigRelease
 
