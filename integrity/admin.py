@@ -21,6 +21,7 @@ from integrity.services import (
 from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.models import Bot
+from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP
 
 # The bot's page gains the integrity gate and the integrity actions (the core admin knows
 # nothing of integrity).
@@ -46,7 +47,7 @@ class BotAdmin(core_admin.BotAdmin):
             )
 
     def has_plan_permission(self, request):
-        return request.user.has_perm("integrity.add_cleanupplan")
+        return request.user.has_perm(PLAN_CLEANUP)
 
     @admin.display(description="integrity gate (plan section 2)")
     def integrity_gate(self, obj):
@@ -67,7 +68,7 @@ class BotAdmin(core_admin.BotAdmin):
             self.message_user(request, f"{run.bot}: {run.violations} violation(s)", level)
 
     def has_run_checks_permission(self, request):
-        return request.user.has_perm("integrity.change_integrityincident")
+        return request.user.has_perm(HANDLE_INCIDENTS)
 
 
 def path_tested_column(path):
@@ -122,7 +123,7 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Resolved {done} incident(s).", messages.SUCCESS)
 
     def has_handle_permission(self, request):
-        return request.user.has_perm("integrity.change_integrityincident")
+        return request.user.has_perm(HANDLE_INCIDENTS)
 
 
 @admin.register(IntegrityCheckRun)
@@ -158,7 +159,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
     # Who may change a channel (a Team lead) sees its full target in the form; everyone else
     # sees it masked. Lists show it masked to all.
     def sees_secrets(self, request):
-        return request.user.has_perm("integrity.change_alertchannel")
+        return request.user.has_perm(CHANGE_ALERT_CHANNELS)
 
     def get_exclude(self, request, obj=None):
         return [] if self.sees_secrets(request) else ["target"]
@@ -188,7 +189,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
                 )
 
     def has_test_permission(self, request):
-        return request.user.has_perm("integrity.change_integrityincident")
+        return request.user.has_perm(HANDLE_INCIDENTS)
 
 
 @admin.register(AlertDelivery)
@@ -247,4 +248,4 @@ class CleanupPlanAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"Refused: {exc}", messages.ERROR)
 
     def has_apply_permission(self, request):
-        return request.user.has_perm("integrity.apply_cleanupplan")
+        return request.user.has_perm(APPLY_CLEANUP)

@@ -24,6 +24,7 @@ from tradeops.models import (
     QuarantinedRecord,
     Trade,
 )
+from tradeops.roles import ISSUE_TOKENS, QUEUE_DASHBOARD, REVOKE_TOKENS
 from tradeops.services import issue_api_token, revoke_api_tokens
 
 admin.site.site_header = "TradeOps"
@@ -99,7 +100,7 @@ class BotAdmin(admin.ModelAdmin):
         return response
 
     def has_add_token_permission(self, request):
-        return request.user.has_perm("tradeops.add_apitoken")
+        return request.user.has_perm(ISSUE_TOKENS)
 
 
 class QueueDashboardAdmin(QueueAdmin):
@@ -108,7 +109,7 @@ class QueueDashboardAdmin(QueueAdmin):
     role has it). Its views only ask for staff: every one of its URLs checks the grant first."""
 
     def may_drive(self, request):
-        return request.user.has_perm("django_rq.admin")
+        return request.user.has_perm(QUEUE_DASHBOARD)
 
     def has_module_permission(self, request):
         return self.may_drive(request)
@@ -163,7 +164,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
 
     def has_revoke_permission(self, request):
-        return request.user.has_perm("tradeops.change_apitoken")
+        return request.user.has_perm(REVOKE_TOKENS)
 
 
 @admin.register(ParamSpec)

@@ -15,17 +15,35 @@ VIEWER = "Viewer"
 
 TRADEOPS_APPS = ("tradeops", "integrity", "kpis", "experiments")
 
+# The permissions checked by name, named for what they let a person do: every check and the
+# grants below use these names, never the codename.
+APPROVE_RELEASE = "tradeops.approve_configrelease"
+ISSUE_TOKENS = "tradeops.add_apitoken"
+REVOKE_TOKENS = "tradeops.change_apitoken"
+QUEUE_DASHBOARD = "django_rq.admin"  # granted to no role
+CAPTURE_BASELINE = "kpis.add_baselinereport"
+HANDLE_INCIDENTS = "integrity.change_integrityincident"
+PLAN_CLEANUP = "integrity.add_cleanupplan"
+APPLY_CLEANUP = "integrity.apply_cleanupplan"
+CHANGE_ALERT_CHANNELS = "integrity.change_alertchannel"
+OPERATE_EXPERIMENT = "experiments.change_experiment"
+APPROVE_EXPERIMENT = "experiments.approve_experiment"
+PROPOSE_SCALING = "experiments.add_scalingstep"
+ROLL_BACK_SCALING = "experiments.change_scalingstep"
+APPROVE_SCALING = "experiments.approve_scalingstep"
+
 # Operators draft releases, experiments and scaling steps and log decisions; a Team lead
 # approves them (never their own: four-eyes is enforced in the services and the database).
+# The plain add/change grants are model permissions the admin checks by itself.
 _OPERATOR_GRANTS = [
     "tradeops.add_configrelease",
     "tradeops.change_configrelease",
     "experiments.add_experiment",
-    "experiments.change_experiment",
-    "experiments.add_scalingstep",
-    "experiments.change_scalingstep",
-    "integrity.change_integrityincident",
-    "integrity.add_cleanupplan",
+    OPERATE_EXPERIMENT,
+    PROPOSE_SCALING,
+    ROLL_BACK_SCALING,
+    HANDLE_INCIDENTS,
+    PLAN_CLEANUP,
 ]
 ROLE_GRANTS = {
     VIEWER: [],
@@ -34,17 +52,17 @@ ROLE_GRANTS = {
         *_OPERATOR_GRANTS,
         "tradeops.add_bot",
         "tradeops.change_bot",
-        "tradeops.add_apitoken",
-        "tradeops.change_apitoken",
+        ISSUE_TOKENS,
+        REVOKE_TOKENS,
         "tradeops.add_paramspec",
         "tradeops.change_paramspec",
-        "kpis.add_baselinereport",
+        CAPTURE_BASELINE,
         "integrity.add_alertchannel",
-        "integrity.change_alertchannel",
-        "integrity.apply_cleanupplan",
-        "tradeops.approve_configrelease",
-        "experiments.approve_experiment",
-        "experiments.approve_scalingstep",
+        CHANGE_ALERT_CHANNELS,
+        APPLY_CLEANUP,
+        APPROVE_RELEASE,
+        APPROVE_EXPERIMENT,
+        APPROVE_SCALING,
     ],
 }
 
