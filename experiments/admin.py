@@ -1,6 +1,9 @@
 """The decision framework in the admin: experiments move only by transitions (each with a note,
 audited), the plan's queue drafts A/B/C, and risk scaling steps are proposed and approved.
-Every button calls the same service the commands and jobs call."""
+Every button calls the same service the commands and jobs call.
+
+Releases, freezes, scaling steps and the audit history have their own admin modules, imported
+here so Django's autodiscovery registers them; none of them imports this one."""
 
 import json
 
@@ -14,15 +17,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+import experiments.admin_releases  # noqa: F401 (importing registers the release admins)
+import experiments.admin_scaling  # noqa: F401 (importing registers the scaling step admin)
 from experiments import plan, services
-from experiments.admin_releases import history_table
+from experiments.admin_history import WatchedChangeMixin
+from experiments.lifecycle import open_moves
 from experiments.models import Experiment, ExperimentDecision
 from experiments.scorecard import build_scorecard
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.registry import LABELS, format_figure
-from tradeops.admin import ReadOnlyAdmin, pretty_json
-from tradeops.admin_actions import NoteForm, ServiceCreateMixin, note_action, refusal
+from tradeops.admin import ReadOnlyAdmin
+from tradeops.admin_actions import NoteForm, ServiceFormMixin, note_action, refusal
 from tradeops.models import Bot
+from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 
 KPI_LABELS = dict(LABELS)
 # Admin action name for each service transition, with its button label.
@@ -61,23 +68,6 @@ def live_scorecard(experiment):
     return build_scorecard(experiment, timezone.now())
 
 
-class WatchedChangeMixin:
-    """What an experiment and a scaling step both show: the triggers that watch them, what fired,
-    and their audit history."""
-
-    @admin.display(description="rollback triggers (frozen at approval)")
-    def triggers_display(self, obj):
-        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
-
-    @admin.display(description="trigger evidence")
-    def trigger_evidence_display(self, obj):
-        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
-
-    @admin.display(description="audit history")
-    def history(self, obj):
-        return history_table(obj)
-
-
 class DecisionForm(NoteForm):
     decision = forms.ChoiceField(
         choices=Experiment.Decision.choices,
@@ -104,20 +94,9 @@ class ExperimentForm(forms.ModelForm):
             "secondary_kpis",
         ]
 
-    def clean(self):
-        data = super().clean()
-        if data.get("bot") and data.get("candidate_release"):
-            services.check_new_experiment(
-                data["bot"],
-                data["candidate_release"],
-                data.get("min_horizon_days") or 0,
-                baseline=self.instance.baseline_release if self.instance.pk else None,
-            )
-        return data
-
 
 @admin.register(Experiment)
-class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
+class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "bot",
@@ -176,7 +155,8 @@ class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
             return ExperimentForm.Meta.fields
         return [*ExperimentForm.Meta.fields, *self.status_fields]
 
-    def create(self, request, data):
+    def create(self, request, form):
+        data = form.cleaned_data
         return services.create_experiment(
             bot=data["bot"],
             name=data["name"],
@@ -191,9 +171,8 @@ class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
             by=request.user,
         )
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            services.edit_draft(obj, by=request.user, changed=form.changed_data)
+    def edit(self, request, obj, form):
+        return services.edit_draft(obj, by=request.user, changed=form.changed_data)
 
     def has_change_permission(self, request, obj=None):
         # Past draft an experiment changes only by its transitions: the page is read-only.
@@ -205,12 +184,8 @@ class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         experiment = self.get_object(request, object_id)
-        buttons = []
-        if experiment is not None:
-            for transition, (action, label) in TRANSITION_ACTIONS.items():
-                sources, _, permission = services.TRANSITIONS[transition]
-                if experiment.status in sources and request.user.has_perm(permission):
-                    buttons.append((action, label))
+        moves = open_moves(experiment, request.user) if experiment else []
+        buttons = [TRANSITION_ACTIONS[move] for move in moves]
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -284,10 +259,10 @@ class ExperimentAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
                 self.message_user(request, f"{experiment}: no trigger fired", messages.SUCCESS)
 
     def has_operate_permission(self, request):
-        return request.user.has_perm(services.OPERATE)
+        return request.user.has_perm(OPERATE_EXPERIMENT)
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(services.APPROVE)
+        return request.user.has_perm(APPROVE_EXPERIMENT)
 
     def get_urls(self):
         queue = path(
@@ -365,7 +340,3 @@ class ExperimentDecisionAdmin(ReadOnlyAdmin):
     @admin.display(description="scorecard as it was at the decision")
     def scorecard_display(self, obj):
         return scorecard_html(obj.scorecard) if obj.scorecard.get("kpis") else "-"
-
-
-# The scaling step admin lives in its own module (size); importing registers it.
-from experiments import admin_scaling  # noqa: E402, F401

@@ -1,15 +1,15 @@
-"""Admin for config releases, stabilization freezes and the audit history.
+"""Admin for config releases and stabilization freezes.
 
-A release is added as a copy of another with edits; approving it, making it the baseline and
-freezing are actions with a note, calling the same services as the commands and jobs. Saving
-the change form edits through edit_release, which audits every edit with its old and new values.
+A release is added as a copy of another with edits (create_release merges and validates them;
+its refusal shows on the form); approving it, making it the baseline and freezing are actions
+with a note, calling the same services as the commands and jobs. Saving the change form edits
+through edit_release, which audits every edit with its old and new values.
 """
 
 import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,59 +18,22 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from experiments import services as experiment_services
+from experiments.admin_history import HistoryMixin
+from experiments.params import compare_params
 from experiments.releases import (
-    APPROVE_PERMISSION,
     approve_release,
     baseline_of,
-    check_tag_free,
-    compare_params,
     create_release,
     edit_release,
     end_freeze,
     freeze_config,
-    validate_params,
 )
 from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
-from tradeops.admin import ReadOnlyAdmin, pretty_json
-from tradeops.admin_actions import ServiceCreateMixin, note_action
-from tradeops.audit import history
-from tradeops.models import AuditEvent, ConfigRelease, StabilizationWindow
-
-
-def _details(data):
-    """An audit row's data in a line: an edit's values as field: old → new."""
-    return "; ".join(
-        f"{key}: {json.dumps(value[0])} → {json.dumps(value[1])}"
-        if isinstance(value, list) and len(value) == 2
-        else f"{key}: {json.dumps(value)}"
-        for key, value in data.items()
-    )
-
-
-def history_table(obj):
-    """The audit history of `obj`, oldest first, as a table for a change page."""
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                f"{e.at:%Y-%m-%d %H:%M:%S}",
-                e.actor_name,
-                e.action,
-                e.from_state,
-                e.to_state,
-                e.note,
-                _details(e.data),
-            )
-            for e in history(obj)
-        ),
-    )
-    return format_html(
-        "<table><thead><tr><th>when (UTC)</th><th>who</th><th>action</th><th>from → to</th>"
-        "<th>note</th><th>details</th></tr></thead><tbody>{}</tbody></table>",
-        rows,
-    )
+from tradeops.admin import pretty_json
+from tradeops.admin_actions import ServiceFormMixin, note_action
+from tradeops.models import ConfigRelease, StabilizationWindow
+from tradeops.roles import APPROVE_RELEASE
 
 
 def _spelled(value):
@@ -78,7 +41,9 @@ def _spelled(value):
 
 
 class ReleaseCopyForm(forms.ModelForm):
-    """A new release: another release's params with edits, validated against the ParamSpecs."""
+    """A new release: another release's params with edits (create_release validates them)."""
+
+    refusal_field = "changes"  # a param's refusal shows on the edits
 
     based_on = forms.ModelChoiceField(ConfigRelease.objects.select_related("bot"))
     changes = forms.JSONField(
@@ -91,35 +56,25 @@ class ReleaseCopyForm(forms.ModelForm):
         model = ConfigRelease
         fields = ["tag", "git_commit", "notes"]
 
-    def clean(self):
-        data = super().clean()
-        based_on, changes = data.get("based_on"), data.get("changes")
-        if based_on is None or changes is None:
-            return data
+    def clean_changes(self):
+        changes = self.cleaned_data["changes"]
         if not isinstance(changes, dict):
-            raise ValidationError({"changes": "an object of param: new value"})
-        check_tag_free(based_on.bot, data.get("tag"))
-        params = {**based_on.params, **changes}
-        try:
-            validate_params({k: v for k, v in params.items() if v is not None})
-        except ValidationError as exc:
-            raise ValidationError({"changes": exc.messages}) from None
-        return data
+            raise forms.ValidationError("an object of param: new value")
+        return changes
 
 
 class DraftReleaseForm(forms.ModelForm):
+    """A draft's edits (edit_release validates them)."""
+
+    refusal_field = "params"
+
     class Meta:
         model = ConfigRelease
         fields = ["tag", "git_commit", "params", "notes"]
 
-    def clean_params(self):
-        params = self.cleaned_data["params"]
-        validate_params(params)
-        return params
-
 
 @admin.register(ConfigRelease)
-class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
+class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
     list_display = [
         "tag",
         "bot",
@@ -165,7 +120,8 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
     def get_exclude(self, request, obj=None):
         return ["params"] if obj is not None and obj.is_approved else []
 
-    def create(self, request, data):
+    def create(self, request, form):
+        data = form.cleaned_data
         return create_release(
             based_on=data["based_on"],
             changes=data["changes"],
@@ -175,10 +131,10 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
             by=request.user,
         )
 
-    def save_model(self, request, obj, form, change):
-        if change:  # through the service that audits the edit and records its editor
-            changes = {field: form.cleaned_data[field] for field in form.changed_data}
-            edit_release(obj, changes=changes, by=request.user)
+    def edit(self, request, obj, form):
+        """Through the service that audits the edit and records its editor."""
+        changes = {field: form.cleaned_data[field] for field in form.changed_data}
+        return edit_release(obj, changes=changes, by=request.user)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -196,10 +152,6 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
         return format_html_join(
             "", "<div>{} ({}): {} → {}</div>", ((k, c, a, b) for k, c, a, b, _ in changed)
         ) or format_html("same params as {}", baseline.tag)
-
-    @admin.display(description="audit history")
-    def history(self, obj):
-        return history_table(obj)
 
     @admin.display(description="copy")
     def copy_link(self, obj):
@@ -223,7 +175,7 @@ class ConfigReleaseAdmin(ServiceCreateMixin, admin.ModelAdmin):
         experiment_services.make_baseline(release, by=request.user, note=note)
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(APPROVE_PERMISSION)
+        return request.user.has_perm(APPROVE_RELEASE)
 
     @admin.action(description="Compare two releases")
     def compare(self, request, queryset):
@@ -291,7 +243,7 @@ class FreezeForm(forms.ModelForm):
 
 
 @admin.register(StabilizationWindow)
-class StabilizationWindowAdmin(ServiceCreateMixin, admin.ModelAdmin):
+class StabilizationWindowAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
     list_display = ["bot", "starts_at", "ends_at", "in_force", "exit_criteria", "created_by"]
     list_filter = ["bot"]
     list_select_related = ["bot", "created_by"]
@@ -314,7 +266,8 @@ class StabilizationWindowAdmin(ServiceCreateMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else ["bot", "days", "reason"]
 
-    def create(self, request, data):
+    def create(self, request, form):
+        data = form.cleaned_data
         return freeze_config(data["bot"], days=data["days"], reason=data["reason"], by=request.user)
 
     def has_change_permission(self, request, obj=None):
@@ -347,34 +300,12 @@ class StabilizationWindowAdmin(ServiceCreateMixin, admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="audit history")
-    def history(self, obj):
-        return history_table(obj)
-
     @note_action("End the freeze early", "approve")
     def end_early(self, request, window, note):
         end_freeze(window, by=request.user, note=note)
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(APPROVE_PERMISSION)
+        return request.user.has_perm(APPROVE_RELEASE)
 
     def has_add_permission(self, request):
-        return request.user.has_perm(APPROVE_PERMISSION)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_name", "subject_type", "subject", "action", "transition", "note"]
-    list_filter = ["subject_type", "action"]
-    search_fields = ["subject", "note", "actor_name"]
-    date_hierarchy = "at"
-    exclude = ["data"]
-    readonly_fields = ["data_display"]
-
-    @admin.display(description="from → to")
-    def transition(self, obj):
-        return f"{obj.from_state} → {obj.to_state}" if obj.from_state or obj.to_state else ""
-
-    @admin.display(description="data")
-    def data_display(self, obj):
-        return pretty_json(obj.data)
+        return request.user.has_perm(APPROVE_RELEASE)

@@ -1,23 +1,28 @@
-"""Risk scaling steps in the admin: proposed with their evidence, approved by a Team lead who
-did not propose them, rolled back by a person or a trigger."""
+"""Risk scaling steps in the admin: proposed with their evidence (the service judges it once;
+its refusal shows on the form), approved by a Team lead who did not propose them, rolled back
+by a person or a trigger."""
 
 from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
 from experiments import scaling
-from experiments.admin import WatchedChangeMixin
+from experiments.admin_history import WatchedChangeMixin
 from experiments.models import ScalingStep
-from experiments.releases import check_tag_free
-from tradeops.admin_actions import ServiceCreateMixin, note_action
+from tradeops.admin_actions import ServiceFormMixin, note_action
 from tradeops.models import ParamSpec
+from tradeops.roles import APPROVE_SCALING, ROLL_BACK_SCALING
 
 
 class ScalingProposalForm(forms.ModelForm):
+    refusal_field = "param"  # a refusal keyed by the param (its raised value out of bounds)
+
     param = forms.ModelChoiceField(
         ParamSpec.objects.filter(category=ParamSpec.Category.RISK), to_field_name="key"
     )
-    step_pct = forms.DecimalField(min_value=10, max_value=20, decimal_places=2, initial=10)
+    step_pct = forms.DecimalField(
+        decimal_places=2, initial=10, help_text="+10% to +20% of the current value."
+    )
     tag = forms.CharField(max_length=100, help_text="The raised release's git tag.")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -25,18 +30,9 @@ class ScalingProposalForm(forms.ModelForm):
         model = ScalingStep
         fields = ["bot"]
 
-    def clean(self):
-        data = super().clean()
-        if data.get("bot") and data.get("param") and data.get("step_pct"):
-            scaling.check_scaling_proposal(
-                bot=data["bot"], param=data["param"].key, step_pct=data["step_pct"]
-            )
-            check_tag_free(data["bot"], data.get("tag"))
-        return data
-
 
 @admin.register(ScalingStep)
-class ScalingStepAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin):
+class ScalingStepAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
     list_display = [
         "bot",
         "param",
@@ -80,7 +76,8 @@ class ScalingStepAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin)
             self.readonly_fields if obj is not None else ["bot", "param", "step_pct", "tag", "note"]
         )
 
-    def create(self, request, data):
+    def create(self, request, form):
+        data = form.cleaned_data
         return scaling.propose_scaling_step(
             bot=data["bot"],
             param=data["param"].key,
@@ -113,7 +110,7 @@ class ScalingStepAdmin(ServiceCreateMixin, WatchedChangeMixin, admin.ModelAdmin)
         scaling.roll_back_scaling_step(step, by=request.user, note=note)
 
     def has_approve_permission(self, request):
-        return request.user.has_perm(scaling.APPROVE)
+        return request.user.has_perm(APPROVE_SCALING)
 
     def has_roll_back_permission(self, request):
-        return request.user.has_perm(scaling.ROLL_BACK)
+        return request.user.has_perm(ROLL_BACK_SCALING)

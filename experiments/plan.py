@@ -85,7 +85,7 @@ def latest_of(bot, key):
     return Experiment.objects.filter(bot=bot, plan_key=key).order_by("-created_at").first()
 
 
-def draft_from_plan(*, bot, key, lever, value, tag, by, git_commit=""):
+def draft_from_plan(*, bot, key, lever, value, tag, by, git_commit="", now=None):
     """Experiment `key` of the plan as a draft: candidate = baseline with `lever` set to `value`."""
     template = PLAN.get(key)
     if template is None:
@@ -108,6 +108,7 @@ def draft_from_plan(*, bot, key, lever, value, tag, by, git_commit=""):
             by=by,
             git_commit=git_commit,
             notes=f"{template.name}: {lever} {baseline.params.get(lever)!r} → {value!r}",
+            now=now,
         )
         experiment = create_experiment(
             bot=bot,
@@ -122,5 +123,6 @@ def draft_from_plan(*, bot, key, lever, value, tag, by, git_commit=""):
             secondary_kpis=template.secondary_kpis,
             plan_key=key,
             by=by,
+            now=now,
         )
     return experiment

@@ -1,123 +1,19 @@
-"""Config releases: drafts copied from a release with edits, diffs, four-eyes approval and the
-bot's current baseline. An approved release is never edited; a change is a new release."""
+"""Config releases: drafts copied from a release with edits, four-eyes approval, the bot's
+current baseline and stabilization freezes. An approved release is never edited; a change is a
+new release. Every service takes the clock (`now`, now if not given) for its audit row."""
 
 import datetime
 import json
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from experiments.params import validate_params
 from tradeops.audit import history, record_audit
-from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
-
-APPROVE_PERMISSION = "tradeops.approve_configrelease"
-
-
-def _decimal(value):
-    """A decimal param's value as a number, or None if it is not one: written as a string
-    ("0.35") or a whole number (0), never a bool or a float, and finite."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _typed(spec, value):
-    """The value as the spec's type, or ValidationError naming the key. No silent coercion:
-    "18" for an int param is a different value from 18 (and changing only the type is a change).
-    """
-    key = spec.key
-    if spec.value_type == ParamSpec.ValueType.BOOL:
-        if not isinstance(value, bool):
-            raise ValidationError({key: f"{key}: expected true or false, got {value!r}"})
-        return value
-    if spec.value_type == ParamSpec.ValueType.STR:
-        if not isinstance(value, str):
-            raise ValidationError({key: f"{key}: expected a string, got {value!r}"})
-        return value
-    if spec.value_type == ParamSpec.ValueType.INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError({key: f"{key}: expected a whole number, got {value!r}"})
-        number = Decimal(value)
-    else:
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValidationError({key: f"{key}: expected a decimal string, got {value!r}"})
-        number = _decimal(value)
-        if number is None:
-            raise ValidationError({key: f"{key}: not a decimal: {value!r}"})
-    if spec.min_value is not None and number < spec.min_value:
-        raise ValidationError({key: f"{key}: {value} is below the minimum {spec.min_value}"})
-    if spec.max_value is not None and number > spec.max_value:
-        raise ValidationError({key: f"{key}: {value} is above the maximum {spec.max_value}"})
-    return value
-
-
-def validate_params(params):
-    """Every key must be a known ParamSpec with a value of its type within its bounds."""
-    if not isinstance(params, dict):
-        raise ValidationError("params must be an object of key: value")
-    specs = {spec.key: spec for spec in ParamSpec.objects.filter(key__in=params)}
-    unknown = sorted(set(params) - set(specs))
-    if unknown:
-        raise ValidationError(f"unknown parameter(s) {', '.join(unknown)}: add a ParamSpec first")
-    errors = {}
-    for key, value in params.items():
-        try:
-            _typed(specs[key], value)
-        except ValidationError as exc:
-            errors.update(exc.message_dict)
-    if errors:
-        raise ValidationError(errors)
-
-
-def same_value(value_type, old, new):
-    """Whether two param values are the same value for the param's type (ParamSpec.value_type):
-
-    - decimal: the same number however it is written: "0.3", "0.30" and "0.300" are one value,
-      and so are 5, "5" and "5.0" (a whole decimal may be written as a JSON number);
-    - int, bool and str: the same JSON value of the same type. An int param's 18 and "18"
-      differ: "18" is not a whole number, and a change of type only is still a change (which
-      the one-change rule then refuses as no lever); true and 1 differ likewise;
-    - a key without a ParamSpec (value_type None), or a value its type does not allow: the same
-      JSON value of the same type.
-
-    The one comparison behind the one-change rule, the release diff and the compare page.
-    """
-    if value_type == ParamSpec.ValueType.DECIMAL:
-        old_number, new_number = _decimal(old), _decimal(new)
-        if old_number is not None and new_number is not None:
-            return old_number == new_number
-    return type(old) is type(new) and old == new
-
-
-def diff_params(old, new):
-    """{key: (old value, new value)} for keys changed, added (old None) or removed (new None).
-    Values compare by `same_value` for the key's type: a respelled decimal is no change."""
-    keys = sorted(set(old) | set(new))
-    value_types = dict(ParamSpec.objects.filter(key__in=keys).values_list("key", "value_type"))
-    return {
-        key: (old.get(key), new.get(key))
-        for key in keys
-        if key not in old
-        or key not in new
-        or not same_value(value_types.get(key), old[key], new[key])
-    }
-
-
-def compare_params(old, new):
-    """Every key of two releases side by side: [(key, category, old value, new value, changed)]."""
-    changed = diff_params(old, new)
-    categories = dict(ParamSpec.objects.values_list("key", "category"))
-    return [
-        (key, categories.get(key, "unknown"), old.get(key), new.get(key), key in changed)
-        for key in sorted(set(old) | set(new))
-    ]
+from tradeops.models import Bot, ConfigRelease, StabilizationWindow
+from tradeops.roles import APPROVE_RELEASE
 
 
 def check_tag_free(bot, tag):
@@ -126,8 +22,9 @@ def check_tag_free(bot, tag):
         raise ValidationError({"tag": f"{bot} already has a release {tag}"})
 
 
-def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
-    """A new draft release: `based_on`'s params with `changes` applied (None removes a key)."""
+def create_release(*, based_on, changes, tag, by, git_commit="", notes="", now=None):
+    """A new draft release: `based_on`'s params with `changes` applied (None removes a key).
+    A refusal names the param (a ValidationError keyed by it) or the tag."""
     params = dict(based_on.params)
     for key, value in changes.items():
         if value is None:
@@ -156,6 +53,7 @@ def create_release(*, based_on, changes, tag, by, git_commit="", notes=""):
             to_state="draft",
             note=notes,
             data={"based_on": based_on.tag, "changes": changes},
+            at=now,
         )
     return release
 
@@ -187,7 +85,7 @@ def _edits(stored, changes):
     return edits
 
 
-def edit_release(release, *, changes, by):
+def edit_release(release, *, changes, by, now=None):
     """Save `changes` ({field: new value}) to a draft's tag, git commit, params or notes, or to
     an approved release's notes (what was approved never changes: ConfigRelease.save refuses).
 
@@ -211,18 +109,18 @@ def edit_release(release, *, changes, by):
         if not stored.is_approved:
             stored.last_edited_by = by
         stored.save(update_fields=[*changes, "last_edited_by"])
-        record_audit(stored, "edited", actor=by, data=edits)
+        record_audit(stored, "edited", actor=by, data=edits, at=now)
     return stored
 
 
-def approve_release(release, *, by, note=""):
+def approve_release(release, *, by, note="", now=None):
     """Team lead approval; after it the release is immutable.
 
     Four-eyes: nobody approves a release they wrote any of, not its creator and not anyone who
     edited the draft (read from its "edited" audit rows: the last editor, and any before them,
     so a later trivial edit by someone else does not clear an earlier change).
     """
-    if not by.has_perm(APPROVE_PERMISSION):
+    if not by.has_perm(APPROVE_RELEASE):
         raise PermissionDenied("only a Team lead approves releases")
     with transaction.atomic():
         current = ConfigRelease.objects.select_for_update().get(pk=release.pk)
@@ -238,10 +136,17 @@ def approve_release(release, *, by, note=""):
                 f"four-eyes: {by} edited release {current.tag} and cannot approve it"
             )
         validate_params(current.params)
-        current.approved_by, current.approved_at = by, timezone.now()
+        now = now or timezone.now()
+        current.approved_by, current.approved_at = by, now
         current.save(update_fields=["approved_by", "approved_at"])
         record_audit(
-            current, "approved", actor=by, from_state="draft", to_state="approved", note=note
+            current,
+            "approved",
+            actor=by,
+            from_state="draft",
+            to_state="approved",
+            note=note,
+            at=now,
         )
     release.refresh_from_db()
     return release
@@ -264,8 +169,8 @@ def active_freeze(bot, at=None):
     return next((window for window in candidates if window.is_active(at)), None)
 
 
-def refuse_if_frozen(bot, what):
-    freeze = active_freeze(bot)
+def refuse_if_frozen(bot, what, now=None):
+    freeze = active_freeze(bot, now)
     if freeze is not None:
         raise ValidationError(
             f"{bot.slug} is in a stabilization freeze until {freeze.ends_at:%Y-%m-%d %H:%M} UTC: "
@@ -273,11 +178,11 @@ def refuse_if_frozen(bot, what):
         )
 
 
-def freeze_config(bot, *, days, reason, by):
+def freeze_config(bot, *, days, reason, by, now=None):
     """The plan's stabilization window: the lead freezes the current config for `days` days."""
-    if not by.has_perm(APPROVE_PERMISSION):
+    if not by.has_perm(APPROVE_RELEASE):
         raise PermissionDenied("only a Team lead freezes the config")
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         window = StabilizationWindow.objects.create(
             bot=bot,
@@ -286,27 +191,33 @@ def freeze_config(bot, *, days, reason, by):
             reason=reason,
             created_by=by,
         )
-        record_audit(window, "frozen", actor=by, to_state="frozen", note=reason)
+        record_audit(window, "frozen", actor=by, to_state="frozen", note=reason, at=now)
     return window
 
 
-def end_freeze(window, *, by, note):
+def end_freeze(window, *, by, note, now=None):
     """The lead ends a stabilization window early (its exit criteria met, or a reason noted)."""
-    if not by.has_perm(APPROVE_PERMISSION):
+    if not by.has_perm(APPROVE_RELEASE):
         raise PermissionDenied("only a Team lead ends a freeze")
-    now = timezone.now()
+    now = now or timezone.now()
     if not window.is_active(now):
         raise ValidationError(f"{window} is not in force")
     with transaction.atomic():
         window.ended_early_at = now
         window.save(update_fields=["ended_early_at"])
         record_audit(
-            window, "ended early", actor=by, from_state="frozen", to_state="ended", note=note
+            window,
+            "ended early",
+            actor=by,
+            from_state="frozen",
+            to_state="ended",
+            note=note,
+            at=now,
         )
     return window
 
 
-def set_baseline(release, *, by, note, check_freeze=True):
+def set_baseline(release, *, by, note, check_freeze=True, now=None):
     """Make `release` the bot's current baseline (the config the bot should run).
 
     `check_freeze=False` only for a rollback trigger: restoring the baseline is always allowed.
@@ -314,7 +225,7 @@ def set_baseline(release, *, by, note, check_freeze=True):
     if not release.is_approved:
         raise ValidationError(f"release {release.tag} is not approved")
     if check_freeze:
-        refuse_if_frozen(release.bot, "change the current release")
+        refuse_if_frozen(release.bot, "change the current release", now)
     with transaction.atomic():
         previous = (
             ConfigRelease.objects.select_for_update()
@@ -334,5 +245,6 @@ def set_baseline(release, *, by, note, check_freeze=True):
             from_state=previous.tag if previous else "",
             to_state=release.tag,
             note=note,
+            at=now,
         )
     return release

@@ -1,5 +1,5 @@
 """The decision framework's rules, one function each, called by every transition that needs
-them (admin, command and job alike)."""
+them (admin, command and job alike), on the transition's clock (`now`)."""
 
 import datetime
 
@@ -13,13 +13,39 @@ from experiments.models import (
     Experiment,
     ScalingStep,
 )
-from experiments.releases import diff_params, refuse_if_frozen
+from experiments.params import diff_params
+from experiments.releases import refuse_if_frozen
+from kpis.services import BASELINE_DAYS, compute_kpis
 from tradeops.models import ParamSpec
+
+
+def default_triggers():
+    """The plan's hard rollback triggers; copied onto an experiment or a scaling step when it
+    is approved."""
+    return {
+        "daily_loss_pct": -3.0,
+        "daily_loss_consecutive_days": 2,
+        "avg_loss_deterioration": 0.40,
+        "safety_events": 3,
+    }
+
+
+def frozen_triggers(baseline_release, now, overrides=None):
+    """The thresholds a change is held to, with the baseline's avg loss/trade of its last
+    BASELINE_DAYS (30) days as the figure the avg-loss trigger compares with."""
+    figures = compute_kpis(
+        baseline_release.bot, BASELINE_DAYS, now.date(), release=baseline_release
+    ).figures
+    return (
+        default_triggers()
+        | (overrides or {})
+        | {"baseline_avg_loss": figures["avg_loss_per_trade"]}
+    )
 
 
 def check_one_change(baseline, candidate, lever):
     """Exactly one strategy param differs, it is the named lever, and risk params are identical.
-    Params differ by value for their type (experiments.releases.same_value): a decimal written
+    Params differ by value for their type (experiments.params.same_value): a decimal written
     with an extra trailing zero is the same value, so it is neither the lever nor a second change.
     """
     changed = diff_params(baseline.params, candidate.params)
@@ -58,11 +84,11 @@ def check_one_change(baseline, candidate, lever):
         raise ValidationError(f"the experiment names lever {lever} but the candidate changes {key}")
 
 
-def check_can_start(experiment):
+def check_can_start(experiment, now):
     """Not during a freeze or a scaling step's hold; prerequisites decided; baseline current."""
     bot = experiment.bot
-    refuse_if_frozen(bot, "start an experiment")
-    refuse_if_scaling_hold(bot, "start an experiment")
+    refuse_if_frozen(bot, "start an experiment", now)
+    refuse_if_scaling_hold(bot, "start an experiment", now)
     pending = pending_prerequisite(experiment)
     if pending is not None:
         raise ValidationError(
@@ -91,10 +117,10 @@ def pending_prerequisite(experiment):
     return prerequisite
 
 
-def refuse_if_scaling_hold(bot, what):
+def refuse_if_scaling_hold(bot, what, now=None):
     """A risk scaling step in its hold period: nothing else changes meanwhile."""
     step = ScalingStep.objects.filter(
-        bot=bot, status=ScalingStep.Status.HOLDING, hold_until__gt=timezone.now()
+        bot=bot, status=ScalingStep.Status.HOLDING, hold_until__gt=now or timezone.now()
     ).first()
     if step is not None:
         raise ValidationError(
@@ -121,7 +147,7 @@ def check_step_size(step_pct):
 def check_can_scale(bot, now=None):
     """No step during a freeze or a running experiment, and each step held 7 days."""
     now = now or timezone.now()
-    refuse_if_frozen(bot, "scale risk")
+    refuse_if_frozen(bot, "scale risk", now)
     refuse_if_experiment_running(bot, "scale risk")
     last = (
         ScalingStep.objects.filter(bot=bot, started_at__isnull=False)

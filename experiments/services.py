@@ -1,12 +1,14 @@
 """The experiment lifecycle: draft → submitted → approved → running → review → decided, plus
-stopped-by-trigger. Every transition goes through `_transition`: it checks the state, the
-permission and the note, applies the change and writes the audit row in one transaction."""
+stopped-by-trigger and withdrawn. Every move goes through experiments.lifecycle.transition (the
+mechanism scaling steps share). Every service takes the clock (`now`, now if not given): the
+times it sets and its audit rows carry it, so history can be built through the services."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from experiments import rules
+from experiments.lifecycle import transition
 from experiments.models import (
     DEFAULT_PRIMARY_KPIS,
     DEFAULT_SECONDARY_KPIS,
@@ -16,61 +18,23 @@ from experiments.models import (
 )
 from experiments.releases import baseline_of, run_release, set_baseline
 from experiments.scorecard import build_scorecard
-from kpis.services import FIGURE_KEYS, compute_kpis
+from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
+from tradeops.roles import APPROVE_RELEASE, OPERATE_EXPERIMENT
 
 Status = Experiment.Status
-# The baseline the avg-loss trigger compares with: the baseline release's last 30 days.
-BASELINE_DAYS = 30
-OPERATE = "experiments.change_experiment"
-APPROVE = "experiments.approve_experiment"
-
-# action: (from statuses, to status, permission needed)
-TRANSITIONS = {
-    "submit": ((Status.DRAFT,), Status.SUBMITTED, OPERATE),
-    "approve": ((Status.SUBMITTED,), Status.APPROVED, APPROVE),
-    "start": ((Status.APPROVED,), Status.RUNNING, OPERATE),
-    "review": ((Status.RUNNING,), Status.REVIEW, OPERATE),
-    "decide": ((Status.REVIEW,), Status.DECIDED, OPERATE),
-    "stop": ((Status.RUNNING,), Status.STOPPED, None),  # a rollback trigger, never a person
-    # Before it runs, a queued experiment can be withdrawn (e.g. its baseline was replaced).
-    "withdraw": ((Status.DRAFT, Status.SUBMITTED, Status.APPROVED), Status.WITHDRAWN, OPERATE),
-}
 
 
-def default_triggers():
-    """The plan's hard rollback triggers; copied onto an experiment when it is approved."""
-    return {
-        "daily_loss_pct": -3.0,
-        "daily_loss_consecutive_days": 2,
-        "avg_loss_deterioration": 0.40,
-        "safety_events": 3,
-    }
-
-
-def frozen_triggers(baseline_release, overrides=None):
-    """The thresholds a change is held to, with the baseline's avg loss/trade of its last 30
-    days as the figure the avg-loss trigger compares with."""
-    figures = compute_kpis(
-        baseline_release.bot, BASELINE_DAYS, timezone.now().date(), release=baseline_release
-    ).figures
-    return (
-        default_triggers()
-        | (overrides or {})
-        | {"baseline_avg_loss": figures["avg_loss_per_trade"]}
-    )
-
-
-def make_baseline(release, *, by, note):
+def make_baseline(release, *, by, note, now=None):
     """A Team lead releases a different baseline by hand; the bot runs it from now on. Not
     while an experiment runs or a scaling step holds: they are measured against the baseline."""
-    if not by.has_perm("tradeops.approve_configrelease"):
+    if not by.has_perm(APPROVE_RELEASE):
         raise PermissionDenied("only a Team lead changes the baseline")
     require_note(note)
     rules.refuse_if_experiment_running(release.bot, "change the baseline")
-    rules.refuse_if_scaling_hold(release.bot, "change the baseline")
+    rules.refuse_if_scaling_hold(release.bot, "change the baseline", now)
     with transaction.atomic():
-        set_baseline(release, by=by, note=note)
+        set_baseline(release, by=by, note=note, now=now)
         run_release(release)
     return release
 
@@ -111,7 +75,9 @@ def create_experiment(
     secondary_kpis=DEFAULT_SECONDARY_KPIS,
     plan_key="",
     iterated_from=None,
+    now=None,
 ):
+    now = now or timezone.now()
     baseline = check_new_experiment(bot, candidate, min_horizon_days, baseline)
     with transaction.atomic():
         experiment = Experiment.objects.create(
@@ -129,57 +95,34 @@ def create_experiment(
             plan_key=plan_key,
             iterated_from=iterated_from,
             created_by=by,
+            created_at=now,
         )
-        record_audit(experiment, "created", actor=by, to_state=Status.DRAFT)
+        record_audit(experiment, "created", actor=by, to_state=Status.DRAFT, at=now)
     return experiment
 
 
-def edit_draft(experiment, *, by, changed):
-    """Save edits to a draft; once submitted, an experiment changes only by transitions."""
-    if not by.has_perm(OPERATE):
+def edit_draft(experiment, *, by, changed, now=None):
+    """Save edits to a draft, held to what a new draft must satisfy; once submitted, an
+    experiment changes only by transitions."""
+    if not by.has_perm(OPERATE_EXPERIMENT):
         raise PermissionDenied(f"{by} may not edit experiments")
-    stored = Experiment.objects.get(pk=experiment.pk)
-    if stored.status != Status.DRAFT:
-        raise ValidationError(f"{stored.name} is {stored.status}: only a draft is edited")
+    check_new_experiment(
+        experiment.bot,
+        experiment.candidate_release,
+        experiment.min_horizon_days,
+        experiment.baseline_release,
+    )
     with transaction.atomic():
+        stored = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        if stored.status != Status.DRAFT:
+            raise ValidationError(f"{stored.name} is {stored.status}: only a draft is edited")
         experiment.save()
-        record_audit(experiment, "edited", actor=by, note=f"changed {', '.join(changed)}")
+        record_audit(experiment, "edited", actor=by, note=f"changed {', '.join(changed)}", at=now)
     return experiment
 
 
-def _transition(experiment, action, *, by, note, apply=None):
-    sources, target, permission = TRANSITIONS[action]
-    if permission and not by.has_perm(permission):
-        raise PermissionDenied(f"{by} may not {action} experiments")
-    if permission:
-        require_note(note, action)
-    try:
-        with transaction.atomic():
-            current = Experiment.objects.select_for_update().get(pk=experiment.pk)
-            if current.status not in sources:
-                raise ValidationError(
-                    f"cannot {action} {current.name}: it is {current.status}, not "
-                    f"{' or '.join(sources)}"
-                )
-            if apply:
-                apply(current)
-            current_status, current.status = current.status, target
-            current.save()
-            record_audit(
-                current, action, actor=by, from_state=current_status, to_state=target, note=note
-            )
-    except IntegrityError as exc:
-        if "one_running_experiment_per_bot" in str(exc):
-            raise ValidationError(
-                f"another experiment is already running for {experiment.bot.slug}"
-            ) from None
-        raise
-    experiment.refresh_from_db()
-    return experiment
-
-
-def submit(experiment, *, by, note):
-    def apply(exp):
+def submit(experiment, *, by, note, now=None):
+    def apply(exp, now):
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
         if not exp.success_criteria.strip() or not exp.primary_kpis:
             raise ValidationError("define the primary KPIs and success criteria before submitting")
@@ -190,66 +133,67 @@ def submit(experiment, *, by, note):
             )
         exp.submitted_by = by
 
-    return _transition(experiment, "submit", by=by, note=note, apply=apply)
+    return transition(experiment, "submit", by=by, note=note, now=now, apply=apply)
 
 
-def approve(experiment, *, by, note):
+def approve(experiment, *, by, note, now=None):
     """Team lead, not the submitter; the rollback thresholds are frozen onto the experiment."""
 
-    def apply(exp):
+    def apply(exp, now):
         if exp.submitted_by_id == by.pk:
             raise ValidationError(f"four-eyes: {by} submitted {exp.name} and cannot approve it")
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
-        exp.approved_by, exp.approved_at = by, timezone.now()
-        exp.triggers = frozen_triggers(exp.baseline_release, exp.triggers)
+        exp.approved_by, exp.approved_at = by, now
+        exp.triggers = rules.frozen_triggers(exp.baseline_release, now, exp.triggers)
 
-    return _transition(experiment, "approve", by=by, note=note, apply=apply)
+    return transition(experiment, "approve", by=by, note=note, now=now, apply=apply)
 
 
-def start(experiment, *, by, note):
+def start(experiment, *, by, note, now=None):
     """The candidate becomes the config the bot runs."""
 
-    def apply(exp):
-        rules.check_can_start(exp)
-        exp.started_at = timezone.now()
+    def apply(exp, now):
+        rules.check_can_start(exp, now)
+        exp.started_at = now
         run_release(exp.candidate_release)
 
-    return _transition(experiment, "start", by=by, note=note, apply=apply)
+    return transition(experiment, "start", by=by, note=note, now=now, apply=apply)
 
 
-def withdraw(experiment, *, by, note):
-    def apply(exp):
-        exp.ended_at = timezone.now()
+def withdraw(experiment, *, by, note, now=None):
+    def apply(exp, now):
+        exp.ended_at = now
 
-    return _transition(experiment, "withdraw", by=by, note=note, apply=apply)
-
-
-def send_to_review(experiment, *, by, note):
-    return _transition(experiment, "review", by=by, note=note)
+    return transition(experiment, "withdraw", by=by, note=note, now=now, apply=apply)
 
 
-def decide(experiment, *, decision, by, rationale):
+def send_to_review(experiment, *, by, note, now=None):
+    return transition(experiment, "review", by=by, note=note, now=now)
+
+
+def decide(experiment, *, decision, by, rationale, now=None):
     """Keep: the candidate becomes the baseline. Rollback: the baseline runs again. Iterate: the
     baseline runs again and a new draft starts from this one. The scorecard is stored as it was
     when the decision was made."""
     decision = Experiment.Decision(decision)
     follow_up = {}
 
-    def apply(exp):
+    def apply(exp, now):
         if decision == Experiment.Decision.KEEP:
-            rules.check_horizon(exp)
-            set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}")
+            rules.check_horizon(exp, now)
+            set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}", now=now)
             current = exp.candidate_release
         else:
             current = exp.baseline_release
         run_release(current)
-        exp.decision, exp.ended_at = decision, timezone.now()
+        exp.decision, exp.ended_at = decision, now
         ExperimentDecision.objects.create(
             experiment=exp,
             decision=decision,
             rationale=rationale,
-            scorecard=build_scorecard(exp, timezone.now()),
+            scorecard=build_scorecard(exp, now),
             decided_by=by,
+            decided_at=now,
         )
         if decision == Experiment.Decision.ITERATE:
             follow_up["draft"] = create_experiment(
@@ -267,23 +211,25 @@ def decide(experiment, *, decision, by, rationale):
                 primary_kpis=exp.primary_kpis,
                 secondary_kpis=exp.secondary_kpis,
                 by=by,
+                now=now,
             )
 
-    experiment = _transition(experiment, "decide", by=by, note=rationale, apply=apply)
+    experiment = transition(experiment, "decide", by=by, note=rationale, now=now, apply=apply)
     return experiment, follow_up.get("draft")
 
 
-def stop_by_trigger(experiment, *, evidence, actor="rollback trigger"):
+def stop_by_trigger(experiment, *, evidence, actor="rollback trigger", now=None):
     """A hard trigger fired: stop, put the baseline back as the running config, keep evidence."""
 
-    def apply(exp):
-        exp.ended_at, exp.trigger_evidence = timezone.now(), evidence
+    def apply(exp, now):
+        exp.ended_at, exp.trigger_evidence = now, evidence
         run_release(exp.baseline_release)
 
-    return _transition(
+    return transition(
         experiment,
         "stop",
         by=actor,
         note=evidence.get("summary", "rollback trigger fired"),
+        now=now,
         apply=apply,
     )

@@ -7,10 +7,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from experiments import scaling
 from experiments.models import Experiment, ScalingStep
+from kpis.models import KPISnapshot
 from tests.factories import draft, log_in_as, run_through, two_weeks
 from tradeops.audit import history
-from tradeops.models import ConfigRelease, StabilizationWindow
+from tradeops.models import ConfigRelease, ParamSpec, StabilizationWindow
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 
 EXPERIMENTS = reverse("admin:experiments_experiment_changelist")
@@ -200,3 +202,66 @@ def test_scaling_from_the_admin(baseline, people, lead, operator):
     act(lead, reverse("admin:experiments_scalingstep_changelist"), "approve", step, "approved")
     step.refresh_from_db()
     assert step.status == "holding" and step.hold_until > timezone.now()
+
+
+# -- add and change forms save through the service; its refusal shows on the form ------------
+
+
+def propose_in_admin(client, bot):
+    form = {
+        "bot": bot.pk,
+        "param": "risk_per_trade_pct",
+        "step_pct": "10",
+        "tag": "v1.4.0-r1",
+        "note": "two weeks up",
+    }
+    return client.post(reverse("admin:experiments_scalingstep_add"), form)
+
+
+def form_errors(response):
+    """The errors of the admin form a response re-rendered (200, not a redirect or a 500)."""
+    assert response.status_code == 200
+    return response.context["adminform"].form.errors
+
+
+def test_a_bad_param_value_shows_on_the_release_form_with_the_param_named(baseline, operator):
+    add = reverse("admin:tradeops_configrelease_add")
+    response = operator.post(
+        add, {"based_on": baseline.pk, "changes": '{"fib_proximity_bps": 500}', "tag": "v2"}
+    )
+    [error] = form_errors(response)["changes"]
+    assert error.startswith("fib_proximity_bps: 500 is above the maximum 200")
+    response = operator.post(
+        add, {"based_on": baseline.pk, "changes": '{"fib_proximity_bps": 20}', "tag": "v1.4.0"}
+    )
+    assert form_errors(response) == {"tag": ["alpha already has a release v1.4.0"]}
+    assert ConfigRelease.objects.count() == 1
+
+
+def test_a_refusal_when_the_service_saves_shows_on_the_form_not_a_500(baseline, operator):
+    """The raised value passes every check but the param's own bound, which only creating the
+    raised release checks: the proposal is refused on the form and nothing of it is kept."""
+    ParamSpec.objects.filter(key="risk_per_trade_pct").update(max_value="0.52")
+    two_weeks(baseline)
+    response = propose_in_admin(operator, baseline.bot)
+    [error] = form_errors(response)["param"]
+    assert error.startswith("risk_per_trade_pct: 0.55 is above the maximum 0.52")
+    assert not ScalingStep.objects.exists()
+    assert not ConfigRelease.objects.filter(tag="v1.4.0-r1").exists()
+
+
+def test_a_proposal_judges_readiness_once_and_stores_no_snapshot(baseline, operator, monkeypatch):
+    judged = []
+    readiness = scaling.scaling_readiness
+
+    def counted(bot, *args, **kwargs):
+        judged.append(bot)
+        return readiness(bot, *args, **kwargs)
+
+    monkeypatch.setattr(scaling, "scaling_readiness", counted)
+    two_weeks(baseline)
+    propose_in_admin(operator, baseline.bot)
+    step = ScalingStep.objects.get()
+    assert judged == [baseline.bot]
+    assert not KPISnapshot.objects.exists()
+    assert [week["figures"]["trades"] for week in step.evidence["snapshots"]] == [21, 21]

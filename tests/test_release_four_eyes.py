@@ -11,13 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments import services
-from experiments.releases import (
-    approve_release,
-    compare_params,
-    create_release,
-    diff_params,
-    edit_release,
-)
+from experiments.params import compare_params, diff_params
+from experiments.releases import approve_release, create_release, edit_release
 from tests.factories import PARAMS, candidate
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, ParamSpec
@@ -220,3 +215,12 @@ def test_the_diff_and_the_compare_page_show_a_respelling_unchanged(baseline, peo
     compare = lead.get(url).content.decode()
     assert "&quot;0.350&quot;" in compare  # each release's own spelling is shown
     assert 'class="changed"' not in compare
+
+
+def test_a_taken_tag_in_the_change_form_shows_on_the_tag_field(leverage_draft, people):
+    response = save_change_form(logged_in(people["operator"]), leverage_draft, tag="v1.4.0")
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "tag": ["alpha already has a release v1.4.0"]
+    }
+    assert ConfigRelease.objects.get(pk=leverage_draft.pk).tag == "v1.5.0"

@@ -1,6 +1,7 @@
 """Admin actions that change state ask for a note first, on an intermediate page like Django's
 own delete confirmation, then call the service for each selected object. A refused object
-(wrong state, four-eyes, freeze...) is reported with the service's message; the others go on."""
+(wrong state, four-eyes, freeze...) is reported with the service's message; the others go on.
+Add and change forms save through the service too, its refusal shown on the form."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -77,9 +78,43 @@ def note_action(description, permission, title=None, **options):
     return decorate
 
 
-class ServiceCreateMixin:
-    """The add form saves through a service, which validates, saves and audits in one place:
-    subclasses implement `create(request, cleaned_data)` and return the saved object. An
+class ServiceRefused(Exception):
+    """A service's ValidationError while an admin form saved through it."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
+def with_refusal(form_class, error):
+    """`form_class` refusing with the service's `error`: each message on the field it is keyed
+    by, else on the form's `refusal_field` if it has one (the field a keyed param error belongs
+    to), else above the form."""
+
+    class Refused(form_class):
+        def clean(self):
+            data = super().clean()
+            if not hasattr(error, "error_dict"):
+                self.add_error(None, error.messages)
+                return data
+            spill = getattr(self, "refusal_field", None)
+            spill = spill if spill in self.fields else None
+            for key, texts in error.message_dict.items():
+                self.add_error(key if key in self.fields else spill, texts)
+            return data
+
+    Refused.__name__ = form_class.__name__
+    return Refused
+
+
+class ServiceFormMixin:
+    """Add and change forms save through a service, which validates, saves and audits in one
+    place: `save_model` calls `create(request, form)` on the add page (returning the object it
+    saved) and `edit(request, obj, form)` on the change page (a plain save unless overridden).
+
+    A ValidationError of the service shows on the form as the form's own errors would: the
+    failed save rolls back and the add/change view runs once more on the same POST with the
+    refusal added to the form (`with_refusal`), so the rule keeps its one home, the service. An
     `add_form`, if set, is the form of the add page."""
 
     add_form = None
@@ -87,16 +122,28 @@ class ServiceCreateMixin:
     def get_form(self, request, obj=None, **kwargs):
         if obj is None and self.add_form is not None:
             kwargs["form"] = self.add_form
-        return super().get_form(request, obj, **kwargs)
+        form_class = super().get_form(request, obj, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        return form_class if refusal is None else with_refusal(form_class, refusal)
 
-    def save_form(self, request, form, change):
-        if change:
-            return super().save_form(request, form, change)
-        return self.create(request, form.cleaned_data)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            request._service_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def edit(self, request, obj, form):
+        super().save_model(request, obj, form, True)
 
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
+        try:
+            saved = self.edit(request, obj, form) if change else self.create(request, form)
+        except ValidationError as exc:
+            raise ServiceRefused(exc) from exc
+        if not change:  # the unsaved instance of save_form becomes the row the service made
+            obj.pk = saved.pk
+            obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
         if change:  # the service saved everything of a new object

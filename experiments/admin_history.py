@@ -1,0 +1,84 @@
+"""The audit history in the admin: its own list, and the table and trigger fields the change
+pages of releases, freezes, experiments and scaling steps show (shared, so no admin module
+imports another)."""
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.audit import history
+from tradeops.models import AuditEvent
+
+
+def _details(data):
+    """An audit row's data in a line: an edit's values as field: old → new."""
+    return "; ".join(
+        f"{key}: {json.dumps(value[0])} → {json.dumps(value[1])}"
+        if isinstance(value, list) and len(value) == 2
+        else f"{key}: {json.dumps(value)}"
+        for key, value in data.items()
+    )
+
+
+def history_table(obj):
+    """The audit history of `obj`, oldest first, as a table for a change page."""
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.actor_name,
+                e.action,
+                e.from_state,
+                e.to_state,
+                e.note,
+                _details(e.data),
+            )
+            for e in history(obj)
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>when (UTC)</th><th>who</th><th>action</th><th>from → to</th>"
+        "<th>note</th><th>details</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+class HistoryMixin:
+    @admin.display(description="audit history")
+    def history(self, obj):
+        return history_table(obj)
+
+
+class WatchedChangeMixin(HistoryMixin):
+    """What an experiment and a scaling step both show: the triggers that watch them, what fired,
+    and their audit history."""
+
+    @admin.display(description="rollback triggers (frozen at approval)")
+    def triggers_display(self, obj):
+        return pretty_json(obj.triggers) if obj.triggers else "set at approval"
+
+    @admin.display(description="trigger evidence")
+    def trigger_evidence_display(self, obj):
+        return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "subject_type", "subject", "action", "transition", "note"]
+    list_filter = ["subject_type", "action"]
+    search_fields = ["subject", "note", "actor_name"]
+    date_hierarchy = "at"
+    exclude = ["data"]
+    readonly_fields = ["data_display"]
+
+    @admin.display(description="from → to")
+    def transition(self, obj):
+        return f"{obj.from_state} → {obj.to_state}" if obj.from_state or obj.to_state else ""
+
+    @admin.display(description="data")
+    def data_display(self, obj):
+        return pretty_json(obj.data)

@@ -1,0 +1,123 @@
+"""One lifecycle mechanism for the changes the bot runs under watch: experiments and risk
+scaling steps. Each has a table of moves (from which states, to which, who may make it), and
+`transition` makes a move the same way for both: who may, a note, the row lock, the from-state,
+the move's own rules and effects, the new state and its audit row, in one transaction."""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from experiments.models import Experiment, ScalingStep
+from tradeops.audit import person, record_audit, require_note
+from tradeops.roles import (
+    APPROVE_EXPERIMENT,
+    APPROVE_SCALING,
+    OPERATE_EXPERIMENT,
+    ROLL_BACK_SCALING,
+)
+
+
+class Move(NamedTuple):
+    sources: tuple
+    target: str
+    permission: str | None  # what a person needs to make it; None: no person makes it
+    by_job: bool = False  # a job or trigger (an actor named by a string) makes it too
+
+
+class Lifecycle(NamedTuple):
+    noun: str
+    moves: dict
+    label: Callable  # how a refusal names the object
+    one_live: tuple  # (the constraint allowing one live per bot, the refusal when it fires)
+
+
+Status = Experiment.Status
+Step = ScalingStep.Status
+LIFECYCLES = {
+    Experiment: Lifecycle(
+        noun="experiments",
+        moves={
+            "submit": Move((Status.DRAFT,), Status.SUBMITTED, OPERATE_EXPERIMENT),
+            "approve": Move((Status.SUBMITTED,), Status.APPROVED, APPROVE_EXPERIMENT),
+            "start": Move((Status.APPROVED,), Status.RUNNING, OPERATE_EXPERIMENT),
+            "review": Move((Status.RUNNING,), Status.REVIEW, OPERATE_EXPERIMENT),
+            "decide": Move((Status.REVIEW,), Status.DECIDED, OPERATE_EXPERIMENT),
+            "stop": Move((Status.RUNNING,), Status.STOPPED, None, by_job=True),
+            # Before it runs, a queued experiment can be withdrawn (its baseline was replaced).
+            "withdraw": Move(
+                (Status.DRAFT, Status.SUBMITTED, Status.APPROVED),
+                Status.WITHDRAWN,
+                OPERATE_EXPERIMENT,
+            ),
+        },
+        label=lambda experiment: experiment.name,
+        one_live=("one_running_experiment_per_bot", "another experiment is already running"),
+    ),
+    ScalingStep: Lifecycle(
+        noun="scaling steps",
+        moves={
+            "approve": Move((Step.PROPOSED,), Step.HOLDING, APPROVE_SCALING),
+            "complete": Move((Step.HOLDING,), Step.COMPLETED, None, by_job=True),
+            # A person or a rollback trigger; always allowed, freeze or not.
+            "roll back": Move((Step.HOLDING,), Step.ROLLED_BACK, ROLL_BACK_SCALING, by_job=True),
+        },
+        label=lambda step: f"scaling step {step.param} +{step.step_pct}%",
+        one_live=("one_scaling_step_at_a_time", "another scaling step is holding"),
+    ),
+}
+
+
+def may_make(move, actor):
+    """A person by the move's permission; a job or trigger only where the table says so."""
+    user = person(actor)
+    if user is None:
+        return move.by_job
+    return move.permission is not None and user.has_perm(move.permission)
+
+
+def open_moves(obj, user):
+    """The moves `user` may make on `obj` as it stands (the admin's buttons)."""
+    return [
+        name
+        for name, move in LIFECYCLES[type(obj)].moves.items()
+        if obj.status in move.sources and may_make(move, user)
+    ]
+
+
+def transition(obj, name, *, by, note, now=None, apply=None):
+    """Make move `name` of `obj` at `now` (the clock; now if not given), by a person or a job.
+
+    `apply(locked, now)` runs the move's own rules and effects on the locked row before the
+    state changes; its ValidationError refuses the move and nothing of it is kept. Returns
+    `obj` as stored after the move."""
+    lifecycle = LIFECYCLES[type(obj)]
+    move = lifecycle.moves[name]
+    now = now or timezone.now()
+    if not may_make(move, by):
+        raise PermissionDenied(f"{by} may not {name} {lifecycle.noun}")
+    require_note(note, name)
+    try:
+        with transaction.atomic():
+            current = type(obj).objects.select_for_update().get(pk=obj.pk)
+            if current.status not in move.sources:
+                raise ValidationError(
+                    f"cannot {name} {lifecycle.label(current)}: it is {current.status}, not "
+                    f"{' or '.join(move.sources)}"
+                )
+            if apply:
+                apply(current, now)
+            before, current.status = current.status, move.target
+            current.save()
+            record_audit(
+                current, name, actor=by, from_state=before, to_state=move.target, note=note, at=now
+            )
+    except IntegrityError as exc:
+        constraint, refusal = lifecycle.one_live
+        if constraint in str(exc):
+            raise ValidationError(f"{refusal} for {obj.bot.slug}") from None
+        raise
+    obj.refresh_from_db()
+    return obj
