@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from integrity.alerts import CRITICAL_PATHS, firing_paths, send_test_alerts
+from integrity.alerts import CRITICAL_PATHS, send_test_alerts
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.models import (
     AlertChannel,
@@ -11,13 +11,8 @@ from integrity.models import (
     IntegrityCheckRun,
     IntegrityIncident,
 )
-from integrity.services import (
-    INTEGRITY_GATE_DAYS,
-    acknowledge_incident,
-    clean_days_in_a_row,
-    resolve_incident,
-    run_all_integrity_checks,
-)
+from integrity.selectors import integrity_gates, with_tests_through
+from integrity.services import acknowledge_incident, resolve_incident, run_all_integrity_checks
 from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.models import Bot
@@ -49,16 +44,17 @@ class BotAdmin(core_admin.BotAdmin):
     def has_plan_permission(self, request):
         return request.user.has_perm(PLAN_CLEANUP)
 
+    def get_changelist_instance(self, request):
+        # The gate column's reads, done once for the page's bots rather than once per row.
+        changelist = super().get_changelist_instance(request)
+        gates = integrity_gates(changelist.result_list)
+        for bot in changelist.result_list:
+            bot.gate = gates[bot.pk]
+        return changelist
+
     @admin.display(description="integrity gate (plan section 2)")
-    def integrity_gate(self, obj):
-        days = clean_days_in_a_row(obj)
-        paths = firing_paths(obj)
-        tested = sum(1 for sent in paths.values() if sent)
-        passed = days >= INTEGRITY_GATE_DAYS and tested == len(paths)
-        return (
-            f"{'passed' if passed else 'not passed'}: {days} of {INTEGRITY_GATE_DAYS} clean days, "
-            f"{tested} of {len(paths)} alert paths tested"
-        )
+    def integrity_gate(self, bot):
+        return str(bot.gate)
 
     @admin.action(description="Run integrity checks now", permissions=["run_checks"])
     def run_integrity_checks(self, request, queryset):
@@ -72,16 +68,11 @@ class BotAdmin(core_admin.BotAdmin):
 
 
 def path_tested_column(path):
-    """When a test alert down `path` last got through on this channel."""
+    """When a test alert down `path` last got through on this channel (see with_tests_through)."""
 
     @admin.display(description=f"tested: {path.label}")
     def column(channel):
-        sent = (
-            channel.deliveries.filter(event="test", path=path, status="sent")
-            .order_by("-sent_at")
-            .values_list("sent_at", flat=True)
-            .first()
-        )
+        sent = getattr(channel, f"tested_{path}")
         return f"{sent:%Y-%m-%d %H:%M} UTC" if sent else "never"
 
     return column
@@ -155,6 +146,9 @@ class AlertChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active", "bot"]
     search_fields = ["name"]
     actions = ["send_test_alert"]
+
+    def get_queryset(self, request):
+        return with_tests_through(super().get_queryset(request))
 
     # Who may change a channel (a Team lead) sees its full target in the form; everyone else
     # sees it masked. Lists show it masked to all.

@@ -209,15 +209,40 @@ def _with_timeouts(url):
     return url + (joiner + "&".join(extra) if extra else "")
 
 
-def firing_paths(bot=None):
-    """For each critical path: when a test alert last got through on a channel that covers
-    `bot` (None: any channel). Missing paths have None."""
-    channels = AlertChannel.objects.filter(is_active=True)
+def firing_paths(bot=None, *, as_of=None):
+    """For each critical path: when a test alert last got through (up to `as_of`) on an active
+    channel that covers `bot` (None: any channel). Missing paths have None."""
     if bot is not None:
-        channels = channels.filter(bot__isnull=True) | channels.filter(bot=bot)
-    sent = dict(
-        AlertDelivery.objects.filter(channel__in=channels, event=Event.TEST, status=Status.SENT)
-        .values_list("path")
+        return firing_paths_of([bot], as_of=as_of)[bot.pk]
+    return _latest_per_path(_tests_through(as_of or timezone.now()))
+
+
+def firing_paths_of(bots, *, as_of=None):
+    """firing_paths of each bot, by pk, read in one query (a list's page of bots)."""
+    tests = _tests_through(as_of or timezone.now())
+    return {bot.pk: _latest_per_path(tests, covering={None, bot.pk}) for bot in bots}
+
+
+def _tests_through(as_of):
+    """{(the channel's bot id, None for a channel of every bot; path): last got through}."""
+    rows = (
+        AlertDelivery.objects.tests_through()
+        .filter(channel__is_active=True, sent_at__lte=as_of)
+        .values_list("channel__bot", "path")
         .annotate(last=Max("sent_at"))
     )
-    return {path: sent.get(path) for path in CRITICAL_PATHS}
+    return {(channel_bot, path): last for channel_bot, path, last in rows}
+
+
+def _latest_per_path(tests, covering=None):
+    return {
+        path: max(
+            (
+                sent
+                for (channel_bot, tested), sent in tests.items()
+                if tested == path and (covering is None or channel_bot in covering)
+            ),
+            default=None,
+        )
+        for path in CRITICAL_PATHS
+    }

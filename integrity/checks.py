@@ -8,9 +8,8 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Abs
 
-from ingestion.records import MAX_CLOCK_SKEW, PNL_TOLERANCE
+from ingestion.records import malformed_stored_trades
 from integrity.models import IntegrityIncident
 from tradeops.models import Fill, HealthEvent, QuarantinedRecord, Trade
 
@@ -59,46 +58,26 @@ def new_malformed_rows(bot, now, since):
                 key=row["kind"],
             )
         )
-    failing = malformed_stored_trades(bot, now)
-    if failing.exists():
+    failing = malformed_stored_trades(Trade.objects.filter(bot=bot), now)
+    if failing:
         findings.append(
             Finding(
                 Kind.MALFORMED_STORED_TRADE,
                 Severity.CRITICAL,
                 "Stored trades failing validation",
-                failing.count(),
-                {"trade_ids": list(failing.values_list("external_id", flat=True)[:SAMPLE])},
+                len(failing),
+                {"trade_ids": [trade.external_id for trade, _ in failing[:SAMPLE]]},
             )
         )
     return findings
-
-
-def malformed_stored_trades(bot, now):
-    """Stored trades that today's ingestion would refuse (e.g. rows from before a rule).
-
-    The database already refuses the other rules (see the Trade constraints); these are the
-    ones that cannot be a constraint: P&L consistency within a tolerance, and time travel.
-    """
-    latest = now + MAX_CLOCK_SKEW
-    pnl_gap = Abs(F("net_pnl") - (F("gross_pnl") - F("fees") - F("funding")))
-    return (
-        Trade.objects.filter(bot=bot)
-        .annotate(pnl_gap=pnl_gap)
-        .filter(
-            Q(status=Trade.Status.CLOSED, pnl_gap__gt=PNL_TOLERANCE)
-            | Q(opened_at__gt=latest)
-            | Q(closed_at__gt=latest)
-        )
-    )
 
 
 def unknown_exit_rate(bot, now, since):
     closes = Trade.objects.filter(
         bot=bot, status=Trade.Status.CLOSED, closed_at__gt=now - DAY, closed_at__lte=now
     )
-    known = list(bot.known_exit_reasons or [])
     counts = closes.aggregate(
-        total=Count("id"), unknown=Count("id", filter=~Q(exit_reason__in=known) | Q(exit_reason=""))
+        total=Count("id"), unknown=Count("id", filter=Trade.unknown_exit(bot))
     )
     total, unknown = counts["total"], counts["unknown"]
     # Exact: 2 of 100 is exactly 2%, which a float would read as a hair above 0.02.

@@ -11,8 +11,7 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
-from ingestion.records import PNL_TOLERANCE
-from integrity.checks import malformed_stored_trades
+from ingestion.records import malformed_stored_trades
 from integrity.models import CleanupPlan
 from tradeops.models import Fill, QuarantinedRecord, QuarantineReason, Trade
 
@@ -36,36 +35,24 @@ def _fingerprint(content):
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _reasons(trade):
-    reasons = []
-    if trade.status == Trade.Status.CLOSED:
-        expected = trade.gross_pnl - trade.fees - trade.funding
-        if abs(trade.net_pnl - expected) > PNL_TOLERANCE:
-            reasons.append(f"net_pnl {trade.net_pnl} != gross_pnl - fees - funding = {expected}")
-    now = timezone.now()
-    if trade.opened_at > now or (trade.closed_at and trade.closed_at > now):
-        reasons.append("timestamp in the future")
-    return reasons
-
-
-def plan_cleanup(bot, *, by):
+def plan_cleanup(bot, *, by, now=None):
     """The dry run: which stored trades fail today's rules, and what apply would do."""
-    rows = []
-    for trade in malformed_stored_trades(bot, timezone.now()).order_by("pk"):
-        rows.append(
-            {
-                "trade_id": trade.pk,
-                "external_id": trade.external_id,
-                "action": MOVE_TO_QUARANTINE,
-                "reasons": _reasons(trade),
-                "fingerprint": _fingerprint(_snapshot(trade.pk)),
-            }
-        )
+    now = now or timezone.now()
+    rows = [
+        {
+            "trade_id": trade.pk,
+            "external_id": trade.external_id,
+            "action": MOVE_TO_QUARANTINE,
+            "reasons": [f"{name}: {error}" for name, error in errors.items()],
+            "fingerprint": _fingerprint(_snapshot(trade.pk)),
+        }
+        for trade, errors in malformed_stored_trades(Trade.objects.filter(bot=bot), now)
+    ]
     return CleanupPlan.objects.create(
         bot=bot,
         rows=rows,
         fingerprint=_fingerprint([row["fingerprint"] for row in rows]),
-        planned_at=timezone.now(),
+        planned_at=now,
         planned_by=by,
     )
 
@@ -105,7 +92,7 @@ def apply_cleanup(plan_id, *, by):
                 reason=QuarantineReason.CLEANUP,
                 external_id=row["external_id"],
                 raw=json.dumps(snapshot, sort_keys=True),
-                errors={"_cleanup": "; ".join(row["reasons"]) or "failed validation"},
+                errors={"_cleanup": "; ".join(row["reasons"])},
                 source=f"cleanup plan {plan.pk}",
                 fingerprint=row["fingerprint"],
                 first_seen_at=now,

@@ -162,6 +162,12 @@ class AlertChannel(models.Model):
         return self.min_severity == "warning" or incident.severity == "critical"
 
 
+class AlertDeliveryQuerySet(models.QuerySet):
+    def tests_through(self):
+        """Test alerts that got through: the proof that their path fires."""
+        return self.filter(event=AlertDelivery.Event.TEST, status=AlertDelivery.Status.SENT)
+
+
 class AlertDelivery(models.Model):
     """One alert to one channel, with every attempt's outcome (healthchecks.io style)."""
 
@@ -204,6 +210,8 @@ class AlertDelivery(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = AlertDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

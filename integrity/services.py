@@ -1,7 +1,5 @@
 """Writes of the integrity app: incidents and their lifecycle, and integrity check runs."""
 
-import datetime
-
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -13,8 +11,6 @@ from tradeops.models import Bot
 from tradeops.scheduling import enqueue
 
 Status = IntegrityIncident.Status
-# The plan's exit criterion: this many consecutive days with no integrity violations.
-INTEGRITY_GATE_DAYS = 3
 
 
 def _unresolved(bot, kind, key):
@@ -151,20 +147,3 @@ def run_integrity_checks(bot, *, triggered_by, now=None):
 def run_all_integrity_checks(*, triggered_by, bots=None):
     bots = bots if bots is not None else Bot.objects.filter(is_active=True)
     return [run_integrity_checks(bot, triggered_by=triggered_by) for bot in bots]
-
-
-def clean_days_in_a_row(bot, *, today=None):
-    """Full UTC days, counting back from yesterday, whose check runs found no violation.
-
-    A day without any check run breaks the streak: an unchecked day is not a clean day.
-    """
-    today = today or timezone.now().date()
-    streak = 0
-    day = today - datetime.timedelta(days=1)
-    while True:
-        start = datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
-        runs = bot.integrity_runs.filter(started_at__gte=start, started_at__lt=start + DAY)
-        if not runs.exists() or runs.filter(violations__gt=0).exists():
-            return streak
-        streak += 1
-        day -= datetime.timedelta(days=1)

@@ -6,14 +6,21 @@ from decimal import Decimal
 
 import django_rq
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from integrity.cleanup import plan_cleanup
 from integrity.jobs import DAILY_CHECKS, run_daily_integrity_checks
-from integrity.models import IntegrityCheckRun, IntegrityIncident
-from integrity.services import clean_days_in_a_row, run_integrity_checks
-from tests.factories import closed_trade, ingest, log_in_as
+from integrity.models import AlertChannel, AlertDelivery, IntegrityCheckRun, IntegrityIncident
+from integrity.services import (
+    acknowledge_incident,
+    open_or_bump_incident,
+    resolve_incident,
+    run_integrity_checks,
+)
+from tests.factories import closed_trade, ingest, log_in_as, trade
 from tradeops.models import ConfigRelease, Fill, HealthEvent, JobRun, Trade
 from tradeops.roles import OPERATOR, VIEWER
 
@@ -81,6 +88,78 @@ def test_stored_trade_failing_todays_rules_is_found(released):
     Trade.objects.update(net_pnl=Decimal("94.25"))
     check(released)
     assert Kind.MALFORMED_STORED_TRADE not in open_kinds(released)
+
+
+# A stored trade is held to the rule ingestion applies, by the check and by the cleanup alike.
+NOW = datetime.datetime(2026, 11, 10, 12, tzinfo=datetime.UTC)
+MINUTE = datetime.timedelta(minutes=1)
+STORED_BROKEN = [
+    ("P&L inconsistent", {"net_pnl": Decimal("9")}, "net_pnl"),
+    ("closed past the clock-skew allowance", {"closed_at": NOW + 6 * MINUTE}, "closed_at"),
+    (
+        "opened past the allowance",
+        {"opened_at": NOW + 6 * MINUTE, "closed_at": NOW + 7 * MINUTE},
+        "opened_at",
+    ),
+    ("blank symbol", {"symbol": " "}, "symbol"),
+]
+
+
+def stored(bot, external_id, **changes):
+    """A stored closed trade (net 10 = gross, no costs) with `changes` made behind ingestion."""
+    row = trade(bot, external_id, NOW - 2 * MINUTE, "10")
+    Trade.objects.filter(pk=row.pk).update(**changes)
+
+
+def stored_trade_finding(bot):
+    run = run_integrity_checks(bot, triggered_by="test", now=NOW)
+    found = [
+        violation
+        for result in run.results
+        for violation in result["violations"]
+        if violation["kind"] == Kind.MALFORMED_STORED_TRADE
+    ]
+    return found[0]["detail"]["trade_ids"] if found else []
+
+
+def planned(bot):
+    return {
+        row["external_id"]: row["reasons"] for row in plan_cleanup(bot, by="otto", now=NOW).rows
+    }
+
+
+@pytest.mark.parametrize(
+    "changes, field", [case[1:] for case in STORED_BROKEN], ids=[c[0] for c in STORED_BROKEN]
+)
+def test_a_stored_trade_todays_rules_refuse_is_found_by_the_check_and_the_cleanup(
+    bot, changes, field
+):
+    stored(bot, "GOOD")
+    stored(bot, "BAD", **changes)
+
+    assert stored_trade_finding(bot) == ["BAD"]
+    reasons = planned(bot)
+    assert list(reasons) == ["BAD"]
+    assert reasons["BAD"][0].startswith(f"{field}: ")
+
+
+def test_a_trade_stamped_within_the_clock_skew_allowance_is_not_flagged(bot):
+    stored(bot, "SKEWED", closed_at=NOW + 4 * MINUTE)
+    stored(bot, "BAD", closed_at=NOW + 4 * MINUTE, net_pnl=Decimal("9"))
+
+    assert stored_trade_finding(bot) == ["BAD"]
+    reasons = planned(bot)
+    assert list(reasons) == ["BAD"]
+    assert len(reasons["BAD"]) == 1 and reasons["BAD"][0].startswith("net_pnl: ")
+
+
+def test_a_trade_ingestion_accepts_is_not_flagged(bot):
+    # 0.5 off on a P&L of 10^12 is within ingestion's tolerance for float arithmetic.
+    big = {"gross_pnl": "1000000000000", "fees": "0", "funding": "0", "net_pnl": "999999999999.5"}
+    assert ingest(bot, "trades", closed_trade(**big)).accepted == 1
+
+    assert stored_trade_finding(bot) == []
+    assert planned(bot) == {}
 
 
 @pytest.mark.parametrize("unknown, fires", [(2, False), (3, True)])
@@ -206,29 +285,33 @@ def test_command_exits_non_zero_while_a_critical_incident_is_open(released, caps
     assert "Blocked malformed trade persistence" in captured.err
 
 
-def test_gate_counts_consecutive_clean_days(released):
-    today = timezone.now().date()
+def test_a_bump_counts_on_an_acknowledged_incident_and_opens_a_new_one_after_resolving(bot):
+    AlertChannel.objects.create(name="ops", kind="apprise", target="json://ops.example.com/hook")
+    conflict = {"bot": bot, "kind": Kind.TRADE_CONFLICT, "severity": "critical", "key": "T-1"}
+    first = open_or_bump_incident(**conflict, title="Conflict")
+    lena = User.objects.create_user("lena")
+    acknowledge_incident(first, user=lena)
 
-    def run_on(days_ago, violations):
-        moment = datetime.datetime.combine(
-            today - datetime.timedelta(days=days_ago), datetime.time(12), tzinfo=datetime.UTC
-        )
-        IntegrityCheckRun.objects.create(
-            bot=released,
-            started_at=moment,
-            finished_at=moment,
-            since=moment,
-            violations=violations,
-            triggered_by="test",
-        )
+    bumped = open_or_bump_incident(**conflict, title="Conflict again", occurrences=2)
 
-    assert clean_days_in_a_row(released) == 0
-    for days_ago in (1, 2, 3):
-        run_on(days_ago, 0)
-    run_on(4, 2)
-    assert clean_days_in_a_row(released) == 3
-    run_on(2, 1)  # a second run that day found something
-    assert clean_days_in_a_row(released) == 1
+    assert bumped.pk == first.pk
+    assert (bumped.status, bumped.acknowledged_by, bumped.occurrences, bumped.title) == (
+        "acknowledged",
+        lena,
+        3,
+        "Conflict again",
+    )
+    assert bumped.last_seen_at >= first.last_seen_at
+    assert AlertDelivery.objects.filter(event="opened").count() == 1  # seen: no new notice
+
+    resolve_incident(bumped)
+    reopened = open_or_bump_incident(**conflict, title="Conflict once more")
+
+    assert reopened.pk != first.pk
+    assert (reopened.status, reopened.occurrences, reopened.acknowledged_by) == ("open", 1, None)
+    first.refresh_from_db()
+    assert (first.status, first.occurrences) == ("resolved", 3)
+    assert AlertDelivery.objects.filter(event="opened", incident=reopened).count() == 1
 
 
 def test_operator_acknowledges_and_resolves_in_the_admin(client, released):
