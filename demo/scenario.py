@@ -18,10 +18,19 @@ from demo.history import (
     as_records,
     build_history,
 )
+from experiments import services
+from experiments.plan import draft_from_plan
+from experiments.releases import approve_release, create_release, freeze_config
+from experiments.services import make_baseline
 from ingestion.services import ingest_records
+from integrity.alerts import send_test_alerts
 from integrity.models import AlertChannel
-from tradeops.models import Bot, ConfigRelease, ParamSpec, StabilizationWindow
+from integrity.services import run_integrity_checks
+from kpis.jobs import compute_daily_snapshots
+from kpis.services import capture_baseline
+from tradeops.models import Bot, ConfigRelease, ParamSpec
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
+from tradeops.scheduling import enqueue
 from tradeops.services import create_bot
 
 DEMO_BOT = "demo-perp"
@@ -61,7 +70,7 @@ OLD_PARAMS = {
 WINNER_PARAMS = {**OLD_PARAMS, "fib_proximity_bps": 18}
 
 
-def _setup_people_and_releases(bot, start):
+def _setup_people(bot):
     ensure_roles()
     users = {}
     for username, role in DEMO_USERS:
@@ -79,7 +88,6 @@ def _setup_people_and_releases(bot, start):
     AlertChannel.objects.get_or_create(
         name=DEMO_CHANNEL, defaults={"kind": "email", "target": "ops@example.com"}
     )
-
     for key, category, value_type, low, high, description in PARAM_SPECS:
         ParamSpec.objects.get_or_create(
             key=key,
@@ -91,24 +99,57 @@ def _setup_people_and_releases(bot, start):
                 "description": description,
             },
         )
-    for version, tag, params, approved, notes in [
-        (1, "v1.3.0", OLD_PARAMS, start - datetime.timedelta(days=20), "Phase 1 candidate."),
-        (2, "v1.4.0", WINNER_PARAMS, start + datetime.timedelta(days=14), "Phase 1 winner."),
-    ]:
-        ConfigRelease.objects.get_or_create(
-            bot=bot,
-            tag=tag,
-            defaults={
-                "version": version,
-                "git_commit": hashlib.sha1(tag.encode()).hexdigest(),
-                "params": params,
-                "notes": notes,
-                "created_by": users[OPERATOR],
-                "approved_by": users[TEAM_LEAD],
-                "approved_at": approved,
-                "is_baseline": tag == "v1.4.0",
-            },
-        )
+    return users[TEAM_LEAD], users[OPERATOR]
+
+
+def _release(bot, *, based_on, params, tag, notes, operator, lead, approved):
+    """Drafted by the operator a day before the lead approves it and makes it the baseline."""
+    release = create_release(
+        bot=bot,
+        based_on=based_on,
+        changes=params,
+        tag=tag,
+        by=operator,
+        git_commit=hashlib.sha1(tag.encode()).hexdigest(),
+        notes=notes,
+        now=approved - datetime.timedelta(days=1),
+    )
+    approve_release(release, by=lead, note=notes, now=approved)
+    make_baseline(release, by=lead, note=notes, now=approved)
+    return release
+
+
+def _releases(bot, start, lead, operator):
+    """v1.3.0 (Phase 1's candidate), then v1.4.0 (the winner: one lever changed), frozen for a
+    week after it went live, as plan section 1 asks."""
+    old = _release(
+        bot,
+        based_on=None,
+        params=OLD_PARAMS,
+        tag="v1.3.0",
+        notes="Phase 1 candidate.",
+        operator=operator,
+        lead=lead,
+        approved=start - datetime.timedelta(days=20),
+    )
+    winner_live = start + datetime.timedelta(days=14)
+    _release(
+        bot,
+        based_on=old,
+        params={"fib_proximity_bps": WINNER_PARAMS["fib_proximity_bps"]},
+        tag="v1.4.0",
+        notes="Phase 1 winner.",
+        operator=operator,
+        lead=lead,
+        approved=winner_live,
+    )
+    freeze_config(
+        bot,
+        days=FREEZE_DAYS,
+        reason="Plan section 1: freeze the Phase 1 winner and measure it before any change.",
+        by=lead,
+        now=winner_live,
+    )
 
 
 def load_demo(end_date=None, days=45):
@@ -120,12 +161,16 @@ def load_demo(end_date=None, days=45):
     start = datetime.datetime.combine(
         end_date - datetime.timedelta(days=days), datetime.time(), tzinfo=datetime.UTC
     )
+    started = datetime.datetime.combine(
+        end_date - datetime.timedelta(days=EXPERIMENT_A_DAYS), datetime.time(), tzinfo=datetime.UTC
+    )
     with transaction.atomic():
         bot, _ = create_bot(slug=DEMO_BOT, name="Demo perps bot", exchange="binance-futures")
         bot.starting_equity = START_EQUITY
         bot.save(update_fields=["starting_equity"])
-        _setup_people_and_releases(bot, start)
-        _prepare_experiment_a(bot)
+        lead, operator = _setup_people(bot)
+        _releases(bot, start, lead, operator)
+        experiment = _prepare_experiment_a(bot, lead, operator, started)
     history = build_history(end_date, days)
     summary = {}
     for kind, rows in [
@@ -144,31 +189,15 @@ def load_demo(end_date=None, days=45):
             totals = summary.setdefault(kind, {"accepted": 0, "unchanged": 0, "quarantined": 0})
             for name in totals:
                 totals[name] += getattr(result, name)
-    _run_experiment_a(bot, end_date)
+    _run_experiment_a(bot, experiment, lead, operator, started)
     _capture_kpis(bot, end_date)
     _integrity(bot)
     return summary
 
 
-def _prepare_experiment_a(bot):
-    """Before the history lands: the week's freeze after the winner went live, and Experiment A
-    drafted from the plan, its candidate release approved (the last days' trades carry its tag)."""
-    from experiments import services
-    from experiments.plan import draft_from_plan
-    from experiments.releases import approve_release
-    from tradeops.audit import history, record_audit
-
-    lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
-    winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)
-    freeze = StabilizationWindow.objects.create(
-        bot=bot,
-        starts_at=winner.approved_at,
-        ends_at=winner.approved_at + datetime.timedelta(days=FREEZE_DAYS),
-        reason="Plan section 1: freeze the Phase 1 winner and measure it before any change.",
-        created_by=lead,
-    )
-    record_audit(freeze, "frozen", actor=lead, to_state="frozen", note=freeze.reason)
-    history(freeze).update(at=freeze.starts_at)
+def _prepare_experiment_a(bot, lead, operator, started):
+    """Before the history lands (its last days' trades carry the candidate's tag): Experiment A
+    drafted from the plan, its candidate release approved, the experiment submitted."""
     experiment = draft_from_plan(
         bot=bot,
         key="A",
@@ -176,33 +205,33 @@ def _prepare_experiment_a(bot):
         value="0.3",
         tag=EXPERIMENT_A_TAG,
         by=operator,
+        now=started - datetime.timedelta(hours=26),
     )
-    approve_release(experiment.candidate_release, by=lead, note="One lever; risk caps unchanged.")
-    services.submit(experiment, by=operator, note="Short share is 75%: plan section 4, first.")
+    approve_release(
+        experiment.candidate_release,
+        by=lead,
+        note="One lever; risk caps unchanged.",
+        now=started - datetime.timedelta(hours=25, minutes=30),
+    )
+    services.submit(
+        experiment,
+        by=operator,
+        note="Short share is 75%: plan section 4, first.",
+        now=started - datetime.timedelta(hours=25),
+    )
+    return experiment
 
 
-def _run_experiment_a(bot, end_date):
-    """The lead approves A (its rollback triggers frozen on the baseline's figures) and the
-    operator starts it, dated to when its trades begin; B is drafted and queued behind it."""
-    from experiments import services
-    from experiments.models import Experiment
-    from experiments.plan import draft_from_plan
-    from tradeops.audit import history
-
-    lead, operator = (User.objects.get(username=name) for name, _ in DEMO_USERS[:2])
-    experiment = Experiment.objects.get(bot=bot, plan_key="A")
-    services.approve(experiment, by=lead, note="Success criteria and triggers as the plan says.")
-    services.start(experiment, by=operator, note=f"{EXPERIMENT_A_TAG} deployed.")
-    started = datetime.datetime.combine(
-        end_date - datetime.timedelta(days=EXPERIMENT_A_DAYS), datetime.time(), tzinfo=datetime.UTC
+def _run_experiment_a(bot, experiment, lead, operator, started):
+    """Once the baseline's trades are in: the lead approves A (its rollback triggers frozen on
+    the baseline's figures) and the operator starts it; B is drafted and queued behind it."""
+    services.approve(
+        experiment,
+        by=lead,
+        note="Success criteria and triggers as the plan says.",
+        now=started - datetime.timedelta(hours=2),
     )
-    Experiment.objects.filter(pk=experiment.pk).update(
-        approved_at=started - datetime.timedelta(hours=2), started_at=started
-    )
-    for action, hours_before in [("created", 26), ("submit", 25), ("approve", 2), ("start", 0)]:
-        history(experiment).filter(action=action).update(
-            at=started - datetime.timedelta(hours=hours_before)
-        )
+    services.start(experiment, by=operator, note=f"{EXPERIMENT_A_TAG} deployed.", now=started)
     queued = draft_from_plan(
         bot=bot, key="B", lever="fib_proximity_bps", value=15, tag="v1.5.0-b", by=operator
     )
@@ -211,9 +240,6 @@ def _run_experiment_a(bot, end_date):
 
 def _integrity(bot):
     """The operator tests the ops channel's firing paths; today's integrity check runs."""
-    from integrity.alerts import send_test_alerts
-    from integrity.models import AlertChannel
-    from integrity.services import run_integrity_checks
 
     operator = User.objects.get(username=DEMO_USERS[1][0])
     send_test_alerts(AlertChannel.objects.get(name=DEMO_CHANNEL), user=operator)
@@ -223,9 +249,6 @@ def _integrity(bot):
 def _capture_kpis(bot, end_date):
     """What the lead and the scheduler would have done: the baseline report of the frozen winner
     and today's 7d/30d snapshots (in-process without Redis, on a worker with it)."""
-    from kpis.jobs import compute_daily_snapshots
-    from kpis.services import capture_baseline
-    from tradeops.scheduling import enqueue
 
     winner = ConfigRelease.objects.get(bot=bot, is_baseline=True)
     lead = User.objects.get(username=DEMO_USERS[0][0])

@@ -33,7 +33,7 @@ from kpis.services import capture_baseline
 from tradeops.admin import pretty_json
 from tradeops.admin_actions import ServiceFormMixin, note_action
 from tradeops.models import ConfigRelease, StabilizationWindow
-from tradeops.roles import APPROVE_RELEASE
+from tradeops.roles import APPROVE_RELEASE, CAPTURE_BASELINE
 
 
 def _spelled(value):
@@ -231,7 +231,7 @@ class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
             )
 
     def has_capture_permission(self, request):
-        return request.user.has_perm("kpis.add_baselinereport")
+        return request.user.has_perm(CAPTURE_BASELINE)
 
 
 class FreezeForm(forms.ModelForm):

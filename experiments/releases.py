@@ -22,29 +22,33 @@ def check_tag_free(bot, tag):
         raise ValidationError({"tag": f"{bot} already has a release {tag}"})
 
 
-def create_release(*, based_on, changes, tag, by, git_commit="", notes="", now=None):
-    """A new draft release: `based_on`'s params with `changes` applied (None removes a key).
+def create_release(
+    *, based_on, changes, tag, by, git_commit="", notes="", now=None, bot=None
+):
+    """A new draft release: `based_on`'s params with `changes` applied (None removes a key); a
+    bot's first release has no `based_on` (give its `bot`) and `changes` are all its params.
     A refusal names the param (a ValidationError keyed by it) or the tag."""
-    params = dict(based_on.params)
+    bot = based_on.bot if based_on else bot
+    params = dict(based_on.params) if based_on else {}
     for key, value in changes.items():
         if value is None:
             params.pop(key, None)
         else:
             params[key] = value
     validate_params(params)
-    check_tag_free(based_on.bot, tag)
+    check_tag_free(bot, tag)
+    now = now or timezone.now()
     with transaction.atomic():
-        version = (
-            ConfigRelease.objects.filter(bot=based_on.bot).aggregate(v=Max("version"))["v"] or 0
-        ) + 1
+        version = (ConfigRelease.objects.filter(bot=bot).aggregate(v=Max("version"))["v"] or 0) + 1
         release = ConfigRelease.objects.create(
-            bot=based_on.bot,
+            bot=bot,
             version=version,
             tag=tag,
             git_commit=git_commit,
             params=params,
             notes=notes,
             created_by=by,
+            created_at=now,
         )
         record_audit(
             release,
@@ -52,7 +56,7 @@ def create_release(*, based_on, changes, tag, by, git_commit="", notes="", now=N
             actor=by,
             to_state="draft",
             note=notes,
-            data={"based_on": based_on.tag, "changes": changes},
+            data={"based_on": based_on.tag if based_on else None, "changes": changes},
             at=now,
         )
     return release

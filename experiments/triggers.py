@@ -112,17 +112,18 @@ def evaluate_rollback_triggers(subject, now=None):
     """Stop `subject` if a hard trigger fires. Returns the evidence, or [] if none fired."""
     if not subject.is_live:
         return []
+    now = now or timezone.now()
     fired = fired_triggers(subject, now)
     if not fired:
         return []
     evidence = {"summary": "; ".join(f["summary"] for f in fired), "fired": fired}
     if isinstance(subject, ScalingStep):
         roll_back_scaling_step(
-            subject, by=TRIGGER_ACTOR, note=evidence["summary"], evidence=evidence
+            subject, by=TRIGGER_ACTOR, note=evidence["summary"], evidence=evidence, now=now
         )
         key, title = f"scaling-{subject.pk}", f"Rollback trigger rolled back {subject}"
     else:
-        stop_by_trigger(subject, evidence=evidence, actor=TRIGGER_ACTOR)
+        stop_by_trigger(subject, evidence=evidence, actor=TRIGGER_ACTOR, now=now)
         key, title = str(subject.pk), f"Rollback trigger stopped {subject.name}"
     open_or_bump_incident(
         bot=subject.bot,

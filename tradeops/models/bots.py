@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from tradeops.models.base import ParamCategory, ParamValueType, choices_check, decimal_field
 
@@ -147,7 +148,7 @@ class ConfigRelease(models.Model):
     git_commit = models.CharField(max_length=40, blank=True)
     params = models.JSONField(default=dict)
     notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
