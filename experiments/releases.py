@@ -22,9 +22,7 @@ def check_tag_free(bot, tag):
         raise ValidationError({"tag": f"{bot} already has a release {tag}"})
 
 
-def create_release(
-    *, based_on, changes, tag, by, git_commit="", notes="", now=None, bot=None
-):
+def create_release(*, based_on, changes, tag, by, git_commit="", notes="", now=None, bot=None):
     """A new draft release: `based_on`'s params with `changes` applied (None removes a key); a
     bot's first release has no `based_on` (give its `bot`) and `changes` are all its params.
     A refusal names the param (a ValidationError keyed by it) or the tag."""

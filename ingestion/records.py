@@ -12,9 +12,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
-from django.db.models import F, Q
-from django.db.models.functions import Abs
-
 from tradeops.models import (
     DECIMAL_PLACES,
     MAX_DIGITS,
@@ -396,36 +393,3 @@ def validate_record(kind, data, latest_allowed):
     clean, errors = _clean_fields(data, fields, latest_allowed)
     rules(clean, errors)
     return clean, errors
-
-
-def stored_trade_errors(trade, latest_allowed):
-    """What today's ingestion would refuse in a stored trade, by field (empty: nothing): the row
-    goes through validate_record as the record a bot would send for it."""
-    record = {name: getattr(trade, name) for name in TRADE_FIELDS.keys() - {"release"}}
-    record["release"] = trade.release_tag
-    sent = {name: v.isoformat() if isinstance(v, datetime) else v for name, v in record.items()}
-    return validate_record(IngestKind.TRADES, sent, latest_allowed)[1]
-
-
-def malformed_stored_trades(trades, now):
-    """[(trade, errors)] for the trades of `trades` that ingestion would refuse at `now` (rows
-    stored before a rule, or stamped in the future), in the order they were stored.
-
-    The Trade constraints hold the table to every rule but P&L consistency, time and blank text,
-    so SQL reads only the rows that may break one of those (a bot's year is a million trades),
-    and stored_trade_errors judges them."""
-    latest_allowed = now + MAX_CLOCK_SKEW
-    pnl_gap = Abs(F("net_pnl") - (F("gross_pnl") - F("fees") - F("funding")))
-    suspects = (
-        trades.annotate(pnl_gap=pnl_gap)
-        .filter(
-            Q(pnl_gap__gt=PNL_TOLERANCE)
-            | Q(opened_at__gt=latest_allowed)
-            | Q(closed_at__gt=latest_allowed)
-            | Q(external_id__regex=r"^\s*$")
-            | Q(symbol__regex=r"^\s*$")
-        )
-        .order_by("pk")
-    )
-    judged = ((trade, stored_trade_errors(trade, latest_allowed)) for trade in suspects)
-    return [(trade, errors) for trade, errors in judged if errors]

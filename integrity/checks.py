@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q, Sum
 
-from ingestion.records import malformed_stored_trades
+from ingestion.stored import malformed_stored_trades
 from integrity.models import IntegrityIncident
 from tradeops.models import Fill, HealthEvent, QuarantinedRecord, Trade
 

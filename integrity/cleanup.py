@@ -11,7 +11,7 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
-from ingestion.records import malformed_stored_trades
+from ingestion.stored import malformed_stored_trades
 from integrity.models import CleanupPlan
 from tradeops.models import Fill, QuarantinedRecord, QuarantineReason, Trade
 
