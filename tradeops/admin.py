@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
+from tradeops.admin_lists import ExitReasonFilter, LongListAdmin, ReleaseFilter, date_filter
 from tradeops.models import (
     ApiToken,
     Bot,
@@ -175,7 +176,7 @@ class ParamSpecAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdmin):
+class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
         "external_id",
         "bot",
@@ -191,14 +192,24 @@ class TradeAdmin(ReadOnlyAdmin):
         "exit_reason",
         "release",
     ]
-    list_filter = ["bot", "status", "side", "exit_reason", "release", "symbol"]
-    search_fields = ["external_id", "symbol", "release_tag"]
-    date_hierarchy = "opened_at"
-    list_select_related = ["bot", "release"]
+    list_filter = [
+        "bot",
+        "status",
+        "side",
+        ExitReasonFilter,
+        ("release", ReleaseFilter),
+        date_filter("opened_at"),
+    ]
+    # An exact trade id, or the start of a symbol: both read an index (migration 0014).
+    search_fields = ["external_id__exact", "^symbol"]
+    search_help_text = "A trade's exact id, or the start of a symbol."
+    # The columns with an index to sort by; the others would sort the whole history.
+    sortable_by = ["opened_at", "net_pnl"]
+    list_select_related = ["bot", "release__bot"]
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
+class FillAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
         "external_id",
         "bot",
@@ -210,40 +221,47 @@ class FillAdmin(ReadOnlyAdmin):
         decimal_column("fee"),
         "liquidity",
     ]
-    list_filter = ["bot", "side", "liquidity", ("trade", admin.EmptyFieldListFilter)]
-    search_fields = ["external_id", "trade_external_id"]
-    date_hierarchy = "ts"
+    list_filter = [
+        "bot",
+        "side",
+        "liquidity",
+        ("trade", admin.EmptyFieldListFilter),
+        date_filter("ts"),
+    ]
+    search_fields = ["external_id__exact", "trade_external_id__exact"]
+    search_help_text = "A fill's or its trade's exact id."
+    sortable_by = ["ts"]
     list_select_related = ["bot"]
 
 
 @admin.register(DecisionCount)
-class DecisionCountAdmin(ReadOnlyAdmin):
+class DecisionCountAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = ["day", "bot", "symbol", "outcome", "reason", "count"]
-    list_filter = ["bot", "outcome", "reason"]
-    search_fields = ["symbol", "reason"]
-    date_hierarchy = "day"
+    list_filter = ["bot", "outcome", date_filter("day")]
+    search_fields = ["symbol__exact", "reason__exact"]
+    search_help_text = "An exact symbol or rejection reason."
+    sortable_by = ["day"]
     list_select_related = ["bot"]
 
 
 @admin.register(HealthEvent)
-class HealthEventAdmin(ReadOnlyAdmin):
+class HealthEventAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = ["ts", "bot", "kind", "state", "detail"]
-    list_filter = ["bot", "kind", "state"]
+    list_filter = ["bot", "kind", "state", date_filter("ts")]
     search_fields = ["detail"]
-    date_hierarchy = "ts"
+    sortable_by = ["ts"]
     list_select_related = ["bot"]
 
 
 @admin.register(EquitySnapshot)
-class EquitySnapshotAdmin(ReadOnlyAdmin):
+class EquitySnapshotAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = ["ts", "bot", decimal_column("equity", formatter=money)]
-    list_filter = ["bot"]
-    date_hierarchy = "ts"
+    list_filter = ["bot", date_filter("ts")]
     list_select_related = ["bot"]
 
 
 @admin.register(QuarantinedRecord)
-class QuarantinedRecordAdmin(ReadOnlyAdmin):
+class QuarantinedRecordAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
         "last_seen_at",
         "bot",
@@ -254,9 +272,10 @@ class QuarantinedRecordAdmin(ReadOnlyAdmin):
         "times_seen",
         "first_seen_at",
     ]
-    list_filter = ["bot", "kind", "reason"]
-    search_fields = ["external_id", "raw", "source"]
-    date_hierarchy = "last_seen_at"
+    list_filter = ["bot", "kind", "reason", date_filter("last_seen_at")]
+    search_fields = ["external_id__exact"]
+    search_help_text = "A record's exact id as the bot sent it."
+    sortable_by = ["last_seen_at"]
     list_select_related = ["bot"]
     exclude = ["raw", "errors"]
     readonly_fields = ["errors_display", "payload_display"]

@@ -33,6 +33,11 @@ class QuarantinedRecord(models.Model):
             choices_check("kind", IngestKind, "quarantine_kind_valid"),
             choices_check("reason", QuarantineReason, "quarantine_reason_valid"),
         ]
+        indexes = [
+            models.Index(fields=["-last_seen_at", "-id"], name="quarantine_recent_idx"),
+            models.Index(fields=["bot", "-last_seen_at", "-id"], name="quarantine_bot_recent_idx"),
+            models.Index(fields=["external_id"], name="quarantine_external_id_idx"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.external_id or self.fingerprint[:12]} ({self.reason})"

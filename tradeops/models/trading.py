@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Abs, Now
 
 from tradeops.models.base import (
     DecisionOutcome,
@@ -13,6 +14,24 @@ from tradeops.models.base import (
     decimal_field,
 )
 from tradeops.models.bots import Bot, ConfigRelease
+
+
+# How far a trade's net P&L is from gross - fees - funding, and text that is only blank: what the
+# stored-trade check looks for (ingestion.stored). Indexed, so it reads only the rows that break
+# them, not a bot's whole history.
+PNL_GAP = Abs(F("net_pnl") - (F("gross_pnl") - F("fees") - F("funding")))
+BLANK_TEXT = Q(external_id__regex=r"^\s*$") | Q(symbol__regex=r"^\s*$")
+
+
+def _changed_at_field():
+    # Stamped by every write through Django and by ingestion's COPY and UPDATE paths; a row
+    # written in raw SQL gets the database's clock.
+    return models.DateTimeField(
+        auto_now=True,
+        db_default=Now(),
+        help_text="When the row was last written: the integrity checks re-read what changed "
+        "since their last run.",
+    )
 
 
 class Trade(models.Model):
@@ -52,6 +71,7 @@ class Trade(models.Model):
         "positive = adverse); kept up to date by ingestion as fills arrive.",
     )
     ingested_at = models.DateTimeField(auto_now_add=True)
+    changed_at = _changed_at_field()
 
     class Meta:
         ordering = ["-opened_at"]
@@ -89,9 +109,22 @@ class Trade(models.Model):
                 name="trade_open_has_no_exit",
             ),
         ]
+        # The admin list's orders, filters and searches (sorting by id breaks ties): see
+        # migration 0014 for the symbol prefix search, which only PostgreSQL indexes.
         indexes = [
             models.Index(fields=["bot", "status", "closed_at"], name="trade_bot_closed_idx"),
-            models.Index(fields=["bot", "opened_at"], name="trade_bot_opened_idx"),
+            models.Index(fields=["-opened_at", "-id"], name="trade_recent_idx"),
+            models.Index(fields=["bot", "-opened_at", "-id"], name="trade_bot_recent_idx"),
+            models.Index(
+                fields=["-opened_at", "-id"], condition=Q(status="open"), name="trade_open_idx"
+            ),
+            models.Index(fields=["exit_reason", "-opened_at", "-id"], name="trade_exit_idx"),
+            models.Index(fields=["net_pnl", "id"], name="trade_net_pnl_idx"),
+            models.Index(fields=["external_id"], name="trade_external_id_idx"),
+            # The integrity checks: what changed since the last run, and the rare rows to flag.
+            models.Index(fields=["bot", "changed_at"], name="trade_bot_changed_idx"),
+            models.Index(F("bot"), PNL_GAP, name="trade_bot_pnl_gap_idx"),
+            models.Index(fields=["bot"], condition=BLANK_TEXT, name="trade_blank_text_idx"),
         ]
 
     def __str__(self):
@@ -128,6 +161,7 @@ class Fill(models.Model):
     liquidity = models.CharField(max_length=5, choices=Liquidity.choices)
     expected_price = decimal_field(null=True, blank=True)
     ingested_at = models.DateTimeField(auto_now_add=True)
+    changed_at = _changed_at_field()
 
     class Meta:
         ordering = ["-ts"]
@@ -142,7 +176,15 @@ class Fill(models.Model):
                 name="fill_expected_price_positive",
             ),
         ]
-        indexes = [models.Index(fields=["bot", "trade_external_id"], name="fill_bot_trade_idx")]
+        indexes = [
+            models.Index(fields=["bot", "trade_external_id"], name="fill_bot_trade_idx"),
+            models.Index(fields=["-ts", "-id"], name="fill_recent_idx"),
+            models.Index(fields=["bot", "-ts", "-id"], name="fill_bot_recent_idx"),
+            models.Index(fields=["external_id"], name="fill_external_id_idx"),
+            models.Index(fields=["trade_external_id"], name="fill_trade_external_id_idx"),
+            # The integrity checks: what changed since their last run.
+            models.Index(fields=["bot", "changed_at"], name="fill_bot_changed_idx"),
+        ]
 
     def __str__(self):
         return self.external_id
@@ -183,6 +225,12 @@ class DecisionCount(models.Model):
                 name="decision_rejected_has_reason",
             ),
         ]
+        indexes = [
+            models.Index(fields=["-day", "outcome", "reason", "-id"], name="decision_recent_idx"),
+            models.Index(
+                fields=["bot", "-day", "outcome", "reason", "-id"], name="decision_bot_recent_idx"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.outcome} {self.reason} ×{self.count}"
@@ -213,6 +261,7 @@ class HealthEvent(models.Model):
                 name="health_state_change_has_state",
             ),
         ]
+        indexes = [models.Index(fields=["-ts", "-id"], name="health_recent_idx")]
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.kind} {self.state}"
@@ -230,6 +279,7 @@ class EquitySnapshot(models.Model):
             models.UniqueConstraint(fields=["bot", "ts"], name="equity_snapshot_unique"),
             models.CheckConstraint(condition=Q(equity__gte=0), name="equity_non_negative"),
         ]
+        indexes = [models.Index(fields=["-ts", "-id"], name="equity_recent_idx")]
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.equity}"
