@@ -7,7 +7,7 @@ the same day does nothing.
 
 from rq import cron
 
-from experiments.jobs import evaluate_triggers_job
+from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from integrity.jobs import (
     DAILY_CHECKS,
     dispatch_alerts,
@@ -27,3 +27,5 @@ cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
 cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")
 # Hard rollback triggers of running experiments.
 cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")
+# The stored experiment scorecards the experiment page shows (also refreshed on start and review).
+cron.register(refresh_scorecards, queue_name="default", cron="*/15 * * * *")

@@ -14,7 +14,6 @@ from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 import experiments.admin_releases  # noqa: F401 (importing registers the release admins)
@@ -23,13 +22,14 @@ from experiments import plan, services
 from experiments.admin_history import WatchedChangeMixin
 from experiments.lifecycle import open_moves
 from experiments.models import Experiment, ExperimentDecision
-from experiments.scorecard import build_scorecard
+from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.registry import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin
 from tradeops.admin_actions import NoteForm, ServiceFormMixin, note_action, refusal
 from tradeops.models import Bot
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
+from tradeops.scheduling import enqueue
 
 KPI_LABELS = dict(LABELS)
 # Admin action name for each service transition, with its button label.
@@ -43,7 +43,7 @@ TRANSITION_ACTIONS = {
 }
 
 
-def scorecard_html(scorecard):
+def scorecard_html(scorecard, computed_at=None):
     rows = [
         {
             "label": KPI_LABELS.get(row["kpi"], row["kpi"]),
@@ -54,18 +54,23 @@ def scorecard_html(scorecard):
         for row in scorecard["kpis"]
     ]
     return render_to_string(
-        "admin/experiments/scorecard.html", {"scorecard": scorecard, "rows": rows}
+        "admin/experiments/scorecard.html",
+        {"scorecard": scorecard, "rows": rows, "computed_at": computed_at},
     )
 
 
-def live_scorecard(experiment):
-    """The scorecard as it stands: stored with the decision once decided, else computed now."""
-    decision = experiment.decisions.first()
-    if decision is not None:
-        return decision.scorecard
+def stored_scorecard_html(experiment):
+    """The stored scorecard with when it was computed; nothing is computed here (the refresh job
+    and the decision compute it)."""
+    scorecard, computed_at = experiment.shown_scorecard()
+    if scorecard:
+        return scorecard_html(scorecard, computed_at)
     if experiment.started_at is None:
-        return None
-    return build_scorecard(experiment, timezone.now())
+        return "after the start"
+    return (
+        "not computed yet: the refresh job computes it every 15 minutes, or now with "
+        '"Recompute scorecard"'
+    )
 
 
 class DecisionForm(NoteForm):
@@ -141,6 +146,7 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
         "decide",
         "withdraw",
         "evaluate_triggers",
+        "refresh_scorecard",
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -186,6 +192,8 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
         experiment = self.get_object(request, object_id)
         moves = open_moves(experiment, request.user) if experiment else []
         buttons = [TRANSITION_ACTIONS[move] for move in moves]
+        if experiment and experiment.status in SCORED and self.has_operate_permission(request):
+            buttons.append(("refresh_scorecard", "Recompute scorecard"))
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -195,8 +203,7 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
 
     @admin.display(description="scorecard (baseline vs test)")
     def scorecard_display(self, obj):
-        scorecard = live_scorecard(obj)
-        return scorecard_html(scorecard) if scorecard else "after the start"
+        return stored_scorecard_html(obj)
 
     @admin.display(description="decisions")
     def decisions_display(self, obj):
@@ -232,9 +239,7 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
         "Log decision (keep / rollback / iterate)",
         "operate",
         form_class=DecisionForm,
-        details=lambda experiment: (
-            scorecard_html(live_scorecard(experiment)) if experiment.started_at else ""
-        ),
+        details=stored_scorecard_html,
     )
     def decide(self, request, experiment, note, decision):
         _, draft = services.decide(experiment, decision=decision, by=request.user, rationale=note)
@@ -257,6 +262,18 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
                 self.message_user(request, f"{experiment}: STOPPED: {summary}", messages.ERROR)
             else:
                 self.message_user(request, f"{experiment}: no trigger fired", messages.SUCCESS)
+
+    @admin.action(
+        description="Recompute the scorecard (in the background)", permissions=["operate"]
+    )
+    def refresh_scorecard(self, request, queryset):
+        # One job refreshes every running experiment: the page never computes it.
+        enqueue(services.REFRESH_SCORECARDS_JOB)
+        self.message_user(
+            request,
+            "The scorecard is being recomputed: reload the page in a minute.",
+            messages.SUCCESS,
+        )
 
     def has_operate_permission(self, request):
         return request.user.has_perm(OPERATE_EXPERIMENT)
@@ -339,4 +356,4 @@ class ExperimentDecisionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="scorecard as it was at the decision")
     def scorecard_display(self, obj):
-        return scorecard_html(obj.scorecard) if obj.scorecard.get("kpis") else "-"
+        return scorecard_html(obj.scorecard, obj.decided_at) if obj.scorecard.get("kpis") else "-"

@@ -84,6 +84,10 @@ class Experiment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     trigger_evidence = models.JSONField(default=dict, blank=True)
+    scorecard = models.JSONField(
+        default=dict, blank=True, help_text="Baseline vs test, as the refresh job last computed."
+    )
+    scorecard_computed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["bot", "created_at"]
@@ -120,6 +124,14 @@ class Experiment(models.Model):
     @property
     def is_live(self):
         return self.status == self.Status.RUNNING
+
+    def shown_scorecard(self):
+        """(scorecard, when it was computed): the one stored with the latest decision once
+        decided, else the one the refresh job stored; (None, None) before its first run."""
+        decision = self.decisions.first()
+        if decision is not None:
+            return decision.scorecard, decision.decided_at
+        return self.scorecard or None, self.scorecard_computed_at
 
 
 class ExperimentDecision(models.Model):

@@ -3,19 +3,31 @@ result is not mistaken for a win.
 
 The expectancy (net P&L per trade) difference and each side's profit factor get a percentile
 bootstrap interval over trades; the verdict is "better" or "worse" only when the expectancy
-interval excludes zero, otherwise "inconclusive".
+interval excludes zero, otherwise "inconclusive". The resamples are drawn in chunks, seeded by
+the experiment, so a scorecard takes memory in proportion to its trades and comes out the same
+each time. It takes seconds on a busy bot: the refresh job computes it and stores it on the
+experiment (`refresh_scorecard`), the page shows the stored one, and a decision computes and
+stores its own.
 """
 
 import datetime
 
 import numpy as np
+from django.db.models import FloatField, Q
+from django.db.models.functions import Cast
 
+from experiments.models import Experiment
 from kpis import queries
 from kpis.registry import FIGURE_KEYS
 from kpis.services import BASELINE_DAYS, compute_kpis
 
 SAMPLES = 5000
 CONFIDENCE = 0.95
+# Trade indices drawn at once (8 MiB, plus two gathers of the same size): the resamples are
+# drawn in chunks, so memory grows with the number of trades, never with trades x resamples.
+DRAWS_AT_ONCE = 1 << 20
+# The experiments whose scorecard the refresh job keeps: the ones still collecting evidence.
+SCORED = (Experiment.Status.RUNNING, Experiment.Status.REVIEW)
 
 
 def _percentiles(values, method="linear"):
@@ -24,30 +36,66 @@ def _percentiles(values, method="linear"):
     return float(low), float(high)
 
 
-def expectancy_difference(baseline_pnl, test_pnl, *, samples=SAMPLES, seed=0):
-    """(test mean - baseline mean, interval low, interval high), resampling trades of each side."""
-    base, test = np.asarray(baseline_pnl, float), np.asarray(test_pnl, float)
-    if len(base) == 0 or len(test) == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    base_means = rng.choice(base, (samples, len(base))).mean(axis=1)
-    test_means = rng.choice(test, (samples, len(test))).mean(axis=1)
-    low, high = _percentiles(test_means - base_means)
-    return float(test.mean() - base.mean()), low, high
-
-
-def profit_factor_interval(pnl, *, samples=SAMPLES, seed=0):
-    """Bootstrap interval of gross wins / gross losses; resamples with no loss count as inf."""
+def resample_sums(pnl, *, samples, rng):
+    """(net P&L, gross wins) of each of `samples` resamples of `pnl` drawn with replacement:
+    every statistic of the scorecard is made of these two sums."""
     pnl = np.asarray(pnl, float)
-    if len(pnl) == 0:
-        return None
-    draws = np.random.default_rng(seed).choice(pnl, (samples, len(pnl)))
-    wins = np.where(draws > 0, draws, 0).sum(axis=1)
-    losses = -np.where(draws < 0, draws, 0).sum(axis=1)
+    wins_of = np.maximum(pnl, 0)
+    totals, wins = np.empty(samples), np.empty(samples)
+    rows = max(1, DRAWS_AT_ONCE // len(pnl))
+    for first in range(0, samples, rows):
+        draws = rng.integers(0, len(pnl), (min(rows, samples - first), len(pnl)))
+        totals[first : first + len(draws)] = pnl[draws].sum(axis=1)
+        wins[first : first + len(draws)] = wins_of[draws].sum(axis=1)
+    return totals, wins
+
+
+def _difference(base, test, base_sums, test_sums):
+    """(test mean - baseline mean, interval low, interval high)."""
+    low, high = _percentiles(test_sums[0] / len(test) - base_sums[0] / len(base))
+    return float(np.mean(test) - np.mean(base)), low, high
+
+
+def _factor_interval(sums):
+    """Gross wins / gross losses of each resample; resamples with no loss count as inf."""
+    totals, wins = sums
+    losses = wins - totals
     with np.errstate(divide="ignore", invalid="ignore"):
         factors = np.where(losses > 0, wins / losses, np.inf)
     # No interpolation: with infinite factors among the draws it would compute inf - inf.
     return _percentiles(factors, method="inverted_cdf")
+
+
+def expectancy_difference(baseline_pnl, test_pnl, *, samples=SAMPLES, seed=0):
+    """(test mean - baseline mean, interval low, interval high), resampling trades of each side."""
+    if len(baseline_pnl) == 0 or len(test_pnl) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    base_sums = resample_sums(baseline_pnl, samples=samples, rng=rng)
+    test_sums = resample_sums(test_pnl, samples=samples, rng=rng)
+    return _difference(baseline_pnl, test_pnl, base_sums, test_sums)
+
+
+def profit_factor_interval(pnl, *, samples=SAMPLES, seed=0):
+    """Bootstrap interval of gross wins / gross losses."""
+    if len(pnl) == 0:
+        return None
+    return _factor_interval(resample_sums(pnl, samples=samples, rng=np.random.default_rng(seed)))
+
+
+def bootstrap(base, test, *, samples=SAMPLES, seed=0):
+    """The expectancy difference and each side's profit factor interval from one set of
+    resamples per side (None where a side has no trades)."""
+    rng = np.random.default_rng(seed)
+    sums = {
+        side: resample_sums(pnl, samples=samples, rng=rng) if len(pnl) else None
+        for side, pnl in (("baseline", base), ("test", test))
+    }
+    interval = None
+    if len(base) and len(test):
+        interval = _difference(base, test, sums["baseline"], sums["test"])
+    factors = {side: _factor_interval(s) if s is not None else None for side, s in sums.items()}
+    return interval, factors
 
 
 def verdict(interval):
@@ -65,6 +113,16 @@ def _finite(value):
     return None if value is None or not np.isfinite(value) else round(value, 6)
 
 
+def _net_pnl(window):
+    """Each trade's net P&L as a float array, read without a Python object per trade."""
+    rows = (
+        queries.closed_trades(window)
+        .order_by("closed_at", "id")
+        .values_list(Cast("net_pnl", FloatField()), flat=True)
+    )
+    return np.fromiter(rows.iterator(chunk_size=20_000), float)
+
+
 def build_scorecard(experiment, now):
     """Baseline: the baseline release's 30 days before the start. Test: the candidate since."""
     bot, start_day = experiment.bot, experiment.started_at.date()
@@ -72,13 +130,8 @@ def build_scorecard(experiment, now):
     test_end = start_day + datetime.timedelta(days=test_days)
     base = compute_kpis(bot, BASELINE_DAYS, start_day, experiment.baseline_release)
     test = compute_kpis(bot, test_days, test_end, experiment.candidate_release)
-    base_pnl = queries.net_pnl_in_close_order(base.window)
-    test_pnl = queries.net_pnl_in_close_order(test.window)
-    interval = expectancy_difference(base_pnl, test_pnl, seed=experiment.pk)
-    factors = {
-        side: profit_factor_interval(pnl, seed=experiment.pk)
-        for side, pnl in (("baseline", base_pnl), ("test", test_pnl))
-    }
+    base_pnl, test_pnl = _net_pnl(base.window), _net_pnl(test.window)
+    interval, factors = bootstrap(base_pnl, test_pnl, seed=experiment.pk)
     return {
         "baseline": {
             "release": experiment.baseline_release.tag,
@@ -118,3 +171,15 @@ def build_scorecard(experiment, now):
         "verdict": verdict(interval),
         "trades": {"baseline": len(base_pnl), "test": len(test_pnl)},
     }
+
+
+def refresh_scorecard(experiment, now):
+    """Compute the scorecard as of `now` and store it on the experiment, unless the experiment
+    has been decided or stopped since, or a later one is stored already (two runs raced).
+    Returns whether it was stored."""
+    card = build_scorecard(experiment, now)
+    fresher = Q(scorecard_computed_at__isnull=True) | Q(scorecard_computed_at__lt=now)
+    stored = Experiment.objects.filter(fresher, pk=experiment.pk, status__in=SCORED).update(
+        scorecard=card, scorecard_computed_at=now
+    )
+    return stored == 1

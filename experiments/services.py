@@ -21,8 +21,11 @@ from experiments.scorecard import build_scorecard
 from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
 from tradeops.roles import APPROVE_RELEASE, OPERATE_EXPERIMENT
+from tradeops.scheduling import enqueue
 
 Status = Experiment.Status
+# By its dotted path: experiments.jobs imports the triggers, which import this module.
+REFRESH_SCORECARDS_JOB = "experiments.jobs.refresh_scorecards"
 
 
 def make_baseline(release, *, by, note, now=None):
@@ -157,7 +160,9 @@ def start(experiment, *, by, note, now=None):
         exp.started_at = now
         run_release(exp.candidate_release)
 
-    return transition(experiment, "start", by=by, note=note, now=now, apply=apply)
+    experiment = transition(experiment, "start", by=by, note=note, now=now, apply=apply)
+    enqueue(REFRESH_SCORECARDS_JOB)  # the page has a scorecard from the first minutes on
+    return experiment
 
 
 def withdraw(experiment, *, by, note, now=None):
@@ -168,13 +173,15 @@ def withdraw(experiment, *, by, note, now=None):
 
 
 def send_to_review(experiment, *, by, note, now=None):
-    return transition(experiment, "review", by=by, note=note, now=now)
+    experiment = transition(experiment, "review", by=by, note=note, now=now)
+    enqueue(REFRESH_SCORECARDS_JOB)  # reviewed on the evidence as it stands now
+    return experiment
 
 
 def decide(experiment, *, decision, by, rationale, now=None):
     """Keep: the candidate becomes the baseline. Rollback: the baseline runs again. Iterate: the
-    baseline runs again and a new draft starts from this one. The scorecard is stored as it was
-    when the decision was made."""
+    baseline runs again and a new draft starts from this one. The scorecard is computed now and
+    stored as it was when the decision was made, with the decision and on the experiment."""
     decision = Experiment.Decision(decision)
     follow_up = {}
 
@@ -187,11 +194,12 @@ def decide(experiment, *, decision, by, rationale, now=None):
             current = exp.baseline_release
         run_release(current)
         exp.decision, exp.ended_at = decision, now
+        exp.scorecard, exp.scorecard_computed_at = build_scorecard(exp, now), now
         ExperimentDecision.objects.create(
             experiment=exp,
             decision=decision,
             rationale=rationale,
-            scorecard=build_scorecard(exp, now),
+            scorecard=exp.scorecard,
             decided_by=by,
             decided_at=now,
         )

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments import scaling
+from experiments.jobs import refresh_scorecards
 from experiments.models import Experiment, ScalingStep
 from kpis.models import KPISnapshot
 from tests.factories import draft, log_in_as, run_through, two_weeks
@@ -85,6 +86,7 @@ def test_experiment_a_end_to_end_in_the_admin(baseline, people, lead, operator):
     experiment.refresh_from_db()
     assert experiment.status == "running"
 
+    refresh_scorecards()  # what the start enqueued for a worker
     page = text(lead.get(reverse("admin:experiments_experiment_change", args=[experiment.pk])))
     assert "Verdict: inconclusive" in page and "Send to review" in page
 
