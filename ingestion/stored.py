@@ -4,11 +4,11 @@ through ingestion's own validate_record."""
 
 from datetime import datetime
 
-from django.db.models import F, Q
-from django.db.models.functions import Abs
+from django.db.models import Q
 
 from ingestion.records import MAX_CLOCK_SKEW, PNL_TOLERANCE, TRADE_FIELDS, validate_record
-from tradeops.models import IngestKind
+from tradeops.models import IngestKind, Trade
+from tradeops.models.trading import BLANK_TEXT, PNL_GAP
 
 
 def stored_trade_errors(trade, latest_allowed):
@@ -26,17 +26,18 @@ def malformed_stored_trades(trades, now):
 
     The Trade constraints hold the table to every rule but P&L consistency, time and blank text,
     so SQL reads only the rows that may break one of those (a bot's year is a million trades),
-    and stored_trade_errors judges them."""
+    each through an index (the P&L gap and blank text are indexed on Trade), and
+    stored_trade_errors judges them."""
     latest_allowed = now + MAX_CLOCK_SKEW
-    pnl_gap = Abs(F("net_pnl") - (F("gross_pnl") - F("fees") - F("funding")))
     suspects = (
-        trades.annotate(pnl_gap=pnl_gap)
+        trades.annotate(pnl_gap=PNL_GAP)
         .filter(
             Q(pnl_gap__gt=PNL_TOLERANCE)
             | Q(opened_at__gt=latest_allowed)
-            | Q(closed_at__gt=latest_allowed)
-            | Q(external_id__regex=r"^\s*$")
-            | Q(symbol__regex=r"^\s*$")
+            # Only a closed trade has a close (a constraint): said here, the index on
+            # (bot, status, closed_at) serves it.
+            | Q(status=Trade.Status.CLOSED, closed_at__gt=latest_allowed)
+            | BLANK_TEXT
         )
         .order_by("pk")
     )

@@ -64,7 +64,7 @@ def insert_rows(model, bot, rows):
     def fill(field):
         if field.attname == "bot_id":
             return lambda row: bot.pk
-        if getattr(field, "auto_now_add", False):
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             return lambda row: now
         default = field.get_default()
         return lambda row: row.get(field.attname, default)
@@ -95,6 +95,10 @@ def update_rows(model, rows):
     """
     if not rows:
         return
+    # An updated row is a changed row (auto_now), as save() would stamp it.
+    stamps = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+    now = timezone.now()
+    rows = [{**row, **{field.attname: now for field in stamps}} for row in rows]
     fields = [model._meta.get_field(name) for name in rows[0] if name != "pk"]
     if connection.vendor != "postgresql":
         objects = [model(**row) for row in rows]
@@ -222,7 +226,9 @@ def refresh_realized_slippage(bot, trade_ids):
         .annotate(cost=Sum(adverse))
         .values("cost")
     )
-    Trade.objects.filter(bot=bot, pk__in=trade_ids).update(realized_slippage=Subquery(per_trade))
+    Trade.objects.filter(bot=bot, pk__in=trade_ids).update(
+        realized_slippage=Subquery(per_trade), changed_at=timezone.now()
+    )
 
 
 # pg_advisory_xact_lock(FILL_LINKING, bot id): trade batches share it, fill batches take it alone.
@@ -252,7 +258,7 @@ def link_orphan_fills(bot, trade_external_ids):
     orphans = Fill.objects.filter(
         Exists(trades), bot=bot, trade__isnull=True, trade_external_id__in=trade_external_ids
     )
-    if orphans.update(trade=Subquery(trades.values("pk")[:1])):
+    if orphans.update(trade=Subquery(trades.values("pk")[:1]), changed_at=timezone.now()):
         linked = Trade.objects.filter(
             bot=bot, external_id__in=trade_external_ids, fills__isnull=False
         )

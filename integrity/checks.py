@@ -2,6 +2,10 @@
 
 A check looks at one bot's data and returns the violations it finds as Findings. It writes
 nothing: integrity.services turns findings into incidents and a check run.
+
+A bot's year is a million trades, so no check reads the history: each reads what an index finds
+(the last 24 h, open trades, the rare rows that break a rule), or what was written since the last
+run (LastRun) plus what that run flagged, which stays flagged until a change fixes it.
 """
 
 import datetime
@@ -19,6 +23,11 @@ Severity = IntegrityIncident.Severity
 DAY = datetime.timedelta(hours=24)
 # A fill may reach TradeOps a little before its trade; only older orphans are anomalies.
 ORPHAN_FILL_GRACE = datetime.timedelta(hours=1)
+# A row is stamped before its batch commits: a run re-reads the writes of the hour before the last
+# one started, so a batch still in flight then is read now (no batch takes an hour).
+CHANGE_GRACE = datetime.timedelta(hours=1)
+# Past this many flagged trades a run does not list them for the next: it re-reads the history.
+RECHECK_LIMIT = 1000
 SAMPLE = 20
 
 
@@ -30,12 +39,43 @@ class Finding:
     count: int
     detail: dict = field(default_factory=dict)
     key: str = ""
+    # Of a check that reads what changed: every trade it flagged (pks), for the next run to read
+    # again; None when there are too many to list.
+    recheck: list | None = field(default_factory=list)
 
 
-def new_malformed_rows(bot, now, since):
-    """Records quarantined since the last run, and stored trades that fail today's rules."""
+@dataclass(frozen=True)
+class LastRun:
+    """What a check run knows of the run before it."""
+
+    since: datetime.datetime  # records seen after this are new (the checks' clock)
+    changed_after: datetime.datetime | None  # rows written after this are read; None: all
+    recheck: dict = field(default_factory=dict)  # {kind: trade pks it flagged, or None}
+
+    @classmethod
+    def of(cls, run, now):
+        if run is None:
+            return cls(since=now - DAY, changed_after=None)
+        recheck = {
+            violation["kind"]: violation["recheck"]
+            for result in run.results
+            for violation in result["violations"]
+            if "recheck" in violation
+        }
+        # Rows are stamped on the wall clock; a run may have been given another (a replay): the
+        # earlier of its two stamps never skips a write.
+        started = min(run.started_at, run.finished_at)
+        return cls(since=run.started_at, changed_after=started - CHANGE_GRACE, recheck=recheck)
+
+    def reads_all(self, kind):
+        return self.changed_after is None or self.recheck.get(kind, []) is None
+
+
+def new_malformed_rows(bot, now, last):
+    """Records quarantined since the last run, and stored trades that fail today's rules (the
+    whole history: ingestion.stored reads only the suspects, through indexes)."""
     findings = []
-    fresh = QuarantinedRecord.objects.filter(bot=bot, last_seen_at__gt=since)
+    fresh = QuarantinedRecord.objects.filter(bot=bot, last_seen_at__gt=last.since)
     fresh_trades = fresh.filter(kind="trades")
     if fresh_trades.exists():
         findings.append(
@@ -72,7 +112,7 @@ def new_malformed_rows(bot, now, since):
     return findings
 
 
-def unknown_exit_rate(bot, now, since):
+def unknown_exit_rate(bot, now, last):
     closes = Trade.objects.filter(
         bot=bot, status=Trade.Status.CLOSED, closed_at__gt=now - DAY, closed_at__lte=now
     )
@@ -96,7 +136,7 @@ def unknown_exit_rate(bot, now, since):
     ]
 
 
-def orphan_anomalies(bot, now, since):
+def orphan_anomalies(bot, now, last):
     findings = []
     orphans = Fill.objects.filter(bot=bot, trade__isnull=True, ts__lt=now - ORPHAN_FILL_GRACE)
     if orphans.exists():
@@ -140,7 +180,7 @@ def orphan_anomalies(bot, now, since):
                 {"trade_ids": list(stale.values_list("external_id", flat=True)[:SAMPLE])},
             )
         )
-    mismatched = fill_qty_mismatches(bot)
+    mismatched = fill_qty_mismatches(bot, last)
     if mismatched:
         findings.append(
             Finding(
@@ -148,30 +188,49 @@ def orphan_anomalies(bot, now, since):
                 Severity.WARNING,
                 "Closed trades whose fills don't add up to their qty",
                 len(mismatched),
-                {"trade_ids": mismatched[:SAMPLE]},
+                {"trade_ids": [external_id for _, external_id in mismatched[:SAMPLE]]},
+                recheck=[pk for pk, _ in mismatched] if len(mismatched) <= RECHECK_LIMIT else None,
             )
         )
     return findings
 
 
-def fill_qty_mismatches(bot):
-    """Closed trades with fills whose entry or exit fills don't each add up to the trade's qty."""
+def fill_qty_mismatches(bot, last):
+    """[(pk, external id)] of the closed trades with fills whose entry or exit fills don't each
+    add up to the trade's qty: of the trades or fills written since the last run, and the trades
+    it flagged (the whole history on a first run)."""
+    trades = Trade.objects.filter(bot=bot, status=Trade.Status.CLOSED)
+    if not last.reads_all(Kind.FILL_QTY_MISMATCH):
+        changed = (
+            Trade.objects.filter(bot=bot, changed_at__gt=last.changed_after)
+            .values("pk")
+            .union(
+                Fill.objects.filter(
+                    bot=bot, changed_at__gt=last.changed_after, trade__isnull=False
+                ).values("trade_id"),
+                Trade.objects.filter(pk__in=last.recheck.get(Kind.FILL_QTY_MISMATCH, [])).values(
+                    "pk"
+                ),
+            )
+        )
+        trades = trades.filter(pk__in=changed)
     opening = Q(fills__side=Fill.Side.BUY, side=Trade.Side.LONG) | Q(
         fills__side=Fill.Side.SELL, side=Trade.Side.SHORT
     )
     rows = (
-        Trade.objects.filter(bot=bot, status=Trade.Status.CLOSED, fills__isnull=False)
+        trades.filter(fills__isnull=False)
         .values("pk", "external_id", "qty")
         .annotate(
             entry=Sum("fills__qty", filter=opening, default=0),
             exit=Sum("fills__qty", filter=~opening, default=0),
         )
         .filter(~Q(entry=F("qty")) | ~Q(exit=F("qty")))
+        .order_by("pk")
     )
-    return [row["external_id"] for row in rows]
+    return [(row["pk"], row["external_id"]) for row in rows]
 
 
-def safety_events(bot, now, since):
+def safety_events(bot, now, last):
     events = HealthEvent.objects.filter(
         bot=bot,
         kind__in=[

@@ -5,7 +5,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from integrity.alerts import queue_incident_alerts
-from integrity.checks import CHECKED_KINDS, CHECKS, DAY
+from integrity.checks import CHECKED_KINDS, CHECKS, LastRun
 from integrity.models import AlertDelivery, IntegrityCheckRun, IntegrityIncident
 from tradeops.models import Bot
 from tradeops.scheduling import enqueue
@@ -99,30 +99,29 @@ def _record_finding(bot, finding):
     return existing
 
 
+def _violation(finding):
+    violation = {
+        "kind": finding.kind,
+        "key": finding.key,
+        "severity": finding.severity,
+        "title": finding.title,
+        "count": finding.count,
+        "detail": finding.detail,
+    }
+    if finding.recheck != []:
+        # What the next run reads again (LastRun): the run's record is the checks' memory.
+        violation["recheck"] = finding.recheck
+    return violation
+
+
 def run_integrity_checks(bot, *, triggered_by, now=None):
     """Run every check for `bot`, keep incidents in step with what they find, record the run."""
     now = now or timezone.now()
-    previous = bot.integrity_runs.order_by("-started_at").values_list("started_at", flat=True)
-    since = previous.first() or now - DAY
+    last = LastRun.of(bot.integrity_runs.order_by("-started_at").first(), now)
     results, found = [], set()
     for name, check in CHECKS.items():
-        findings = check(bot, now, since)
-        results.append(
-            {
-                "check": name,
-                "violations": [
-                    {
-                        "kind": f.kind,
-                        "key": f.key,
-                        "severity": f.severity,
-                        "title": f.title,
-                        "count": f.count,
-                        "detail": f.detail,
-                    }
-                    for f in findings
-                ],
-            }
-        )
+        findings = check(bot, now, last)
+        results.append({"check": name, "violations": [_violation(f) for f in findings]})
         with transaction.atomic():
             for finding in findings:
                 _record_finding(bot, finding)
@@ -137,7 +136,7 @@ def run_integrity_checks(bot, *, triggered_by, now=None):
         bot=bot,
         started_at=now,
         finished_at=timezone.now(),
-        since=since,
+        since=last.since,
         results=results,
         violations=len(found),
         triggered_by=triggered_by,
