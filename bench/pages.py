@@ -25,7 +25,6 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tradeops.roles import TEAM_LEAD
@@ -165,7 +164,13 @@ def bare_run(sql, params):
 def measure(client, url, bare, runs):
     response = client.get(url)  # warm: the session, caches and the plan
     assert response.status_code == 200, (url, response.status_code)
-    with CaptureQueriesContext(connection) as queries:
+    queries = []
+
+    def counted(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counted):
         client.get(url)
     page_times, bare_times = [], []
     for _ in range(runs):
@@ -204,7 +209,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--trades-only", action="store_true", help="skip the 500-bot fleet")
     args = parser.parse_args()
-    # As in the tests: plain HTTP, pages rendered without collectstatic (no manifest).
+    # As in production, but over plain HTTP and without collectstatic (no manifest).
+    settings.DEBUG = False
     settings.SECURE_SSL_REDIRECT = False
     settings.STORAGES = {
         **settings.STORAGES,

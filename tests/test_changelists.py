@@ -198,3 +198,24 @@ def test_the_lists_offer_a_date_filter_in_place_of_the_date_hierarchy(lead):
     assert "opened_at__gte=" in page and "Past 7 days" in page
     since = urlencode({"opened_at__gte": START.isoformat()})  # alpha-1 opened then, alpha-0 before
     assert listed(lead, f"{TRADES}?{since}") == ["alpha-1"]
+
+
+@pytest.mark.parametrize(
+    "model, search, indexes",
+    [
+        ("trade", "alpha-1", ["trade_external_id_idx", "trade_symbol_prefix_idx"]),
+        ("fill", "alpha-1", ["fill_external_id_idx", "fill_trade_external_id_idx"]),
+        ("quarantinedrecord", "alpha-bad-1", ["quarantine_external_id_idx"]),
+        ("healthevent", "slow", ["health_detail_trgm_idx"]),
+    ],
+)
+def test_a_search_reads_an_index_for_each_field_it_looks_in(lead, model, search, indexes):
+    a_bot_with_history("alpha", rows=3)
+    url = reverse(f"admin:tradeops_{model}_changelist")
+    changelist = lead.get(f"{url}?{urlencode({'q': search})}").context["cl"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = changelist.queryset.select_related(None).order_by().explain()
+        cursor.execute("SET LOCAL enable_seqscan = on")
+    scans = [line for line in plan.splitlines() if "Index Scan" in line]
+    assert all(any(index in scan for scan in scans) for index in indexes), plan

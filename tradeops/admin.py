@@ -257,6 +257,7 @@ class HealthEventAdmin(LongListAdmin, ReadOnlyAdmin):
 class EquitySnapshotAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = ["ts", "bot", decimal_column("equity", formatter=money)]
     list_filter = ["bot", date_filter("ts")]
+    sortable_by = ["ts"]
     list_select_related = ["bot"]
 
 
