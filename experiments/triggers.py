@@ -28,17 +28,17 @@ def _day_start(day):
 
 
 def daily_losses(subject, now):
-    """[(day, equity change %)] for each UTC day since the subject started, up to now."""
+    """[(day, equity change %)] for each UTC day since the subject started, up to now. A day's
+    closing reading is the next day's opening one: one equity_at per midnight, each reading a
+    bounded number of rows (kpis.queries.equity_at), however long the bot's history."""
     bot, rows = subject.bot, []
     day = subject.started_at.date()
+    start = equity_at(bot, _day_start(day))
     while _day_start(day) < now:
-        start, end = (
-            equity_at(bot, _day_start(day)),
-            equity_at(bot, min(_day_start(day) + DAY, now)),
-        )
+        end = equity_at(bot, min(_day_start(day) + DAY, now))
         if start and end is not None:
             rows.append((day, float((end - start) / start * 100)))
-        day += DAY
+        day, start = day + DAY, end
     return rows
 
 

@@ -3,17 +3,20 @@
 Trades are rolled up per UTC day of their close; decisions are already daily counts; fill-level
 slippage is already attributed to each trade at ingestion (Trade.realized_slippage). Only one
 per-trade column is read: net P&L in close order, for the drawdown curve when the bot sends no
-equity snapshots.
+equity snapshots. Equity at a moment reads the daily P&L rollup PostgreSQL keeps (DailyPnl), not
+every close before the moment.
 """
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Q, Sum
-from django.db.models.functions import Abs, TruncDate
+from django.db import connection
+from django.db.models import Count, DecimalField, F, Q, Subquery, Sum
+from django.db.models.functions import Abs, Coalesce, TruncDate
 
 from tradeops.models import DecisionCount, EquitySnapshot, Trade
+from tradeops.models.trading import DailyPnl
 
 MONEY = DecimalField(max_digits=30, decimal_places=12)
 ZERO = Decimal(0)
@@ -119,10 +122,27 @@ def equity_at(bot, moment):
         return reading
     if bot.starting_equity is None:
         return None
-    earlier = Trade.objects.filter(
-        bot=bot, status=Trade.Status.CLOSED, closed_at__lt=moment
-    ).aggregate(total=Sum("net_pnl", default=ZERO))["total"]
-    return bot.starting_equity + earlier
+    return bot.starting_equity + closes_before(bot, moment)
+
+
+def closes_before(bot, moment):
+    """Net P&L of the bot's closes strictly before `moment`, in one query: the whole days before
+    from the daily rollup, the rest from the trades closed that day (on PostgreSQL; the SQLite
+    first-look default keeps no rollup and sums the trades)."""
+    closes = Trade.objects.filter(bot=bot, status=Trade.Status.CLOSED, closed_at__lt=moment)
+    if connection.vendor != "postgresql":
+        return closes.aggregate(total=Sum("net_pnl", default=ZERO))["total"]
+    day = moment.astimezone(datetime.UTC).date()
+    days_before = (
+        DailyPnl.objects.filter(bot=bot, day__lt=day)
+        .values("bot")
+        .annotate(total=Sum("net_pnl"))
+        .values("total")
+    )
+    same_day = closes.filter(closed_at__gte=Window(bot, 0, day).end)
+    return same_day.aggregate(
+        total=Sum("net_pnl", default=ZERO) + Coalesce(Subquery(days_before), ZERO)
+    )["total"]
 
 
 def daily_decisions(window):

@@ -1,9 +1,13 @@
 """The daily integrity checks read the day's data, not the history (issue 11), and stay right for
 every row written since their last run: a trade closed today, a fill that lands today on a trade
-closed long ago, a fill linked today; what the last run flagged stays flagged until fixed."""
+closed long ago, a fill linked today; what the last run flagged stays flagged until fixed.
+
+Equity at a moment (the drawdown and the daily-loss trigger) reads the daily P&L rollup the
+database keeps, whatever path writes the trades, and the closes of the moment's own day."""
 
 import datetime
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -13,7 +17,8 @@ from django.utils import timezone
 from integrity import checks
 from integrity.models import IntegrityIncident
 from integrity.services import run_integrity_checks
-from tests.factories import closed_trade, ingest, open_trade
+from kpis.queries import equity_at
+from tests.factories import closed_trade, ingest, open_trade, trade
 from tradeops.models import ConfigRelease, Fill, Trade
 
 Kind = IntegrityIncident.Kind
@@ -204,3 +209,42 @@ def rows_read(node):
         kept = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         read = (kept + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
     return read + sum(rows_read(child) for child in node.get("Plans", []))
+
+
+def sum_of_closes(bot, moment):
+    closes = Trade.objects.filter(bot=bot, status="closed", closed_at__lt=moment)
+    return bot.starting_equity + sum(closes.values_list("net_pnl", flat=True), Decimal(0))
+
+
+def test_equity_at_follows_every_write_of_the_trades(released):
+    released.starting_equity = Decimal(1000)
+    released.save()
+    midnight = ago(days=2).replace(hour=0, minute=0, second=0, microsecond=0)
+    moments = [midnight, midnight + datetime.timedelta(hours=13), ago(seconds=0)]
+    noon = (midnight + datetime.timedelta(hours=12)).isoformat()
+    before = (midnight - datetime.timedelta(hours=3)).isoformat()
+
+    ingest(released, "trades", open_trade(external_id="O-1", opened_at=before))
+    ingest(released, "trades", old_close("C-1"), closed_trade(external_id="C-2", closed_at=noon))
+    ingest(released, "trades", closed_trade(external_id="O-1", opened_at=before, closed_at=noon))
+    trade(released, "orm", midnight - datetime.timedelta(seconds=1), "-7.5")
+    Trade.objects.filter(external_id="C-1").update(net_pnl=Decimal("12.125"))
+    Trade.objects.filter(external_id="C-2").delete()
+
+    for moment in moments:
+        assert equity_at(released, moment) == sum_of_closes(released, moment), moment
+
+
+def test_equity_at_reads_the_rollup_not_the_closes_before(released, django_assert_num_queries):
+    released.starting_equity = Decimal(1000)
+    released.save()
+    a_year_of_history(released)
+    moment = ago(hours=30)
+
+    with django_assert_num_queries(2), CaptureQueriesContext(connection) as queries:
+        equity = equity_at(released, moment)  # no snapshot; the trade curve
+
+    assert equity == sum_of_closes(released, moment)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {queries[-1]['sql']}")
+        assert rows_read(cursor.fetchone()[0][0]["Plan"]) < 100  # a day: 72 closes

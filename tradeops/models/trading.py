@@ -15,7 +15,6 @@ from tradeops.models.base import (
 )
 from tradeops.models.bots import Bot, ConfigRelease
 
-
 # How far a trade's net P&L is from gross - fees - funding, and text that is only blank: what the
 # stored-trade check looks for (ingestion.stored). Indexed, so it reads only the rows that break
 # them, not a bot's whole history.
@@ -283,3 +282,19 @@ class EquitySnapshot(models.Model):
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.equity}"
+
+
+class DailyPnl(models.Model):
+    """The net P&L of a bot's closes per UTC day of the close, kept by PostgreSQL itself (triggers
+    on the trade table, migration 0016_daily_pnl_d): whoever writes a trade, by whatever path, the
+    rollup follows. Equity at a moment reads a row per day, not every close before it."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    net_pnl = decimal_field()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bot", "day"], name="daily_pnl_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.net_pnl}"
