@@ -201,19 +201,22 @@ def fill_qty_mismatches(bot, last):
     it flagged (the whole history on a first run)."""
     trades = Trade.objects.filter(bot=bot, status=Trade.Status.CLOSED)
     if not last.reads_all(Kind.FILL_QTY_MISMATCH):
-        changed = (
-            Trade.objects.filter(bot=bot, changed_at__gt=last.changed_after)
-            .values("pk")
+        changed = Q(bot=bot, changed_at__gt=last.changed_after)
+        # Listed first, then looked up by primary key: the planner sees how few they are.
+        to_read = (
+            Trade.objects.filter(changed)
+            .values_list("pk", flat=True)
+            .order_by()
             .union(
-                Fill.objects.filter(
-                    bot=bot, changed_at__gt=last.changed_after, trade__isnull=False
-                ).values("trade_id"),
-                Trade.objects.filter(pk__in=last.recheck.get(Kind.FILL_QTY_MISMATCH, [])).values(
-                    "pk"
-                ),
+                Fill.objects.filter(changed, trade__isnull=False)
+                .values_list("trade_id", flat=True)
+                .order_by(),
+                Trade.objects.filter(pk__in=last.recheck.get(Kind.FILL_QTY_MISMATCH, []))
+                .values_list("pk", flat=True)
+                .order_by(),
             )
         )
-        trades = trades.filter(pk__in=changed)
+        trades = trades.filter(pk__in=list(to_read))
     opening = Q(fills__side=Fill.Side.BUY, side=Trade.Side.LONG) | Q(
         fills__side=Fill.Side.SELL, side=Trade.Side.SHORT
     )
