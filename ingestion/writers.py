@@ -64,7 +64,7 @@ def insert_rows(model, bot, rows):
     def fill(field):
         if field.attname == "bot_id":
             return lambda row: bot.pk
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        if getattr(field, "auto_now_add", False):
             return lambda row: now
         default = field.get_default()
         return lambda row: row.get(field.attname, default)
@@ -95,10 +95,9 @@ def update_rows(model, rows):
     """
     if not rows:
         return
-    # An updated row is a changed row (auto_now), as save() would stamp it.
-    stamps = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
-    now = timezone.now()
-    rows = [{**row, **{field.attname: now for field in stamps}} for row in rows]
+    if any(field.name == "changed_at" for field in model._meta.concrete_fields):
+        # An updated row is a changed row: the integrity checks read it again.
+        rows = [{**row, "changed_at": timezone.now()} for row in rows]
     fields = [model._meta.get_field(name) for name in rows[0] if name != "pk"]
     if connection.vendor != "postgresql":
         objects = [model(**row) for row in rows]

@@ -7,12 +7,13 @@ check run after this migration re-reads the whole history once."""
 
 import django.db.models.functions.datetime
 import django.db.models.functions.math
+import django.utils.timezone
 from django.db import migrations, models
 
 
 def changed_at():
     return models.DateTimeField(
-        auto_now=True,
+        default=django.utils.timezone.now,
         db_default=django.db.models.functions.datetime.Now(),
         help_text="When the row was last written: the integrity checks re-read what changed "
         "since their last run.",

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Abs, Now
+from django.utils import timezone
 
 from tradeops.models.base import (
     DecisionOutcome,
@@ -23,10 +24,11 @@ BLANK_TEXT = Q(external_id__regex=r"^\s*$") | Q(symbol__regex=r"^\s*$")
 
 
 def _changed_at_field():
-    # Stamped by every write through Django and by ingestion's COPY and UPDATE paths; a row
-    # written in raw SQL gets the database's clock.
+    # Stamped on creation (a row written in raw SQL gets the database's clock) and by ingestion's
+    # UPDATE and fill-linking paths; not auto_now, so a row restored by the cleanup SOP comes
+    # back as it was.
     return models.DateTimeField(
-        auto_now=True,
+        default=timezone.now,
         db_default=Now(),
         help_text="When the row was last written: the integrity checks re-read what changed "
         "since their last run.",
