@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from django_rq.cron import DjangoCronScheduler
 from rq.job import Job
 
-from experiments.jobs import evaluate_triggers_job
+from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from integrity.jobs import dispatch_alerts, run_daily_integrity_checks, watch_schedules_job
 from integrity.schedules import WATCHED
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
@@ -103,6 +103,7 @@ JOBS = {
     "integrity.jobs.dispatch_alerts": dispatch_alerts,
     "integrity.jobs.watch_schedules_job": watch_schedules_job,
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
+    "experiments.jobs.refresh_scorecards": refresh_scorecards,
 }
 
 
@@ -124,6 +125,7 @@ def test_the_cron_config_schedules_every_job():
         "integrity.jobs.dispatch_alerts": "* * * * *",
         "integrity.jobs.watch_schedules_job": "*/10 * * * *",
         "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",
+        "experiments.jobs.refresh_scorecards": "*/15 * * * *",
     }
 
 
