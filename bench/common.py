@@ -6,7 +6,9 @@ Import it first: `from common import peak_rss_mib, throwaway_database` (scripts 
 
 import os
 import resource
+import statistics
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,3 +39,20 @@ def throwaway_database():
         yield
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def timed(fn, *args, **kwargs):
+    """(seconds, result) of one call."""
+    began = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - began, result
+
+
+def report(name, ours, bare, bare_name="bare"):
+    """Min and median of interleaved timings (seconds) against their bare twin, and the ratio."""
+    ours_median, bare_median = statistics.median(ours), statistics.median(bare)
+    print(
+        f"{name}: min {min(ours) * 1000:.0f} ms, median {ours_median * 1000:.0f} ms | "
+        f"{bare_name}: min {min(bare) * 1000:.0f} ms, median {bare_median * 1000:.0f} ms | "
+        f"ratio (median) {ours_median / bare_median:.2f}"
+    )

@@ -21,14 +21,13 @@ view and of one computation, and the process's peak RSS.
 import argparse
 import datetime
 import os
-import statistics
 import time
 import tracemalloc
 
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
 
 import numpy as np  # noqa: E402
-from common import peak_rss_mib, throwaway_database  # noqa: E402  (sets Django up)
+from common import peak_rss_mib, report, throwaway_database, timed  # noqa: E402  (sets Django up)
 from dataset import build_fleet  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
@@ -119,12 +118,6 @@ def bare_bootstrap(experiment, samples=scorecard.SAMPLES, seed=0):
     return len(base), len(test), difference, factors
 
 
-def timed(work):
-    began = time.perf_counter()
-    result = work()
-    return time.perf_counter() - began, result
-
-
 def traced_peak_mib(work):
     tracemalloc.start()
     try:
@@ -132,16 +125,6 @@ def traced_peak_mib(work):
         return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
-
-
-def summary(name, lead_times, bare_times, bare_name):
-    lead_min, lead_median = min(lead_times), statistics.median(lead_times)
-    bare_min, bare_median = min(bare_times), statistics.median(bare_times)
-    print(
-        f"{name}: min {lead_min * 1000:.0f} ms, median {lead_median * 1000:.0f} ms | "
-        f"{bare_name}: min {bare_min * 1000:.0f} ms, median {bare_median * 1000:.0f} ms | "
-        f"ratio (median) {lead_median / bare_median:.2f}"
-    )
 
 
 def main():
@@ -181,7 +164,7 @@ def main():
         for _ in range(args.runs):
             page_times.append(timed(lambda: client.get(page))[0])
             bare_page_times.append(timed(lambda: admin.get(bare_page))[0])
-        summary("experiment page", page_times, bare_page_times, "bare: admin user page")
+        report("experiment page", page_times, bare_page_times, "bare: admin user page")
         print(
             f"  one page view allocates at peak {traced_peak_mib(lambda: client.get(page)):.1f} "
             f"MiB (bare page {traced_peak_mib(lambda: admin.get(bare_page)):.1f} MiB); peak "
@@ -195,7 +178,7 @@ def main():
             card_times.append(seconds)
             seconds, bare = timed(lambda: bare_bootstrap(experiment, seed=experiment.pk))
             bare_times.append(seconds)
-        summary("scorecard computation", card_times, bare_times, "bare numpy bootstrap")
+        report("scorecard computation", card_times, bare_times, "bare numpy bootstrap")
         print(
             f"  trades: scorecard {card['trades']}, bare {bare[:2]}; expectancy difference "
             f"interval scorecard {card['expectancy_difference']}, bare {bare[2].round(4)}"

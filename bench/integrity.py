@@ -19,12 +19,11 @@ import argparse
 import datetime
 import json
 import random
-import statistics
 import time
 from decimal import Decimal
 from types import SimpleNamespace
 
-from common import peak_rss_mib, throwaway_database  # sets Django up: before the apps
+from common import peak_rss_mib, report, throwaway_database, timed  # sets Django up: first
 from dataset import KNOWN_EXITS, build_fleet
 from django.db import connection
 from django.utils import timezone
@@ -187,21 +186,6 @@ def bare_daily_losses(bot, started, now):
         equity += change
         day += DAY
     return rows
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
-def report(name, ours, bare):
-    ratio = statistics.median(ours) / statistics.median(bare)
-    print(
-        f"{name}: min {min(ours) * 1000:.0f} ms, median {statistics.median(ours) * 1000:.0f} ms"
-        f" | bare min {min(bare) * 1000:.0f} ms, median {statistics.median(bare) * 1000:.0f} ms"
-        f" | ratio {ratio:.2f}"
-    )
 
 
 def main():
