@@ -171,8 +171,28 @@ def test_the_exit_reason_filter_offers_the_bots_vocabulary_and_unknown(lead):
     page = lead.get(TRADES).content.decode()
     for reason in ("take_profit", "stop_loss", "mystery"):
         assert f"?exit_reason={reason}" in page
+    Trade.objects.create(
+        bot=alpha,
+        external_id="still-open",
+        symbol="BTCUSDT",
+        side="long",
+        status="open",
+        opened_at=moment,
+        qty=Decimal(1),
+        entry_price=Decimal(100),
+    )
     assert sorted(listed(lead, f"{TRADES}?exit_reason=%28unknown%29")) == ["empty", "mystery"]
     assert sorted(listed(lead, f"{TRADES}?exit_reason=mystery")) == ["beta-mystery", "mystery"]
+
+
+def test_the_trades_list_sorts_by_opened_at_and_net_pnl_only(lead):
+    a_bot_with_history("alpha", rows=1)
+
+    page = lead.get(TRADES).content.decode()
+
+    assert 'class="sortable column-opened_at' in page
+    assert 'class="sortable column-net_pnl' in page
+    assert 'class="sortable column-qty' not in page
 
 
 def test_the_release_filter_names_each_release_and_narrows_to_the_chosen_bot(lead):

@@ -54,6 +54,7 @@ def decimal_column(field, description=None, formatter=plain_decimal):
     def column(obj):
         return formatter(getattr(obj, field))
 
+    column.__name__ = field  # the column's CSS class names the field
     return column
 
 
@@ -175,6 +176,10 @@ class ParamSpecAdmin(admin.ModelAdmin):
     search_fields = ["key", "description"]
 
 
+# Listed and sortable: `sortable_by` matches list_display's entries, here the column itself.
+TRADE_NET_PNL = decimal_column("net_pnl", "net P&L", money)
+
+
 @admin.register(Trade)
 class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
@@ -188,7 +193,7 @@ class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
         decimal_column("qty"),
         decimal_column("entry_price", "entry"),
         decimal_column("exit_price", "exit"),
-        decimal_column("net_pnl", "net P&L", money),
+        TRADE_NET_PNL,
         "exit_reason",
         "release",
     ]
@@ -204,7 +209,7 @@ class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
     search_fields = ["external_id__exact", "^symbol"]
     search_help_text = "A trade's exact id, or the start of a symbol."
     # The columns with an index to sort by; the others would sort the whole history.
-    sortable_by = ["opened_at", "net_pnl"]
+    sortable_by = ["opened_at", TRADE_NET_PNL]
     list_select_related = ["bot", "release__bot"]
 
 

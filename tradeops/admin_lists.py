@@ -76,7 +76,8 @@ class ExitReasonFilter(admin.SimpleListFilter):
         unknown = Q(pk__in=[])
         for bot, pks in by_vocabulary.values():
             unknown |= Q(bot__in=pks) & Trade.unknown_exit(bot)
-        return queryset.filter(unknown)
+        # Like the KPI: an open trade has no exit reason yet, so it is not an unknown exit.
+        return queryset.filter(unknown, status=Trade.Status.CLOSED)
 
 
 class ReleaseFilter(admin.RelatedFieldListFilter):
