@@ -274,6 +274,13 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
             "The scorecard is being recomputed: reload the page in a minute.",
             messages.SUCCESS,
         )
+        # From the experiment's own button: back to the experiment, not to the list.
+        if len(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)) == 1:
+            experiment = queryset.get()
+            return HttpResponseRedirect(
+                reverse("admin:experiments_experiment_change", args=[experiment.pk])
+            )
+        return None
 
     def has_operate_permission(self, request):
         return request.user.has_perm(OPERATE_EXPERIMENT)

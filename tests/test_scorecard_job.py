@@ -120,6 +120,7 @@ def test_an_operator_recomputes_from_the_page_in_the_background(
             follow=True,
         )
     assert "being recomputed" in response.content.decode()
+    assert response.redirect_chain == [(page, 302)]  # back on the experiment
     assert queued(redis_queue) == [JOB]
     assert not Experiment.objects.get(pk=experiment.pk).scorecard  # not in the request
 
