@@ -134,25 +134,31 @@ def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
                         now,
                     )
                 )
-        cursor.execute(
-            "INSERT INTO tradeops_fill (bot_id, external_id, trade_external_id, trade_id, ts, "
-            "side, price, qty, fee, liquidity, expected_price, ingested_at) "
-            "SELECT bot_id, external_id || leg.l, external_id, id, closed_at, leg.side, "
-            "entry_price + leg.d, qty, fees / 2, 'taker', entry_price, now() FROM tradeops_trade "
-            "CROSS JOIN (VALUES ('-E', 'sell', 0.5), ('-X', 'buy', 1.25)) AS leg(l, side, d) "
-            "WHERE bot_id = %s",
-            [bot.pk],
-        )
-        cursor.execute(
-            "UPDATE tradeops_trade t SET realized_slippage = f.cost FROM (SELECT trade_id, "
-            "SUM(CASE WHEN side = 'buy' THEN (price - expected_price) * qty "
-            "ELSE (expected_price - price) * qty END) AS cost FROM tradeops_fill "
-            "WHERE bot_id = %s AND expected_price IS NOT NULL GROUP BY trade_id) f "
-            "WHERE f.trade_id = t.id",
-            [bot.pk],
-        )
+        add_fills(cursor, bot)
         _equity_curve(cursor, bot, start, days, closes, down_days)
         _decision_counts(cursor, bot, as_of, days, names, down_days)
+
+
+def add_fills(cursor, bot):
+    """Two fills per stored trade of `bot` (entry and exit), and the trades' realized slippage
+    from them, set-based: what ingestion does as fills land (refresh_realized_slippage)."""
+    cursor.execute(
+        "INSERT INTO tradeops_fill (bot_id, external_id, trade_external_id, trade_id, ts, "
+        "side, price, qty, fee, liquidity, expected_price, ingested_at) "
+        "SELECT bot_id, external_id || leg.l, external_id, id, closed_at, leg.side, "
+        "entry_price + leg.d, qty, fees / 2, 'taker', entry_price, now() FROM tradeops_trade "
+        "CROSS JOIN (VALUES ('-E', 'sell', 0.5), ('-X', 'buy', 1.25)) AS leg(l, side, d) "
+        "WHERE bot_id = %s",
+        [bot.pk],
+    )
+    cursor.execute(
+        "UPDATE tradeops_trade t SET realized_slippage = f.cost FROM (SELECT trade_id, "
+        "SUM(CASE WHEN side = 'buy' THEN (price - expected_price) * qty "
+        "ELSE (expected_price - price) * qty END) AS cost FROM tradeops_fill "
+        "WHERE bot_id = %s AND expected_price IS NOT NULL GROUP BY trade_id) f "
+        "WHERE f.trade_id = t.id",
+        [bot.pk],
+    )
 
 
 def _equity_curve(cursor, bot, start, days, closes, down_days):

@@ -22,6 +22,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops and kpis
+from dataset import add_fills
 from django.db import connection
 
 from kpis.services import compute_kpis
@@ -81,20 +82,7 @@ def load(bot, trades):
                         now,
                     )
                 )
-        cursor.execute(
-            "INSERT INTO tradeops_fill (bot_id, external_id, trade_external_id, trade_id, ts, "
-            "side, price, qty, fee, liquidity, expected_price, ingested_at) "
-            "SELECT bot_id, external_id || leg.l, external_id, id, closed_at, leg.side, "
-            "entry_price + leg.d, qty, fees / 2, 'taker', entry_price, now() FROM tradeops_trade "
-            "CROSS JOIN (VALUES ('-E', 'sell', 0.5), ('-X', 'buy', 1.25)) AS leg(l, side, d)"
-        )
-        # What ingestion does as fills land (refresh_realized_slippage), set-based for 2M fills.
-        cursor.execute(
-            "UPDATE tradeops_trade t SET realized_slippage = f.cost FROM (SELECT trade_id, "
-            "SUM(CASE WHEN side = 'buy' THEN (price - expected_price) * qty "
-            "ELSE (expected_price - price) * qty END) AS cost FROM tradeops_fill "
-            "WHERE expected_price IS NOT NULL GROUP BY trade_id) f WHERE f.trade_id = t.id"
-        )
+        add_fills(cursor, bot)
         # Per symbol and day: 1,369 evaluations (365 x 200 x 1,369 = 99,937,000 decisions).
         counts = [("no_signal", "", 1140), ("signal", "", 45)]
         counts += [
