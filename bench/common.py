@@ -25,20 +25,37 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 
 def peak_rss_mib():
+    """This process's peak resident memory. Linux's VmHWM starts again at exec, where ru_maxrss
+    keeps the parent's: a child process started to measure reports its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @contextmanager
-def throwaway_database():
-    """A fresh, migrated test database next to DATABASE_URL's, dropped afterwards."""
+def throwaway_database(name=None, drop=True):
+    """A migrated test database next to DATABASE_URL's, dropped afterwards.
+
+    `name` names it, and a database of that name is kept if it exists (migrated), so that a large
+    data set is loaded once and measured by later runs; `drop=False` keeps it afterwards.
+    """
     if connection.vendor != "postgresql":
         sys.exit("the benchmarks measure PostgreSQL: set DATABASE_URL=postgres://...")
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    if name:
+        connection.settings_dict["TEST"]["NAME"] = name
+    old_name = connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, serialize=False, keepdb=name is not None
+    )
     try:
         yield
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=not drop)
 
 
 def timed(fn, *args, **kwargs):

@@ -47,7 +47,10 @@ def profit_factor(win_pnl, loss_pnl):
 
 
 def max_drawdown(equity):
-    """Largest peak-to-trough fall of an equity curve: (absolute, fraction of the peak)."""
+    """Largest peak-to-trough fall of an equity curve: (absolute, fraction of the peak).
+
+    The same formula walks a trade curve inside the database: kpis.queries.trade_curve_drawdown.
+    """
     if len(equity) == 0:
         return 0.0, None
     values = np.asarray(equity, dtype=float)
@@ -57,13 +60,6 @@ def max_drawdown(equity):
         fractions = np.where(peaks > 0, falls / peaks, np.nan)
     worst_fraction = None if np.all(np.isnan(fractions)) else float(np.nanmax(fractions))
     return float(falls.max()), worst_fraction
-
-
-def trade_equity_curve(start_equity, pnl_in_close_order):
-    """Equity after each close, starting from `start_equity` (0 when unknown)."""
-    base = float(start_equity) if start_equity is not None else 0.0
-    pnl = np.asarray([float(p) for p in pnl_in_close_order], dtype=float)
-    return np.concatenate([[base], base + np.cumsum(pnl)])
 
 
 def trade_kpis(rollup, days):

@@ -1,10 +1,11 @@
 """Reads for the KPI engine: the database aggregates, pandas gets small frames.
 
-Trades are rolled up per UTC day of their close; decisions are already daily counts; fill-level
-slippage is already attributed to each trade at ingestion (Trade.realized_slippage). Only one
-per-trade column is read: net P&L in close order, for the drawdown curve when the bot sends no
-equity snapshots. Equity at a moment reads the daily P&L rollup PostgreSQL keeps (DailyPnl), not
-every close before the moment.
+Trades are rolled up per UTC day of their close: on PostgreSQL the database keeps that rollup as
+trades are written (DailyCloses), so a window reads a few rows a day, not its closes, and equity at
+a moment reads the days before it, not every close. Decisions are already daily counts; fill-level
+slippage is already attributed to each trade at ingestion (Trade.realized_slippage). Only the
+drawdown of a trade curve (a bot without equity snapshots, or one release's trades) walks the
+window's closes, inside the database.
 """
 
 import datetime
@@ -15,8 +16,9 @@ from django.db import connection
 from django.db.models import Count, DecimalField, F, Q, Subquery, Sum
 from django.db.models.functions import Abs, Coalesce, TruncDate
 
+from kpis.calculations import COST_PARTS
 from tradeops.models import DecisionCount, EquitySnapshot, Trade
-from tradeops.models.trading import DailyPnl
+from tradeops.models.trading import DailyCloses
 
 MONEY = DecimalField(max_digits=30, decimal_places=12)
 ZERO = Decimal(0)
@@ -48,7 +50,41 @@ def closed_trades(window):
 
 
 def daily_trade_rollup(window):
-    """One row per UTC day with closes: counts and sums every trade KPI is made of."""
+    """One row per UTC day with closes: counts and sums every trade KPI is made of.
+
+    On PostgreSQL from the rollup the database keeps (a few rows a day, whatever the closes); the
+    SQLite first-look default keeps none and aggregates the closes (`closes_by_day`).
+    """
+    if connection.vendor != "postgresql":
+        return closes_by_day(window)
+    groups = DailyCloses.objects.filter(
+        bot=window.bot, day__gte=window.start.date(), day__lt=window.as_of
+    )
+    if window.release is not None:
+        groups = groups.filter(release=window.release)
+    # The rollup's columns are named like the figures: annotate under a prefix, then strip it.
+    sums = {f"sum_{key}": Sum(column) for key, column in ROLLUP_COLUMNS.items()}
+    sums["sum_unknown_exits"] = Sum("trades", filter=Trade.unknown_exit(window.bot), default=0)
+    rows = groups.values("day").annotate(**sums).filter(sum_trades__gt=0).order_by("day")
+    return [{"day": row["day"]} | {key: row[f"sum_{key}"] for key in ROLLUP_KEYS} for row in rows]
+
+
+# What the rollup holds for each figure of a day (DailyCloses' columns).
+ROLLUP_COLUMNS = {
+    "trades": "trades",
+    "pnl": "net_pnl",
+    "wins": "wins",
+    "win_pnl": "win_pnl",
+    "losses": "losses",
+    "loss_pnl": "loss_pnl",
+    "longs": "longs",
+    **{f"{part}_{sum_}": f"{part}_{sum_}" for part in COST_PARTS for sum_ in ("n", "drift", "abs")},
+}
+ROLLUP_KEYS = [*list(ROLLUP_COLUMNS)[:7], "unknown_exits", *list(ROLLUP_COLUMNS)[7:]]
+
+
+def closes_by_day(window):
+    """The same rows as `daily_trade_rollup`, aggregated from the window's closes."""
     has_estimates = Q(est_fees__isnull=False)
     has_funding_estimate = Q(est_funding__isnull=False)
     # Only trades with both sides of the slippage story: unknown realized slippage is not zero.
@@ -63,7 +99,7 @@ def daily_trade_rollup(window):
         .values("day")
         .annotate(
             trades=Count("id"),
-            pnl=Sum("net_pnl"),
+            pnl=Sum("net_pnl", default=ZERO),
             wins=Count("id", filter=Q(net_pnl__gt=0)),
             win_pnl=Sum("net_pnl", filter=Q(net_pnl__gt=0), default=ZERO),
             losses=Count("id", filter=Q(net_pnl__lt=0)),
@@ -91,8 +127,40 @@ def daily_trade_rollup(window):
     return list(rows)
 
 
-def net_pnl_in_close_order(window):
-    return list(closed_trades(window).order_by("closed_at", "id").values_list("net_pnl", flat=True))
+TRADE_CURVE_FALLS = """
+SELECT MAX(fall), MAX(CASE WHEN %s + peak > 0 THEN fall / (%s + peak) END)
+FROM (
+    SELECT CASE WHEN peak > 0 THEN peak ELSE 0 END - equity AS fall,
+           CASE WHEN peak > 0 THEN peak ELSE 0 END AS peak
+    FROM (
+        SELECT equity, MAX(equity) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS peak
+        FROM (
+            SELECT closed_at, id,
+                   SUM(net_pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS equity
+            FROM ({closes}) AS closes
+        ) AS curve
+    ) AS peaks
+) AS falls
+"""
+
+
+def trade_curve_drawdown(window, start_equity):
+    """Max drawdown of the curve `start_equity` + the window's closes in close order, as
+    calc.max_drawdown gives it for that curve: (absolute, fraction of the peak), floats.
+
+    The database walks the curve, so a window of a million closes costs no memory here. Equity
+    is kept relative to the start (the start is a peak of 0); only the fraction needs the start.
+    """
+    base = float(start_equity or 0)
+    closes = closed_trades(window).order_by().values("closed_at", "id", "net_pnl")
+    sql, params = closes.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(TRADE_CURVE_FALLS.format(closes=sql), [base, base, *params])
+        fall, fraction = cursor.fetchone()
+    fractions = [float(fraction)] if fraction is not None else []
+    if base > 0:
+        fractions.append(0.0)  # the start itself: a peak with no fall yet
+    return float(fall or 0), max(fractions) if fractions else None
 
 
 def equity_points(window):
@@ -134,7 +202,7 @@ def closes_before(bot, moment):
         return closes.aggregate(total=Sum("net_pnl", default=ZERO))["total"]
     day = moment.astimezone(datetime.UTC).date()
     days_before = (
-        DailyPnl.objects.filter(bot=bot, day__lt=day)
+        DailyCloses.objects.filter(bot=bot, day__lt=day)
         .values("bot")
         .annotate(total=Sum("net_pnl"))
         .values("total")

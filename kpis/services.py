@@ -40,8 +40,7 @@ def _drawdown(window, rollup):
         end_of_day = {ts.date(): equity for ts, equity in points}
         return absolute, fraction, "equity_snapshots", end_of_day, points
     start_equity = queries.equity_at(window.bot, window.start)
-    pnl = queries.net_pnl_in_close_order(window)
-    absolute, fraction = calc.max_drawdown(calc.trade_equity_curve(start_equity, pnl))
+    absolute, fraction = queries.trade_curve_drawdown(window, start_equity)
     if start_equity is None:
         fraction = None  # a fall without a known account size is not a percentage
     end_of_day, running = {}, start_equity
@@ -49,7 +48,7 @@ def _drawdown(window, rollup):
         for row in rollup:
             running += row["pnl"]
             end_of_day[row["day"]] = running
-    return absolute, fraction, "trades", end_of_day, [start_equity, pnl]
+    return absolute, fraction, "trades", end_of_day, [start_equity, absolute, fraction]
 
 
 def compute_kpis(bot, days, as_of, release=None):

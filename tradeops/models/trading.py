@@ -286,17 +286,46 @@ class EquitySnapshot(models.Model):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.equity}"
 
 
-class DailyPnl(models.Model):
-    """The net P&L of a bot's closes per UTC day of the close, kept by PostgreSQL itself (triggers
-    on the trade table, migration 0016_daily_pnl_d): whoever writes a trade, by whatever path, the
-    rollup follows. Equity at a moment reads a row per day, not every close before it."""
+class DailyCloses(models.Model):
+    """A bot's closed trades per UTC day of the close, release and exit reason: the counts and
+    sums every trade KPI is made of. PostgreSQL keeps it (statement triggers on the trade table,
+    migration 0017_daily_closes_d), so whoever writes a trade, by whatever path, the rollup
+    follows. KPI windows are whole UTC days: a window reads a few rows a day instead of every
+    close, and equity at a moment reads the days before it, not every close. A group whose trades
+    all went away keeps a row of zeros; readers skip it."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    release = models.ForeignKey(
+        ConfigRelease, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    exit_reason = models.CharField(max_length=100, blank=True)
+    trades = models.IntegerField()
     net_pnl = decimal_field()
+    wins = models.IntegerField()
+    win_pnl = decimal_field()
+    losses = models.IntegerField()
+    loss_pnl = decimal_field()
+    longs = models.IntegerField()
+    # Cost attribution: realized minus estimated, over the trades that have both sides.
+    fees_n = models.IntegerField()
+    fees_drift = decimal_field()
+    fees_abs = decimal_field()
+    funding_n = models.IntegerField()
+    funding_drift = decimal_field()
+    funding_abs = decimal_field()
+    slippage_n = models.IntegerField()
+    slippage_drift = decimal_field()
+    slippage_abs = decimal_field()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["bot", "day"], name="daily_pnl_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "day", "release", "exit_reason"],
+                name="daily_closes_unique",
+                nulls_distinct=False,
+            )
+        ]
 
     def __str__(self):
-        return f"{self.day} {self.net_pnl}"
+        return f"{self.day} {self.exit_reason or '(blank)'}: {self.trades} closes, {self.net_pnl}"
