@@ -5,7 +5,9 @@ curve and the daily series in float. Presentation rounding happens in `present`:
 decimal strings with MONEY_PLACES places, rates as fractions with RATE_PLACES places.
 """
 
+import datetime
 import math
+from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
@@ -122,25 +124,23 @@ def decision_kpis(decisions):
 
 
 def daily_series(window_days, start_day, rollup, decisions, equity_by_day):
-    """Per-day figures for charts: one entry per day of the window, empty days included."""
-    days = pd.date_range(start_day, periods=window_days, freq="D").date
+    """Per-day figures for charts: one entry per day of the window, empty days included.
+
+    Both inputs are already one row per day (and outcome and reason), so this only lays them
+    out by day; plain dictionaries do that in microseconds where a pandas pivot took 10 ms.
+    """
     by_day = {row["day"]: row for row in rollup}
-    decided = pd.DataFrame(decisions, columns=["day", "outcome", "reason", "count"])
-    per_day = decided.groupby("day")["count"].sum().reindex(days, fill_value=0)
-    no_signal = (
-        decided[decided["outcome"] == "no_signal"]
-        .groupby("day")["count"]
-        .sum()
-        .reindex(days, fill_value=0)
-    )
-    rejections = (
-        decided[decided["outcome"] == "rejected"]
-        .pivot_table(index="day", columns="reason", values="count", aggfunc="sum")
-        .reindex(days)
-        .fillna(0)
-    )
+    reasons = sorted({row["reason"] for row in decisions if row["outcome"] == "rejected"})
+    per_day, no_signal, rejections = Counter(), Counter(), {}
+    for row in decisions:
+        per_day[row["day"]] += row["count"]
+        if row["outcome"] == "no_signal":
+            no_signal[row["day"]] += row["count"]
+        elif row["outcome"] == "rejected":
+            day_rejections = rejections.setdefault(row["day"], dict.fromkeys(reasons, 0))
+            day_rejections[row["reason"]] += row["count"]
     series = []
-    for day in days:
+    for day in (start_day + datetime.timedelta(days=n) for n in range(window_days)):
         row = by_day.get(day, {})
         n = row.get("trades", 0)
         series.append(
@@ -150,8 +150,11 @@ def daily_series(window_days, start_day, rollup, decisions, equity_by_day):
                 "net_pnl": money(row.get("pnl", 0)),
                 "win_rate": rate(ratio(row.get("wins", 0), n)),
                 "long_share": rate(ratio(row.get("longs", 0), n)),
-                "no_signal_pct": rate(ratio(int(no_signal[day]), int(per_day[day]))),
-                "rejections": {str(r): int(rejections.at[day, r]) for r in rejections.columns},
+                "no_signal_pct": rate(ratio(no_signal[day], per_day[day])),
+                "rejections": {
+                    str(reason): int(count)
+                    for reason, count in rejections.get(day, dict.fromkeys(reasons, 0)).items()
+                },
                 "equity": money(equity_by_day.get(day)),
             }
         )

@@ -65,6 +65,44 @@ def test_every_kpi_on_the_hand_built_window(dataset):
     assert figures["side_mix"] == {"long": 0.25, "short": 0.75}
 
 
+def test_the_daily_series_of_the_hand_built_window(dataset):
+    daily = compute_kpis(dataset, 3, AS_OF).daily
+
+    none_rejected = {"cooldown": 0, "low_vol": 0, "risk_cap": 0, "spread": 0}
+    assert daily == [
+        {
+            "day": "2026-11-07",
+            "trades": 2,  # t1, t2
+            "net_pnl": "50.00000000",
+            "win_rate": 0.5,
+            "long_share": 0.5,
+            "no_signal_pct": 0.816327,  # 80 / 98
+            "rejections": none_rejected | {"spread": 10, "cooldown": 3},
+            "equity": "1550.00000000",  # 1500 at the start + 50
+        },
+        {
+            "day": "2026-11-08",
+            "trades": 1,
+            "net_pnl": "30.00000000",
+            "win_rate": 1.0,
+            "long_share": 0.0,
+            "no_signal_pct": 0.754717,  # 40 / 53
+            "rejections": none_rejected | {"spread": 5, "risk_cap": 4, "low_vol": 4},
+            "equity": "1580.00000000",
+        },
+        {
+            "day": "2026-11-09",
+            "trades": 1,
+            "net_pnl": "-20.00000000",
+            "win_rate": 0.0,
+            "long_share": 0.0,
+            "no_signal_pct": None,  # no decisions that day
+            "rejections": none_rejected,
+            "equity": "1560.00000000",
+        },
+    ]
+
+
 def test_drawdown_from_equity_snapshots_when_present(dataset):
     for ts, equity in [
         (at(6, 23), 99999),  # before the window
