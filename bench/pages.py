@@ -20,7 +20,7 @@ import time
 from urllib.parse import urlencode
 
 from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops
-from dataset import build_fleet
+from dataset import AS_OF, Fleet, build_fleet
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -28,6 +28,7 @@ from django.test import Client
 from django.test.utils import teardown_test_environment
 from django.urls import reverse
 
+from tradeops.models import Bot, HealthEvent, Trade
 from tradeops.roles import TEAM_LEAD
 
 TRADE_COLUMNS = "t.*, b.slug, r.tag, r.version, rb.slug"
@@ -67,8 +68,16 @@ def add_evidence(bot, health_events, quarantined):
         cursor.execute("ANALYZE")
 
 
+def kept_fleet():
+    """The fleet a kept database already holds, or None."""
+    main = Bot.objects.filter(slug="main").first()
+    if main is None:
+        return None
+    return Fleet(bots=list(Bot.objects.order_by("pk")), main=main, as_of=AS_OF, days=365)
+
+
 def team_lead():
-    lead = User.objects.create_user("lena", password="pw", is_staff=True)
+    lead, _ = User.objects.get_or_create(username="lena", defaults={"is_staff": True})
     lead.groups.add(Group.objects.get(name=TEAM_LEAD))
     client = Client()
     client.force_login(lead)
@@ -209,6 +218,11 @@ def main():
     parser.add_argument("--quarantined", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--trades-only", action="store_true", help="skip the 500-bot fleet")
+    parser.add_argument(
+        "--database",
+        help="measure the fleet kept in this database (made if missing, e.g. the one "
+        "`bench/kpis.py --trades 10000000 --keep` loads) and keep it",
+    )
     args = parser.parse_args()
     # As in production, but over plain HTTP and without collectstatic (no manifest).
     settings.DEBUG = False
@@ -218,14 +232,17 @@ def main():
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
-    with throwaway_database():
+    with throwaway_database(args.database, drop=args.database is None):
         print(f"PostgreSQL {connection.pg_version}, Python {sys.version.split()[0]}")
         started = time.perf_counter()
-        fleet = build_fleet(bots=args.bots, main_trades=args.main_trades)
-        add_evidence(fleet.main, args.health_events, args.quarantined)
+        fleet = kept_fleet() or build_fleet(bots=args.bots, main_trades=args.main_trades)
+        if not HealthEvent.objects.filter(bot=fleet.main).exists():
+            add_evidence(fleet.main, args.health_events, args.quarantined)
         built = time.perf_counter() - started
-        print(f"{args.bots} bots, {args.main_trades:,} trades built in {built:.0f} s")
-        report(f"{args.bots} bots, a year of history", team_lead(), fleet_pages(fleet), args.runs)
+        trades = Trade.objects.filter(bot=fleet.main).count()
+        print(f"{len(fleet.bots)} bots, {trades:,} trades for the main bot, ready in {built:.0f} s")
+        title = f"{len(fleet.bots)} bots, a year of history"
+        report(title, team_lead(), fleet_pages(fleet), args.runs)
 
     if not args.trades_only:
         teardown_test_environment()  # throwaway_database sets it up again

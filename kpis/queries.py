@@ -136,7 +136,8 @@ FROM (
         SELECT equity, MAX(equity) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS peak
         FROM (
             SELECT closed_at, id,
-                   SUM(net_pnl) OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS equity
+                   SUM(CAST(net_pnl AS DOUBLE PRECISION))
+                       OVER (ORDER BY closed_at, id ROWS UNBOUNDED PRECEDING) AS equity
             FROM ({closes}) AS closes
         ) AS curve
     ) AS peaks
@@ -148,8 +149,10 @@ def trade_curve_drawdown(window, start_equity):
     """Max drawdown of the curve `start_equity` + the window's closes in close order, as
     calc.max_drawdown gives it for that curve: (absolute, fraction of the peak), floats.
 
-    The database walks the curve, so a window of a million closes costs no memory here. Equity
-    is kept relative to the start (the start is a peak of 0); only the fraction needs the start.
+    The database walks the curve, so a window of a million closes costs no memory here, in
+    floats as calc.max_drawdown does. Equity is kept relative to the start (the start is a peak
+    of 0); only the fraction needs the start. An index holds the closes in curve order with
+    their P&L and release (trade_bot_closes_idx), so the walk reads neither the table nor a sort.
     """
     base = float(start_equity or 0)
     closes = closed_trades(window).order_by().values("closed_at", "id", "net_pnl")

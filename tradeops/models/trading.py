@@ -113,7 +113,13 @@ class Trade(models.Model):
         # The admin list's orders, filters and searches (sorting by id breaks ties): see
         # migration 0014 for the symbol prefix search, which only PostgreSQL indexes.
         indexes = [
-            models.Index(fields=["bot", "status", "closed_at"], name="trade_bot_closed_idx"),
+            # A bot's closes in curve order with what the trade-curve drawdown reads: KPI windows
+            # and equity at a moment walk it without the table or a sort.
+            models.Index(
+                fields=["bot", "status", "closed_at", "id"],
+                include=["net_pnl", "release"],
+                name="trade_bot_closes_idx",
+            ),
             models.Index(fields=["-opened_at", "-id"], name="trade_recent_idx"),
             models.Index(fields=["bot", "-opened_at", "-id"], name="trade_bot_recent_idx"),
             models.Index(
