@@ -4,6 +4,9 @@ Numbers are parsed as Decimal (never float), so money keeps every digit the bot 
 cannot be decoded (too deeply nested, an integer with thousands of digits) becomes a refused record
 of its own; the rest of the batch goes on. Only a body that cannot be split into records at all is
 refused whole.
+
+Python's json module defines what a record decodes to. An NDJSON line is first read by msgspec's C
+decoder (twice as fast on a trade), which is kept only where it gives what json gives.
 """
 
 import csv
@@ -12,6 +15,8 @@ import json
 import re
 from decimal import Decimal
 from typing import NamedTuple
+
+import msgspec
 
 # Longer integers are out of every field's range; as Decimal they reach validation, which says so,
 # instead of tripping Python's int-from-string digit limit inside the JSON scanner.
@@ -23,6 +28,12 @@ def _parse_int(text):
 
 
 _decoder = json.JSONDecoder(parse_float=Decimal, parse_int=_parse_int)
+# msgspec hands the float's text to the hook, as json hands it to parse_float: the same Decimal.
+_fast_decode = msgspec.json.Decoder(float_hook=Decimal).decode
+# Top-level values msgspec decodes as json does. Not lists or objects: their depth is json's to
+# judge. Integers with fewer than 40 digits are int in both (_parse_int makes longer ones Decimal).
+_FLAT_TYPES = frozenset({str, Decimal, bool, type(None)})
+_INT_BOUND = 10 ** (_LONGEST_INT - 1)
 _whitespace = re.compile(r"[ \t\n\r]*")
 # Skipping one JSON value without decoding it: strings (with escapes) and structural characters.
 _value_token = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
@@ -126,6 +137,23 @@ def parse_json(text: str) -> list[IncomingRecord]:
     return records
 
 
+def _fast_record(line):
+    """msgspec's reading of one line where it is certain to equal json's: a flat object. None
+    for anything else (not JSON, NaN, lone surrogates, nested values, long integers...)."""
+    try:
+        data = _fast_decode(line)
+    except (ValueError, ArithmeticError, RecursionError):  # msgspec.DecodeError is a ValueError
+        return None
+    if type(data) is not dict:
+        return None
+    for value in data.values():
+        if type(value) not in _FLAT_TYPES and not (
+            type(value) is int and -_INT_BOUND < value < _INT_BOUND
+        ):
+            return None
+    return data
+
+
 def parse_ndjson(text: str) -> list[IncomingRecord]:
     """One JSON record per line; a line that is not JSON is its own refused record.
 
@@ -134,11 +162,16 @@ def parse_ndjson(text: str) -> list[IncomingRecord]:
     records = []
     scan = _decoder.scan_once
     for line in text.split("\n"):
+        index = len(records)
+        raw = line.removesuffix("\r")
+        # JSON whitespace around a record is the blank " \t\r" the line is stripped of below.
+        data = _fast_record(line)
+        if data is not None:
+            records.append(IncomingRecord(index, raw, data))
+            continue
         stripped = line.strip(" \t\r")
         if not stripped:
             continue
-        index = len(records)
-        raw = line.removesuffix("\r")
         # The decoder's C scanner directly: this loop runs once per record on the hot path.
         try:
             data, end = scan(stripped, 0)

@@ -17,6 +17,7 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ingestion.fastpath import clean_trade
 from ingestion.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
 from ingestion.quarantine import (
     error_entry,
@@ -28,8 +29,6 @@ from ingestion.records import decision_event_key, latest_allowed_timestamp, vali
 from ingestion.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS, count_decision_events
 from tradeops.models import IngestBatch, IngestKind, QuarantinedRecord, TokenFailure
 from tradeops.signals import records_refused
-
-logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +138,17 @@ def ingest_records(bot, kind, records, *, source, raw_body=None):
     valid, malformed, events = [], [], []
     latest_allowed = latest_allowed_timestamp()
     counts_events = kind == IngestKind.DECISIONS
+    # Trades written the common way are cleaned by the hot path, the same values in one pass.
+    clean_fast = clean_trade if kind == IngestKind.TRADES else None
     for record in records:
         if record.parse_error:
             malformed.append((record, {"_record": record.parse_error}))
             continue
+        if clean_fast is not None:
+            clean = clean_fast(record.data, latest_allowed)
+            if clean is not None:
+                valid.append((record, clean))
+                continue
         if counts_events:
             key = decision_event_key(record.data, latest_allowed)
             if key is not None:

@@ -15,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, Exists, F, OuterRef, Subquery, Sum, When
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Subquery, Sum, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from tradeops.models import (
@@ -61,15 +62,16 @@ def insert_rows(model, bot, rows):
     now = timezone.now()
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
 
-    def fill(field):
+    def fallback(field):
         if field.attname == "bot_id":
-            return lambda row: bot.pk
+            return bot.pk
         if getattr(field, "auto_now_add", False):
-            return lambda row: now
-        default = field.get_default()
-        return lambda row: row.get(field.attname, default)
+            return now
+        return field.get_default()
 
-    getters = [fill(field) for field in fields]
+    # A row holds a clean record's fields, never the bot or a creation stamp: those, and any
+    # field the record does not have, take their fallback.
+    names = [(field.attname, fallback(field)) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     # Raw psycopg errors become Django's (IntegrityError...), as for any ORM query.
@@ -79,7 +81,19 @@ def insert_rows(model, bot, rows):
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
-            copy.write_row([get(row) for get in getters])
+            get = row.get
+            copy.write_row([get(name, default) for name, default in names])
+
+
+def one_of(model, name, values):
+    """A filter: `name` is one of `values`. On PostgreSQL `= ANY(array)`, one parameter for a
+    batch's thousands of keys; `__in` sends a placeholder each, and building and splitting that
+    query took longer than running it."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{name}__in": values})
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
+    return RawSQL(f"{column} = ANY(%s)", [list(values)], output_field=BooleanField())
 
 
 def _in_key_order(rows_by_key):
@@ -160,7 +174,7 @@ class RowWriter:
         lead = self.key_fields[0]
         fields = ["pk", *self.compared_fields, *self.derived_fields]
         queryset = (
-            self.model.objects.filter(bot=bot, **{f"{lead}__in": {key[0] for key in keys}})
+            self.model.objects.filter(one_of(self.model, lead, {key[0] for key in keys}), bot=bot)
             .order_by(*self.key_fields)
             .select_for_update()
         )
@@ -225,7 +239,7 @@ def refresh_realized_slippage(bot, trade_ids):
         .annotate(cost=Sum(adverse))
         .values("cost")
     )
-    Trade.objects.filter(bot=bot, pk__in=trade_ids).update(
+    Trade.objects.filter(one_of(Trade, "id", trade_ids), bot=bot).update(
         realized_slippage=Subquery(per_trade), changed_at=timezone.now()
     )
 
@@ -255,11 +269,14 @@ def link_orphan_fills(bot, trade_external_ids):
         return
     trades = Trade.objects.filter(bot=bot, external_id=OuterRef("trade_external_id"))
     orphans = Fill.objects.filter(
-        Exists(trades), bot=bot, trade__isnull=True, trade_external_id__in=trade_external_ids
+        one_of(Fill, "trade_external_id", trade_external_ids),
+        Exists(trades),
+        bot=bot,
+        trade__isnull=True,
     )
     if orphans.update(trade=Subquery(trades.values("pk")[:1]), changed_at=timezone.now()):
         linked = Trade.objects.filter(
-            bot=bot, external_id__in=trade_external_ids, fills__isnull=False
+            one_of(Trade, "external_id", trade_external_ids), bot=bot, fills__isnull=False
         )
         refresh_realized_slippage(bot, set(linked.values_list("pk", flat=True)))
 
@@ -314,7 +331,7 @@ class FillWriter(RowWriter):
         hold_fill_linking(bot, exclusive=True)
         trade_ids = {clean["trade_external_id"] for clean in cleans}
         self.trade_pks = dict(
-            Trade.objects.filter(bot=bot, external_id__in=trade_ids).values_list(
+            Trade.objects.filter(one_of(Trade, "external_id", trade_ids), bot=bot).values_list(
                 "external_id", "pk"
             )
         )
