@@ -378,15 +378,30 @@ def count_decision_events(bot, events):
         return digest, False
     counts = Counter(key for _, key in events)
     table = DecisionCount._meta.db_table
-    # Additive upsert in one statement, so concurrent batches never lose an increment.
-    sql = (
-        f"INSERT INTO {table} (bot_id, day, symbol, outcome, reason, count) "
-        "VALUES (%s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (bot_id, day, symbol, outcome, reason) "
-        f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
-    )
+    # Additive upsert, so concurrent batches never lose an increment. One statement for the
+    # batch (a day of 200 symbols is thousands of keys), its rows in key order: unnest reads the
+    # arrays in order, so concurrent batches lock shared rows in the same order.
+    keys = sorted(counts)
+    if connection.vendor != "postgresql":
+        sql = (
+            f"INSERT INTO {table} (bot_id, day, symbol, outcome, reason, count) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (bot_id, day, symbol, outcome, reason) "
+            f"DO UPDATE SET count = {table}.count + EXCLUDED.count"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, [(bot.pk, *key, counts[key]) for key in keys])
+        return digest, True
+    days, symbols, outcomes, reasons = ([key[n] for key in keys] for n in range(4))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(bot.pk, *key, n) for key, n in sorted(counts.items())])
+        cursor.execute(
+            f"INSERT INTO {table} (bot_id, day, symbol, outcome, reason, count) "
+            "SELECT %s, * FROM unnest(%s::date[], %s::text[], %s::text[], %s::text[], "
+            "%s::bigint[]) "
+            "ON CONFLICT (bot_id, day, symbol, outcome, reason) "
+            f"DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            [bot.pk, days, symbols, outcomes, reasons, [counts[key] for key in keys]],
+        )
     return digest, True
 
 
