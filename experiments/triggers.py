@@ -83,24 +83,50 @@ def avg_loss_deterioration(subject, now):
     }
 
 
-def repeated_safety_events(subject, now):
-    events = HealthEvent.objects.filter(
-        bot=subject.bot,
-        kind__in=[HealthEvent.Kind.KILL_SWITCH, HealthEvent.Kind.DEGRADED],
-        ts__gte=subject.started_at,
-        ts__lte=now,
-    ).order_by("ts")
-    limit = subject.triggers["safety_events"]
-    if events.count() < limit:
-        return None
+def _described(event):
     return {
-        "trigger": "safety_events",
-        "summary": f"{events.count()} kill/degraded events since the start (limit {limit})",
-        "events": [{"ts": e.ts.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
+        "ts": event.ts.isoformat(),
+        "kind": event.kind,
+        "state": event.state,
+        "detail": event.detail,
     }
 
 
-TRIGGERS = [consecutive_daily_losses, avg_loss_deterioration, repeated_safety_events]
+def halt_entry(subject, now):
+    """A HALT during a running experiment or a scaling hold stops it at once, on the first
+    entry into HALT since the start: the bot's own safety system judged the market or the
+    config unsafe, which is what the plan's "risk/safety instability" trigger is for, and a team
+    lead would not wait for a third event to put the baseline back. Not a frozen threshold: it
+    applies to every live change, also those approved before this rule."""
+    since = subject.started_at
+    halt = next(
+        (e for e in HealthEvent.instability(subject.bot, since, now) if e.is_halt_entry), None
+    )
+    if halt is None:
+        return None
+    return {
+        "trigger": "halt",
+        "summary": f"the bot entered HALT at {halt.ts:%Y-%m-%d %H:%M:%S} UTC",
+        "events": [_described(halt)],
+    }
+
+
+def repeated_safety_events(subject, now):
+    """Kill-switch, degraded and safety-trigger events and entries into DEGRADED or HALT since
+    the start (HealthEvent.instability), against the frozen limit."""
+    events = HealthEvent.instability(subject.bot, subject.started_at, now)
+    limit = subject.triggers["safety_events"]
+    if len(events) < limit:
+        return None
+    return {
+        "trigger": "safety_events",
+        "summary": f"{len(events)} kill/degraded/safety events or entries into DEGRADED/HALT "
+        f"since the start (limit {limit})",
+        "events": [_described(e) for e in events],
+    }
+
+
+TRIGGERS = [halt_entry, consecutive_daily_losses, avg_loss_deterioration, repeated_safety_events]
 
 
 def fired_triggers(subject, now=None):

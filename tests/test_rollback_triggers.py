@@ -118,3 +118,106 @@ def test_real_worker_stops_a_crafted_losing_experiment(bot, people, baseline):
 
     experiment.refresh_from_db()
     assert experiment.status == "stopped"
+
+
+def health(bot, hours, kind="state_change", state=""):
+    """Health events an hour apart from yesterday's midnight, as the bot reports them."""
+    for hour, event_state in zip(hours, state.split(), strict=True):
+        HealthEvent.objects.create(
+            bot=bot,
+            ts=midnight(1) + datetime.timedelta(hours=hour),
+            kind=kind,
+            state="" if event_state == "-" else event_state,
+        )
+
+
+@pytest.mark.parametrize(
+    "states, fires",
+    [
+        ("DEGRADED NORMAL DEGRADED NORMAL DEGRADED", True),  # three entries
+        ("DEGRADED NORMAL DEGRADED", False),  # two entries
+        ("DEGRADED DEGRADED DEGRADED DEGRADED", False),  # one entry, repeated
+    ],
+    ids=["three entries", "two entries", "a repeated state counts once"],
+)
+def test_entries_into_degraded_by_state_change_count(running, states, fires):
+    health(running.bot, range(len(states.split())), state=states)
+
+    fired = evaluate_rollback_triggers(running)
+
+    assert bool(fired) is fires
+    if fires:
+        assert fired[0]["trigger"] == "safety_events"
+        assert [e["state"] for e in fired[0]["events"]] == ["DEGRADED"] * 3
+
+
+def test_a_state_in_force_at_the_start_is_not_entered_again_by_repeating_it(running):
+    HealthEvent.objects.create(
+        bot=running.bot, ts=midnight(3), kind="state_change", state="DEGRADED"
+    )
+    health(running.bot, [1, 2], state="DEGRADED DEGRADED")
+    health(running.bot, [3, 4], kind="kill_switch", state="- -")
+
+    assert evaluate_rollback_triggers(running) == []
+
+
+def test_safety_triggers_count_with_kill_switches_and_entries(running):
+    health(running.bot, [1, 2], kind="safety_trigger", state="- -")
+    health(running.bot, [3], state="DEGRADED")
+
+    fired = evaluate_rollback_triggers(running)
+
+    assert [e["kind"] for e in fired[0]["events"]] == [
+        "safety_trigger",
+        "safety_trigger",
+        "state_change",
+    ]
+
+
+def test_a_halt_stops_the_experiment_at_once_with_its_evidence(running):
+    health(running.bot, [1, 2], state="HALT NORMAL")
+    running.bot.health_events.filter(state="HALT").update(detail="margin ratio 92%")
+
+    fired = evaluate_rollback_triggers(running, now=midnight(1) + datetime.timedelta(hours=3))
+
+    running.refresh_from_db()
+    running.bot.refresh_from_db()
+    assert running.status == "stopped"
+    assert running.bot.current_release == running.baseline_release
+    halt = running.trigger_evidence["fired"][0]
+    assert halt == fired[0]
+    assert halt["trigger"] == "halt"
+    assert halt["events"] == [
+        {
+            "ts": (midnight(1) + datetime.timedelta(hours=1)).isoformat(),
+            "kind": "state_change",
+            "state": "HALT",
+            "detail": "margin ratio 92%",
+        }
+    ]
+    assert "HALT" in IntegrityIncident.objects.get(kind="rollback_trigger").title
+
+
+def test_a_halt_before_the_start_does_not_stop_it(running):
+    HealthEvent.objects.create(bot=running.bot, ts=midnight(3), kind="state_change", state="HALT")
+    health(running.bot, [1], state="NORMAL")
+
+    assert evaluate_rollback_triggers(running) == []
+
+
+def test_reports_of_the_same_moment_are_one_occurrence(running):
+    for hour in (1, 3):  # two episodes, each told as a degraded event and its state change
+        health(running.bot, [hour], kind="degraded", state="-")
+        health(running.bot, [hour, hour + 1], state="DEGRADED NORMAL")
+
+    assert evaluate_rollback_triggers(running) == []
+
+
+def test_a_kill_switch_told_with_its_halt_is_the_halt(running):
+    health(running.bot, [1], kind="kill_switch", state="-")
+    health(running.bot, [1], state="HALT")
+
+    fired = evaluate_rollback_triggers(running)
+
+    assert fired[0]["trigger"] == "halt"
+    assert fired[0]["events"][0]["state"] == "HALT"

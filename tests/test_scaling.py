@@ -197,3 +197,20 @@ def test_a_rollback_trigger_rolls_the_step_back(profitable, people):
     incident = IntegrityIncident.objects.get(kind="rollback_trigger")
     assert incident.severity == "critical" and "rolled back" in incident.title
     assert history(step).last().actor_name == "rollback trigger"
+
+
+def test_a_halt_rolls_the_step_back_at_once(profitable, people):
+    step = approve_scaling_step(propose(profitable.bot, people), by=people["lead"], note="go")
+    HealthEvent.objects.create(
+        bot=profitable.bot,
+        ts=step.started_at + datetime.timedelta(seconds=1),
+        kind="state_change",
+        state="HALT",
+    )
+
+    (subject, fired), *_ = evaluate_live_changes(step.started_at + datetime.timedelta(minutes=1))
+
+    step.refresh_from_db()
+    assert step.status == "rolled_back"
+    assert [f["trigger"] for f in fired] == ["halt"]
+    assert step.trigger_evidence["fired"][0]["events"][0]["state"] == "HALT"

@@ -273,6 +273,51 @@ class HealthEvent(models.Model):
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.kind} {self.state}"
 
+    @property
+    def is_halt_entry(self):
+        return self.kind == HealthKind.STATE_CHANGE and self.state == HealthState.HALT
+
+    @classmethod
+    def instability(cls, bot, since, until):
+        """The bot's safety instability in [since, until], oldest first: every kill-switch,
+        degraded and safety-trigger event, and every entry into DEGRADED or HALT reported as a
+        state change, however the bot reports it. An entry is a change to a state other than the
+        one before it: a bot that repeats DEGRADED while degraded entered it once (the state in
+        force at `since`, its last report before, counts as the one before). Reports stamped with
+        the same moment are one occurrence, told the state change's way when there is one (a bot
+        that sends a `degraded` event and its state change DEGRADED together was unstable once).
+        """
+        events = cls.objects.filter(
+            bot=bot,
+            kind__in=[HealthKind.STATE_CHANGE, *SAFETY_EVENT_KINDS],
+            ts__gte=since,
+            ts__lte=until,
+        ).order_by("ts", "id")
+        previous = (
+            cls.objects.filter(bot=bot, kind=HealthKind.STATE_CHANGE, ts__lt=since)
+            .order_by("-ts", "-id")
+            .values_list("state", flat=True)
+            .first()
+        )
+        unstable = []
+        for event in events:
+            if event.kind == HealthKind.STATE_CHANGE:
+                entered, previous = event.state != previous, event.state
+                if not entered or event.state not in UNSAFE_STATES:
+                    continue
+            if unstable and unstable[-1].ts == event.ts:
+                if event.kind == HealthKind.STATE_CHANGE:
+                    unstable[-1] = event
+                continue
+            unstable.append(event)
+        return unstable
+
+
+# Events that are instability whenever they come; a state change is only when it enters one of
+# the unsafe states (HealthEvent.instability).
+SAFETY_EVENT_KINDS = (HealthKind.KILL_SWITCH, HealthKind.DEGRADED, HealthKind.SAFETY_TRIGGER)
+UNSAFE_STATES = (HealthState.DEGRADED, HealthState.HALT)
+
 
 class EquitySnapshot(models.Model):
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="equity_snapshots")
