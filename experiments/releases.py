@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from experiments.params import validate_params
 from tradeops.audit import history, record_audit
-from tradeops.models import Bot, ConfigRelease, StabilizationWindow
+from tradeops.models import Bot, ConfigRelease, ReleaseChange, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE
 
 
@@ -159,9 +159,24 @@ def baseline_of(bot):
     return ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
 
 
-def run_release(release):
-    """Make `release` the config the bot should run now (Bot.current_release)."""
-    Bot.objects.filter(pk=release.bot_id).update(current_release=release)
+def run_release(release, *, reason, reference, by, now=None):
+    """Make `release` the config the bot should run now (Bot.current_release), and record why:
+    `reason` (a ReleaseChange.Reason), `reference` naming the experiment, trigger or scaling step,
+    `by` a user or the name of the job or trigger. The only place the current release changes;
+    every call is a change the bot is told of (a new ETag), also when the release stays and only
+    the why changes (a kept candidate becomes the baseline)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        change = ReleaseChange.objects.create(
+            bot_id=release.bot_id,
+            release=release,
+            reason=reason,
+            reference=reference[:300],
+            at=now,
+            by=str(by),
+        )
+        Bot.objects.filter(pk=release.bot_id).update(current_release=release, current_change=change)
+    return change
 
 
 def active_freeze(bot, at=None):

@@ -39,7 +39,7 @@ from integrity.models import IntegrityIncident
 from kpis.calculations import INFINITY
 from kpis.services import compute_kpis
 from tradeops.audit import record_audit, require_note
-from tradeops.models import ConfigRelease, ParamSpec
+from tradeops.models import ConfigRelease, ParamSpec, ReleaseChange
 from tradeops.roles import PROPOSE_SCALING
 
 SCALING_WEEKS = 2
@@ -195,7 +195,13 @@ def approve_scaling_step(step, *, by, note, now=None):
             )
         approve_release(step.to_release, by=by, note=note, now=now)
         set_baseline(step.to_release, by=by, note=f"scaling step: {step}", now=now)
-        run_release(step.to_release)
+        run_release(
+            step.to_release,
+            reason=ReleaseChange.Reason.SCALING,
+            reference=f"scaling step #{step.pk} ({step.param} +{step.step_pct}%) approved",
+            by=by,
+            now=now,
+        )
         step.approved_by, step.started_at = by, now
         step.hold_until = now + datetime.timedelta(days=SCALING_HOLD_DAYS)
         step.triggers = rules.frozen_triggers(step.from_release, now)
@@ -221,7 +227,14 @@ def roll_back_scaling_step(step, *, by, note, evidence=None, now=None):
 
     def apply(step, now):
         set_baseline(step.from_release, by=by, note=note, check_freeze=False, now=now)
-        run_release(step.from_release)
+        run_release(
+            step.from_release,
+            reason=ReleaseChange.Reason.TRIGGER if evidence else ReleaseChange.Reason.SCALING,
+            reference=f"scaling step #{step.pk} ({step.param} +{step.step_pct}%) rolled back: "
+            f"{note}",
+            by=by,
+            now=now,
+        )
         step.ended_at, step.trigger_evidence = now, evidence or {}
 
     return transition(step, "roll back", by=by, note=note, now=now, apply=apply)

@@ -20,10 +20,12 @@ from experiments.releases import baseline_of, run_release, set_baseline
 from experiments.scorecard import build_scorecard
 from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
+from tradeops.models import ReleaseChange
 from tradeops.roles import APPROVE_RELEASE, OPERATE_EXPERIMENT
 from tradeops.scheduling import enqueue
 
 Status = Experiment.Status
+Reason = ReleaseChange.Reason
 # By its dotted path: experiments.jobs imports the triggers, which import this module.
 REFRESH_SCORECARDS_JOB = "experiments.jobs.refresh_scorecards"
 
@@ -38,7 +40,7 @@ def make_baseline(release, *, by, note, now=None):
     rules.refuse_if_scaling_hold(release.bot, "change the baseline", now)
     with transaction.atomic():
         set_baseline(release, by=by, note=note, now=now)
-        run_release(release)
+        run_release(release, reason=Reason.BASELINE, reference=note, by=by, now=now)
     return release
 
 
@@ -158,7 +160,13 @@ def start(experiment, *, by, note, now=None):
     def apply(exp, now):
         rules.check_can_start(exp, now)
         exp.started_at = now
-        run_release(exp.candidate_release)
+        run_release(
+            exp.candidate_release,
+            reason=Reason.EXPERIMENT,
+            reference=f"{exp.name} (#{exp.pk}) started",
+            by=by,
+            now=now,
+        )
 
     experiment = transition(experiment, "start", by=by, note=note, now=now, apply=apply)
     enqueue(REFRESH_SCORECARDS_JOB)  # the page has a scorecard from the first minutes on
@@ -192,7 +200,13 @@ def decide(experiment, *, decision, by, rationale, now=None):
             current = exp.candidate_release
         else:
             current = exp.baseline_release
-        run_release(current)
+        run_release(
+            current,
+            reason=Reason.DECISION,
+            reference=f"{exp.name} (#{exp.pk}): {decision.value}",
+            by=by,
+            now=now,
+        )
         exp.decision, exp.ended_at = decision, now
         exp.scorecard, exp.scorecard_computed_at = build_scorecard(exp, now), now
         ExperimentDecision.objects.create(
@@ -226,12 +240,24 @@ def decide(experiment, *, decision, by, rationale, now=None):
     return experiment, follow_up.get("draft")
 
 
+def _fired(evidence):
+    """The triggers that fired, as the bot and the team read the change: "halt, safety_events"."""
+    names = [fired["trigger"] for fired in evidence.get("fired", [])]
+    return f"trigger {', '.join(names)}" if names else "a rollback trigger"
+
+
 def stop_by_trigger(experiment, *, evidence, actor="rollback trigger", now=None):
     """A hard trigger fired: stop, put the baseline back as the running config, keep evidence."""
 
     def apply(exp, now):
         exp.ended_at, exp.trigger_evidence = now, evidence
-        run_release(exp.baseline_release)
+        run_release(
+            exp.baseline_release,
+            reason=Reason.TRIGGER,
+            reference=f"{_fired(evidence)} stopped {exp.name} (#{exp.pk})",
+            by=actor,
+            now=now,
+        )
 
     return transition(
         experiment,

@@ -35,7 +35,7 @@ class BodyRefused(Exception):
         self.status = status
 
 
-def _error(status, message, retry_after=None, **extra):
+def error_response(status, message, retry_after=None, **extra):
     response = JsonResponse({"error": message, **extra}, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
@@ -52,11 +52,31 @@ def database_unavailable_is_503(view):
         except DatabaseError:
             # Down, restarting, out of connections, or still contended after the retries.
             logger.exception("ingestion: database unavailable")
-            return _error(
+            return error_response(
                 503,
                 "database unavailable or busy; nothing was stored, retry later",
                 retry_after=DATABASE_RETRY_AFTER_SECONDS,
             )
+
+    return wrapped
+
+
+def bot_token_required(view):
+    """The bot's bearer token, checked as for every bot API call: an address that sent too many
+    bad tokens waits (429), a missing, wrong or revoked token is counted against its address
+    (401). The view gets the bot as `request.bot`."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        client = request.META.get("REMOTE_ADDR", "")
+        retry_after = client_throttled_for(client)
+        if retry_after:
+            return error_response(429, "too many invalid API tokens from this address", retry_after)
+        request.bot = authenticate_bot_token(_bearer_token(request))
+        if request.bot is None:
+            record_failed_token(client)
+            return error_response(401, "missing, invalid or revoked API token")
+        return view(request, *args, **kwargs)
 
     return wrapped
 
@@ -144,21 +164,15 @@ def _too_large(limit):
 @csrf_exempt
 @require_POST
 @database_unavailable_is_503
+@bot_token_required
 def ingest(request, kind):
-    client = request.META.get("REMOTE_ADDR", "")
-    retry_after = client_throttled_for(client)
-    if retry_after:
-        return _error(429, "too many invalid API tokens from this address", retry_after)
-    bot = authenticate_bot_token(_bearer_token(request))
-    if bot is None:
-        record_failed_token(client)
-        return _error(401, "missing, invalid or revoked API token")
+    bot = request.bot
     limit = settings.INGEST_MAX_BODY_BYTES
-    source = f"api:{client}"
+    source = f"api:{request.META.get('REMOTE_ADDR', '')}"
     try:
         body = _read_body(request, limit)
         if not body:
-            return _error(400, "empty body; send a JSON array, NDJSON or CSV of records")
+            return error_response(400, "empty body; send a JSON array, NDJSON or CSV of records")
         try:
             body = _decoded(body, request.headers.get("Content-Encoding", ""), limit)
         except UnparseableBody as exc:
@@ -166,10 +180,10 @@ def ingest(request, kind):
             raise
         result = ingest_body(bot, kind, body, content_type=request.content_type, source=source)
     except BodyRefused as refused:
-        return _error(refused.status, str(refused))
+        return error_response(refused.status, str(refused))
     except UnsupportedContentType as exc:
-        return _error(415, str(exc))
+        return error_response(415, str(exc))
     except UnparseableBody as exc:
-        return _error(400, f"unparseable body: {exc}", quarantined=1)
+        return error_response(400, f"unparseable body: {exc}", quarantined=1)
     batch_received.send(sender=IngestBatch, bot=bot)
     return JsonResponse(result.as_dict())

@@ -23,6 +23,7 @@ from tradeops.models import (
     JobRun,
     ParamSpec,
     QuarantinedRecord,
+    ReleaseChange,
     Trade,
 )
 from tradeops.roles import ISSUE_TOKENS, QUEUE_DASHBOARD, REVOKE_TOKENS
@@ -80,7 +81,7 @@ class BotAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     # What the bot runs changes only through the audited services (baseline, experiment start
     # and decision, rollback trigger, scaling step), never by editing the bot.
-    readonly_fields = ["current_release"]
+    readonly_fields = ["current_release", "current_change"]
     actions = ["issue_token"]
 
     @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
@@ -319,6 +320,15 @@ class IngestBatchAdmin(ReadOnlyAdmin):
     search_fields = ["source"]
     date_hierarchy = "received_at"
     list_select_related = ["bot"]
+
+
+@admin.register(ReleaseChange)
+class ReleaseChangeAdmin(ReadOnlyAdmin):
+    """Each change of what a bot runs and why, as GET /api/v1/config tells the bot."""
+
+    list_display = ["at", "bot", "release", "reason", "reference", "by"]
+    list_filter = ["bot", "reason"]
+    list_select_related = ["bot", "release__bot"]
 
 
 @admin.register(JobRun)

@@ -1,5 +1,6 @@
 """Writes of the core domain: bots and their API tokens."""
 
+import datetime
 import secrets
 
 from django.db import transaction
@@ -42,6 +43,9 @@ def revoke_api_tokens(tokens, *, revoked_by=None):
 # An address that sends this many bad tokens within one window gets 429 until the window ends.
 
 
+LAST_USED_PRECISION = datetime.timedelta(minutes=1)
+
+
 def authenticate_bot_token(raw_token):
     """The bot a bearer token belongs to, or None if the token is unknown or revoked."""
     if not raw_token:
@@ -50,9 +54,14 @@ def authenticate_bot_token(raw_token):
         ApiToken.objects.active()
         .select_related("bot")
         .filter(token_hash=ApiToken.hash_token(raw_token))
+        .order_by()  # the hash is unique: no ordering (the default one joins the bot's)
         .first()
     )
     if token is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # A bot polls its config every few seconds: when a token was last used is kept to the
+    # minute, not written on every request.
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.bot

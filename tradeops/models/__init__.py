@@ -22,7 +22,14 @@ from tradeops.models.base import (
     TradeSide,
     TradeStatus,
 )
-from tradeops.models.bots import ApiToken, Bot, ConfigRelease, ParamSpec, StabilizationWindow
+from tradeops.models.bots import (
+    ApiToken,
+    Bot,
+    ConfigRelease,
+    ParamSpec,
+    ReleaseChange,
+    StabilizationWindow,
+)
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
 from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
@@ -52,6 +59,7 @@ __all__ = [
     "ParamValueType",
     "QuarantineReason",
     "QuarantinedRecord",
+    "ReleaseChange",
     "StabilizationWindow",
     "TokenFailure",
     "Trade",

@@ -50,6 +50,14 @@ class Bot(models.Model):
         help_text="The config the bot should run now: the baseline, or a running experiment's "
         "candidate.",
     )
+    current_change = models.ForeignKey(
+        "ReleaseChange",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Why the current release is current: the change that made it so.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,6 +65,34 @@ class Bot(models.Model):
 
     def __str__(self):
         return self.slug
+
+    @property
+    def config_etag(self):
+        """Names the config GET /api/v1/config serves, from this row alone (a bot polls it every
+        few seconds): the current release and the change that made it current."""
+        if self.current_release_id is None:
+            return None
+        return f'"{self.current_release_id}.{self.current_change_id or 0}"'
+
+    def running_config(self):
+        """The config the bot must run now and why it is current, as the bot API serves it."""
+        release, change = self.current_release, self.current_change
+        # A release made current without a recorded change (before changes were recorded, or
+        # set by hand in the database) has no why; the release itself is still the truth.
+        why = change if change is not None and change.release_id == release.pk else None
+        return {
+            "bot": self.slug,
+            "release": {
+                "tag": release.tag,
+                "version": release.version,
+                "git_commit": release.git_commit,
+                "params": release.params,
+            },
+            "reason": why.reason if why else None,
+            "why": why.why if why else "not recorded",
+            "since": why.at.isoformat() if why else None,
+            "changed_by": why.by if why else None,
+        }
 
     def clean(self):
         reasons = self.known_exit_reasons
@@ -211,6 +247,42 @@ class ConfigRelease(models.Model):
     @property
     def is_approved(self):
         return self.approved_at is not None
+
+
+class ReleaseChangeReason(models.TextChoices):
+    BASELINE = "baseline", "Baseline"
+    EXPERIMENT = "experiment", "Experiment's candidate"
+    DECISION = "decision", "Experiment decided"
+    TRIGGER = "trigger", "Restored by a rollback trigger"
+    SCALING = "scaling", "Scaling step"
+
+
+class ReleaseChange(models.Model):
+    """Each change of a bot's current release, and why: the bot is told it with its config, the
+    team reads it on the bot's page. Written only by experiments.releases.run_release."""
+
+    Reason = ReleaseChangeReason
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="release_changes")
+    release = models.ForeignKey(ConfigRelease, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    reference = models.CharField(
+        max_length=300, help_text="The experiment, trigger or scaling step behind the change."
+    )
+    at = models.DateTimeField()
+    by = models.CharField(max_length=150, help_text="user, job or trigger")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["bot", "-at", "-id"], name="release_change_bot_idx")]
+        constraints = [choices_check("reason", ReleaseChangeReason, "release_change_reason_valid")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.bot.slug} → {self.release.tag}: {self.why}"
+
+    @property
+    def why(self):
+        return f"{self.get_reason_display()}: {self.reference}"
 
 
 class StabilizationWindow(models.Model):
