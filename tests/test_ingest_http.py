@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.db import connection
 
 from tests.factories import closed_trade
 from tradeops.models import IngestBatch, QuarantinedRecord, Trade
@@ -173,3 +174,22 @@ def test_broken_chunk_framing_is_400_not_500(gunicorn_url, token):
     assert status == 400
     assert "could not read the body" in answer["error"]
     assert not IngestBatch.objects.exists()
+
+
+def test_a_kept_connection_the_database_dropped_costs_no_batch(gunicorn_url, token):
+    """Workers keep their database connection between requests (CONN_MAX_AGE); one the server
+    closed meanwhile (a restart, a failover, an idle timeout) is replaced before it is used."""
+    body = json.dumps(trades(4)).encode()
+    for _ in range(4):  # both workers now hold a connection
+        assert post(gunicorn_url, token, body).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+
+    answers = [post(gunicorn_url, token, body) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert Trade.objects.count() == 4

@@ -2,6 +2,7 @@
 
 DATABASE_URL  default: a SQLite file in the project folder (the embedded default).
 REDIS_URL     absent: RQ jobs run in-process, synchronously.
+CONN_MAX_AGE  seconds a worker keeps its database connection (default 60; 0 opens one per request).
 SECRET_KEY, DEBUG, ALLOWED_HOSTS as usual; production needs SECRET_KEY and DEBUG=False.
 FIELD_ENCRYPTION_KEY  Fernet key(s), comma-separated, newest first: encrypt secrets at rest (alert
               channel targets). Production needs it (`check --deploy`); unset, demo and test
@@ -87,6 +88,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A bot posts every second: a new PostgreSQL connection per request costs more than the batch's
+# own work. Kept connections are checked before reuse, so a database restart costs one 503 at most.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL's own index and constraint features, which the SQLite first-look default goes
 # without: the closes index's INCLUDE columns (W040: SQLite gets its key columns, migration 0018)
 # and the daily closes rollup's NULLS NOT DISTINCT (W047: SQLite keeps no rollup).
