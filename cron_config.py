@@ -12,6 +12,7 @@ from integrity.jobs import (
     DAILY_CHECKS,
     dispatch_alerts,
     run_daily_integrity_checks,
+    watch_bot_loop_job,
     watch_schedules_job,
 )
 from integrity.schedules import WATCHED
@@ -25,6 +26,9 @@ cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
 # The dead man's switch for the daily jobs and the abandoned-run sweep (both also run from the
 # ingestion API).
 cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")
+# Config drift and silent bots: their graces are minutes. Not in the missed-schedule watch, which
+# watches daily jobs; a dead scheduler shows there first.
+cron.register(watch_bot_loop_job, queue_name="default", cron="* * * * *")
 # Hard rollback triggers of running experiments.
 cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")
 # The stored experiment scorecards the experiment page shows (also refreshed on start and review).

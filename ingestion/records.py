@@ -359,12 +359,18 @@ HEALTH_FIELDS = {
     "kind": FieldSpec(choice(HealthEvent.Kind), required=True),
     "state": FieldSpec(choice(HealthEvent.State), default=""),
     "detail": FieldSpec(text(10_000), default=""),
+    "running_release": FieldSpec(text(100), default=""),
 }
 
 
 def _health_rules(clean, errors):
     if clean.get("kind") == HealthEvent.Kind.STATE_CHANGE and not clean.get("state"):
         errors.setdefault("state", "required for a state_change event")
+    heartbeat = clean.get("kind") == HealthEvent.Kind.HEARTBEAT
+    if heartbeat and not clean.get("running_release"):
+        errors.setdefault("running_release", "required for a heartbeat: the release tag it runs")
+    if clean.get("running_release") and "kind" in clean and not heartbeat:
+        errors.setdefault("running_release", "only a heartbeat reports the running release")
 
 
 EQUITY_FIELDS = {

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ingestion.fastpath import clean_trade
+from ingestion.heartbeats import take_heartbeats
 from ingestion.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
 from ingestion.quarantine import (
     error_entry,
@@ -204,6 +205,9 @@ def _split_refused_by_database(bot, kind, valid):
 
 def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_body):
     result = IngestResult()
+    if kind == IngestKind.HEALTH:
+        # Heartbeats are kept on the bot's pulse; only a change of release is a health event.
+        valid, result.accepted, result.unchanged = take_heartbeats(bot, valid)
     counters = {ACCEPTED: "accepted", UPDATED: "updated", UNCHANGED: "unchanged"}
     outcomes = WRITERS[kind]().apply(bot, valid)
     conflicts = []

@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from integrity.alerts import CRITICAL_PATHS, send_test_alerts
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
+from integrity.loop import LOOP_KINDS
 from integrity.models import (
     AlertChannel,
     AlertDelivery,
@@ -15,7 +17,7 @@ from integrity.selectors import integrity_gates, with_tests_through
 from integrity.services import acknowledge_incident, resolve_incident, run_all_integrity_checks
 from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
-from tradeops.models import Bot
+from tradeops.models import Bot, BotPulse
 from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP
 
 # The bot's page gains the integrity gate and the integrity actions (the core admin knows
@@ -27,6 +29,32 @@ admin.site.unregister(Bot)
 class BotAdmin(core_admin.BotAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
     actions = [*core_admin.BotAdmin.actions, "run_integrity_checks", "cleanup_dry_run"]
+    readonly_fields = [*core_admin.BotAdmin.readonly_fields, "heartbeat", "loop_incidents"]
+
+    @admin.display(description="last heartbeat")
+    def heartbeat(self, bot):
+        pulse = BotPulse.objects.filter(bot=bot).first()
+        if pulse is None:
+            return "never"
+        return (
+            f"{pulse.last_heartbeat_at:%Y-%m-%d %H:%M:%S} UTC, runs {pulse.running_release} "
+            f"since {pulse.running_since:%Y-%m-%d %H:%M} UTC"
+        )
+
+    @admin.display(description="config drift / silent")
+    def loop_incidents(self, bot):
+        incidents = IntegrityIncident.objects.filter(bot=bot, kind__in=LOOP_KINDS).exclude(
+            status=IntegrityIncident.Status.RESOLVED
+        )
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:integrity_integrityincident_change", args=[incident.pk]),
+                incident.title,
+            )
+            for incident in incidents
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "none"
 
     @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
     def cleanup_dry_run(self, request, queryset):

@@ -1,6 +1,7 @@
 """RQ entry points for the integrity checks (thin: the work is in integrity.services)."""
 
 from integrity.alerts import deliver_due_alerts, queue_repeats
+from integrity.loop import watch_bot_loop
 from integrity.schedules import watch_schedules
 from integrity.services import run_all_integrity_checks
 from tradeops.scheduling import recorded_job
@@ -8,6 +9,7 @@ from tradeops.scheduling import recorded_job
 DAILY_CHECKS = "integrity.daily_checks"
 DISPATCH_ALERTS = "integrity.dispatch_alerts"
 WATCH_SCHEDULES = "integrity.watch_schedules"
+WATCH_BOT_LOOP = "integrity.watch_bot_loop"
 
 
 @recorded_job(DAILY_CHECKS, daily=True)
@@ -34,3 +36,10 @@ def dispatch_alerts(now):
 def watch_schedules_job(now):
     """The dead man's switch on its own schedule (it also runs from the ingestion API)."""
     return {"missed": [incident.key for incident in watch_schedules(now)]}
+
+
+@recorded_job(WATCH_BOT_LOOP)
+def watch_bot_loop_job(now):
+    """Config drift and silent bots (integrity.loop), every minute: the grace is minutes."""
+    found = watch_bot_loop(now)
+    return {"incidents": [f"{bot.slug}:{finding.kind}" for bot, finding in found]}

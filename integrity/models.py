@@ -34,6 +34,8 @@ class IntegrityIncident(models.Model):
         SAFETY_EVENTS = "safety_events", "Abnormal safety triggers"
         MISSED_SCHEDULE = "missed_schedule", "Missed schedule"
         ROLLBACK_TRIGGER = "rollback_trigger", "Rollback trigger fired"
+        CONFIG_DRIFT = "config_drift", "Bot runs another release than its current one"
+        BOT_SILENT = "bot_silent", "Bot silent"
 
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="incidents")
     kind = models.CharField(max_length=40, choices=Kind.choices)

@@ -79,7 +79,7 @@ def resolve_incident(incident, *, user=None):
     return bool(changed)
 
 
-def _record_finding(bot, finding):
+def record_finding(bot, finding):
     """A check's finding keeps its incident open: opened once, then refreshed, never re-counted
     on every run (occurrences count what ingestion blocked, not how often a check looked)."""
     existing = _unresolved(bot, finding.kind, finding.key).first()
@@ -124,7 +124,7 @@ def run_integrity_checks(bot, *, triggered_by, now=None):
         results.append({"check": name, "violations": [_violation(f) for f in findings]})
         with transaction.atomic():
             for finding in findings:
-                _record_finding(bot, finding)
+                record_finding(bot, finding)
                 found.add((finding.kind, finding.key))
     stale = IntegrityIncident.objects.filter(bot=bot, kind__in=CHECKED_KINDS).exclude(
         status=Status.RESOLVED

@@ -17,7 +17,12 @@ from django_rq.cron import DjangoCronScheduler
 from rq.job import Job
 
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
-from integrity.jobs import dispatch_alerts, run_daily_integrity_checks, watch_schedules_job
+from integrity.jobs import (
+    dispatch_alerts,
+    run_daily_integrity_checks,
+    watch_bot_loop_job,
+    watch_schedules_job,
+)
 from integrity.schedules import WATCHED
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from tradeops.models import JobRun
@@ -102,6 +107,7 @@ JOBS = {
     "integrity.jobs.run_daily_integrity_checks": run_daily_integrity_checks,
     "integrity.jobs.dispatch_alerts": dispatch_alerts,
     "integrity.jobs.watch_schedules_job": watch_schedules_job,
+    "integrity.jobs.watch_bot_loop_job": watch_bot_loop_job,
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
     "experiments.jobs.refresh_scorecards": refresh_scorecards,
 }
@@ -124,6 +130,7 @@ def test_the_cron_config_schedules_every_job():
         "integrity.jobs.run_daily_integrity_checks": "10 0 * * *",
         "integrity.jobs.dispatch_alerts": "* * * * *",
         "integrity.jobs.watch_schedules_job": "*/10 * * * *",
+        "integrity.jobs.watch_bot_loop_job": "* * * * *",
         "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",
         "experiments.jobs.refresh_scorecards": "*/15 * * * *",
     }

@@ -32,6 +32,7 @@ from tradeops.models.bots import (
 )
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
+from tradeops.models.loop import BotPulse
 from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Bot",
+    "BotPulse",
     "ConfigRelease",
     "DecisionCount",
     "DecisionOutcome",

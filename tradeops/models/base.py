@@ -75,6 +75,8 @@ class HealthKind(models.TextChoices):
     KILL_SWITCH = "kill_switch"
     DEGRADED = "degraded"
     SAFETY_TRIGGER = "safety_trigger"
+    # The release the bot runs; kept on its BotPulse, stored as an event only when it changes.
+    HEARTBEAT = "heartbeat"
 
 
 class QuarantineReason(models.TextChoices):

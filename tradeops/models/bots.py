@@ -41,6 +41,16 @@ class Bot(models.Model):
         help_text="Alert when kill-switch, degraded or safety-trigger events in 24 hours exceed "
         "this many.",
     )
+    drift_grace_minutes = models.PositiveIntegerField(
+        default=5,
+        help_text="Config drift: a critical incident when the bot's heartbeat reports another "
+        "release than its current one for longer than this after a change.",
+    )
+    silent_after_minutes = models.PositiveIntegerField(
+        default=15,
+        help_text="Bot silent: a critical incident when the bot sends no heartbeat or record for "
+        "this long.",
+    )
     current_release = models.ForeignKey(
         "ConfigRelease",
         null=True,

@@ -71,6 +71,8 @@ class IngestBatch(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "ingest batches"
+        # When the bot last sent anything (the bot-silent watch, every minute, for every bot).
+        indexes = [models.Index(fields=["bot", "-received_at"], name="ingest_batch_bot_recent_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["bot", "raw_events_digest"],

@@ -253,12 +253,25 @@ class HealthEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     state = models.CharField(max_length=10, choices=State.choices, blank=True)
     detail = models.TextField(blank=True)
+    # A database default too: writers that list their columns (COPY, raw SQL) need not know it.
+    running_release = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Of a heartbeat: the release tag the bot runs.",
+    )
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-ts"]
         constraints = [
             models.UniqueConstraint(fields=["bot", "ts", "kind"], name="health_event_unique"),
+            models.CheckConstraint(
+                condition=Q(kind="heartbeat", running_release__gt="")
+                | (~Q(kind="heartbeat") & Q(running_release="")),
+                name="health_running_release_of_heartbeat",
+            ),
             choices_check("kind", HealthKind, "health_kind_valid"),
             models.CheckConstraint(
                 condition=Q(state__in=["", *HealthState.values]), name="health_state_valid"

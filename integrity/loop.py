@@ -1,0 +1,109 @@
+"""The loop with the bot, watched (DESIGN.md, "The loop with the bot"): every minute, for each
+active bot that has a current release, two critical incidents kept in step with what the bot
+says.
+
+- **Config drift:** its last heartbeat reports another release than its current one, and has
+  for longer than the bot's grace (`Bot.drift_grace_minutes`, default 5) counted from the later
+  of the change of current release and the first heartbeat reporting the release it runs (a
+  bot that swaps to a wrong release on its own gets the same grace). Resolved when a heartbeat
+  reports the current release. A bot that never sent a heartbeat reports nothing to drift from.
+- **Bot silent:** no heartbeat and no batch of records for `Bot.silent_after_minutes` (default
+  15), counted from when the bot was created if it never spoke. Resolved when it speaks again.
+
+Opened through the integrity services (open_or_bump_incident, so they alert), refreshed while
+they last, resolved (with a resolved notice) at the first run that no longer finds them.
+"""
+
+import datetime
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from integrity.checks import Finding
+from integrity.models import IntegrityIncident
+from integrity.services import record_finding, resolve_incident
+from tradeops.models import Bot, IngestBatch
+
+Kind = IntegrityIncident.Kind
+LOOP_KINDS = (Kind.CONFIG_DRIFT, Kind.BOT_SILENT)
+MINUTE = datetime.timedelta(minutes=1)
+
+
+def config_drift(bot, now):
+    pulse = getattr(bot, "pulse", None)
+    expected = bot.current_release.tag
+    if pulse is None or pulse.running_release == expected:
+        return None
+    changed_at = bot.current_change.at if bot.current_change else pulse.running_since
+    since = max(changed_at, pulse.running_since)
+    if now - since <= bot.drift_grace_minutes * MINUTE:
+        return None
+    minutes = int((now - since) / MINUTE)
+    return Finding(
+        Kind.CONFIG_DRIFT,
+        IntegrityIncident.Severity.CRITICAL,
+        f"{bot.slug} runs {pulse.running_release}, not its current release {expected}, "
+        f"for {minutes} min (grace {bot.drift_grace_minutes} min)",
+        1,
+        {
+            "running_release": pulse.running_release,
+            "current_release": expected,
+            "since": since.isoformat(),
+            "last_heartbeat_at": pulse.last_heartbeat_at.isoformat(),
+        },
+    )
+
+
+def bot_silent(bot, now):
+    pulse = getattr(bot, "pulse", None)
+    heard = [
+        moment
+        for moment in (pulse and pulse.last_heartbeat_at, bot.last_batch_at, bot.created_at)
+        if moment
+    ]
+    last = max(heard)
+    if now - last <= bot.silent_after_minutes * MINUTE:
+        return None
+    return Finding(
+        Kind.BOT_SILENT,
+        IntegrityIncident.Severity.CRITICAL,
+        f"{bot.slug} silent for {int((now - last) / MINUTE)} min: no heartbeat or record "
+        f"(limit {bot.silent_after_minutes} min)",
+        1,
+        {
+            "last_heartbeat_at": pulse.last_heartbeat_at.isoformat() if pulse else None,
+            "last_batch_at": bot.last_batch_at.isoformat() if bot.last_batch_at else None,
+        },
+    )
+
+
+def watched_bots():
+    """Active bots with a current release, each with its pulse, its current release and change,
+    and when its last batch came (one index probe each): one query for the fleet."""
+    last_batch = IngestBatch.objects.filter(bot=OuterRef("pk")).order_by("-received_at")
+    return (
+        Bot.objects.filter(is_active=True, current_release__isnull=False)
+        .select_related("pulse", "current_release", "current_change")
+        .annotate(last_batch_at=Subquery(last_batch.values("received_at")[:1]))
+    )
+
+
+def watch_bot_loop(now=None):
+    """Open, refresh or resolve the drift and silence incidents of every bot; returns the
+    findings as [(bot, finding)]. An incident of a bot no longer watched (deactivated, or with no
+    current release) is resolved too."""
+    now = now or timezone.now()
+    found = []
+    for bot in watched_bots():
+        for finding in (config_drift(bot, now), bot_silent(bot, now)):
+            if finding is not None:
+                record_finding(bot, finding)
+                found.append((bot, finding))
+    still = {(bot.pk, finding.kind) for bot, finding in found}
+    unresolved = IntegrityIncident.objects.filter(kind__in=LOOP_KINDS).exclude(
+        status=IntegrityIncident.Status.RESOLVED
+    )
+    for incident in unresolved:
+        if (incident.bot_id, incident.kind) not in still:
+            resolve_incident(incident)
+    return found
