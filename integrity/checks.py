@@ -9,6 +9,7 @@ run (LastRun) plus what that run flagged, which stays flagged until a change fix
 """
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q, Sum
@@ -234,20 +235,18 @@ def fill_qty_mismatches(bot, last):
 
 
 def safety_events(bot, now, last):
-    events = HealthEvent.objects.filter(
-        bot=bot,
-        kind__in=[
-            HealthEvent.Kind.KILL_SWITCH,
-            HealthEvent.Kind.DEGRADED,
-            HealthEvent.Kind.SAFETY_TRIGGER,
-        ],
-        ts__gt=now - DAY,
-        ts__lte=now,
-    )
-    count = events.count()
+    """Safety instability in the last 24 h however the bot reports it (HealthEvent.instability,
+    the rule the rollback trigger counts by too), against the bot's daily threshold."""
+    events = HealthEvent.instability(bot, now - DAY, now)
+    count = len(events)
     if count <= bot.safety_events_per_day:
         return []
-    by_kind = dict(events.values_list("kind").annotate(n=Count("id")))
+    by_kind = dict(
+        Counter(
+            f"entered {event.state}" if event.kind == HealthEvent.Kind.STATE_CHANGE else event.kind
+            for event in events
+        )
+    )
     return [
         Finding(
             Kind.SAFETY_EVENTS,

@@ -355,3 +355,20 @@ def test_real_worker_runs_the_daily_checks(bot):
     run = IntegrityCheckRun.objects.get(bot=bot)
     assert run.triggered_by == "daily job" and run.violations >= 1
     assert HealthEvent.objects.count() == 0
+
+
+def test_entries_into_degraded_or_halt_count_as_safety_events(released):
+    states = ["DEGRADED", "NORMAL", "DEGRADED", "DEGRADED", "NORMAL", "HALT"]
+    ingest(
+        released,
+        "health",
+        *[
+            {"ts": iso(ago(hours=10 - n)), "kind": "state_change", "state": state}
+            for n, state in enumerate(states)
+        ],
+    )
+
+    check(released)
+
+    incident = IntegrityIncident.objects.get(bot=released, kind=Kind.SAFETY_EVENTS)
+    assert incident.detail["by_kind"] == {"entered DEGRADED": 2, "entered HALT": 1}
