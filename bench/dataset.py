@@ -26,6 +26,7 @@ from tradeops.models import Bot, ConfigRelease
 AS_OF = datetime.date(2026, 11, 1)
 KNOWN_EXITS = ["take_profit", "stop_loss", "trailing_stop", "time_exit"]
 REJECTIONS = [("spread_too_wide", 90), ("risk_cap_reached", 60), ("cooldown_active", 20)]
+QTY = Decimal("0.25")
 PARAMS = {"fib_proximity_bps": 18, "side_balance_pressure": "0", "risk_per_trade_pct": "0.5"}
 
 
@@ -92,7 +93,7 @@ def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
     columns = (
         "bot_id, external_id, symbol, side, status, opened_at, closed_at, qty, entry_price, "
         "exit_price, leverage, gross_pnl, fees, funding, net_pnl, exit_reason, release_tag, "
-        "release_id, est_fees, est_funding, est_slippage_bps, ingested_at"
+        "release_id, est_fees, est_funding, est_slippage_bps, realized_slippage, ingested_at"
     )
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY tradeops_trade ({columns}) FROM STDIN") as copy:
@@ -119,7 +120,7 @@ def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
                         "closed",
                         closed - datetime.timedelta(minutes=rng.randint(5, 600)),
                         closed,
-                        Decimal("0.25"),
+                        QTY,
                         price.quantize(Decimal("0.0001")),
                         (price * Decimal("0.999")).quantize(Decimal("0.0001")),
                         5,
@@ -133,6 +134,7 @@ def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
                         Decimal("1.5"),
                         Decimal("0.1"),
                         Decimal("1.2"),
+                        SLIPPAGE_PER_QTY * QTY,
                         now,
                     )
                 )
@@ -141,25 +143,25 @@ def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
         _decision_counts(cursor, bot, as_of, days, names, down_days)
 
 
+# Each trade's two fills (entry and exit): leg suffix, side, price offset from the entry price,
+# whose expected price is the entry price. Their realized slippage per unit of quantity: a buy
+# pays (price - expected), a sell (expected - price).
+FILL_LEGS = (("-E", "sell", Decimal("0.5")), ("-X", "buy", Decimal("1.25")))
+SLIPPAGE_PER_QTY = sum(offset if side == "buy" else -offset for _, side, offset in FILL_LEGS)
+
+
 def add_fills(cursor, bot):
-    """Two fills per stored trade of `bot` (entry and exit), and the trades' realized slippage
-    from them, set-based: what ingestion does as fills land (refresh_realized_slippage)."""
+    """The fills of every stored trade of `bot`, set-based. The trades carry the realized slippage
+    these fills make (SLIPPAGE_PER_QTY x qty) from their COPY, as ingestion would have left them:
+    updating ten million trades afterwards is not what a live table goes through."""
+    legs = ", ".join("(%s, %s, %s)" for _ in FILL_LEGS)
     cursor.execute(
         "INSERT INTO tradeops_fill (bot_id, external_id, trade_external_id, trade_id, ts, "
         "side, price, qty, fee, liquidity, expected_price, ingested_at) "
         "SELECT bot_id, external_id || leg.l, external_id, id, closed_at, leg.side, "
         "entry_price + leg.d, qty, fees / 2, 'taker', entry_price, now() FROM tradeops_trade "
-        "CROSS JOIN (VALUES ('-E', 'sell', 0.5), ('-X', 'buy', 1.25)) AS leg(l, side, d) "
-        "WHERE bot_id = %s",
-        [bot.pk],
-    )
-    cursor.execute(
-        "UPDATE tradeops_trade t SET realized_slippage = f.cost FROM (SELECT trade_id, "
-        "SUM(CASE WHEN side = 'buy' THEN (price - expected_price) * qty "
-        "ELSE (expected_price - price) * qty END) AS cost FROM tradeops_fill "
-        "WHERE bot_id = %s AND expected_price IS NOT NULL GROUP BY trade_id) f "
-        "WHERE f.trade_id = t.id",
-        [bot.pk],
+        f"CROSS JOIN (VALUES {legs}) AS leg(l, side, d) WHERE bot_id = %s",
+        [value for leg in FILL_LEGS for value in leg] + [bot.pk],
     )
 
 
