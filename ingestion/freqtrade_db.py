@@ -1,0 +1,181 @@
+"""Reading a freqtrade bot's database, read-only, without SQLAlchemy.
+
+freqtrade names its database with an SQLAlchemy URL (`db_url` in its config): a SQLite file
+(`sqlite:///tradesv3.sqlite`, relative; `sqlite:////abs/path/tradesv3.sqlite`, absolute) or
+PostgreSQL (`postgresql+psycopg2://user:password@host:5432/db`; the driver after `+` is
+ignored: TradeOps reads it with psycopg). The file is opened with SQLite's `mode=ro` and the
+PostgreSQL session is read-only, so a sync can never write to the bot's database. Only the
+columns the mapping needs are read (freqtrade's `trades` and `orders` tables, as freqtrade's own
+migrations leave them); freqtrade stores its times as naive UTC, read here as aware UTC.
+"""
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import psycopg
+
+TRADE_COLUMNS = (
+    "id",
+    "pair",
+    "is_open",
+    "is_short",
+    "leverage",
+    "open_date",
+    "close_date",
+    "close_rate",
+    "close_profit_abs",
+    "funding_fees",
+    "fee_open",
+    "fee_close",
+    "exit_reason",
+    "strategy",
+)
+ORDER_COLUMNS = (
+    "id",
+    "ft_trade_id",
+    "ft_order_side",
+    "ft_is_open",
+    "side",
+    "order_type",
+    "price",
+    "average",
+    "stop_price",
+    "amount",
+    "filled",
+    "ft_price",
+    "ft_amount",
+    "ft_fee_base",
+    "order_date",
+    "order_filled_date",
+    "order_update_date",
+)
+_TIMES = ("open_date", "close_date", "order_date", "order_filled_date", "order_update_date")
+_FLAGS = ("is_open", "is_short", "ft_is_open")
+
+
+class FreqtradeDatabaseError(Exception):
+    """The database cannot be opened or read; the message never holds the URL's password."""
+
+
+@dataclass(frozen=True)
+class FreqtradeURL:
+    dialect: str  # "sqlite" or "postgresql"
+    path: Path | None = None
+    conninfo: dict | None = None
+
+    def redacted(self):
+        if self.dialect == "sqlite":
+            return f"sqlite:///{self.path}"
+        info = self.conninfo
+        return f"postgresql://{info.get('user', '')}@{info.get('host', '')}/{info.get('dbname')}"
+
+
+def parse_db_url(url):
+    """A freqtrade db_url, understood; ValueError (naming what is wrong, not the password)."""
+    parts = urlsplit(url.strip())
+    dialect = parts.scheme.split("+", 1)[0]
+    if dialect == "sqlite":
+        # SQLAlchemy's form: sqlite:///relative/path or sqlite:////absolute/path.
+        raw = url.strip()[len(parts.scheme) + 3 :].split("?", 1)[0]
+        if not raw.startswith("/") or raw == "/":
+            raise ValueError(
+                "a freqtrade SQLite URL names its file: sqlite:///relative/path.sqlite or "
+                "sqlite:////absolute/path.sqlite (an in-memory database holds no bot's trades)"
+            )
+        return FreqtradeURL("sqlite", path=Path(unquote(raw[1:])))
+    if dialect in ("postgresql", "postgres"):
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ValueError("a freqtrade PostgreSQL URL needs a host and a database name")
+        info = {"host": parts.hostname, "dbname": unquote(parts.path.lstrip("/"))}
+        if parts.port:
+            info["port"] = parts.port
+        if parts.username:
+            info["user"] = unquote(parts.username)
+        if parts.password:
+            info["password"] = unquote(parts.password)
+        info.update(parse_qsl(parts.query))
+        return FreqtradeURL("postgresql", conninfo=info)
+    raise ValueError(
+        f"unsupported freqtrade database {dialect or '(none)'!r}: use sqlite:/// or postgresql://"
+    )
+
+
+class FreqtradeDatabase:
+    """An open, read-only connection to one freqtrade database; use it in a `with`."""
+
+    def __init__(self, url):
+        self.url = parse_db_url(url)
+        self._connection = None
+
+    def __enter__(self):
+        try:
+            if self.url.dialect == "sqlite":
+                if not self.url.path.is_file():
+                    raise FreqtradeDatabaseError(f"no freqtrade database at {self.url.path}")
+                uri = f"{self.url.path.resolve().as_uri()}?mode=ro"
+                self._connection = sqlite3.connect(uri, uri=True)
+                self._placeholder = "?"
+            else:
+                self._connection = psycopg.connect(
+                    **self.url.conninfo,
+                    connect_timeout=10,
+                    options="-c default_transaction_read_only=on",
+                )
+                self._connection.read_only = True
+                self._placeholder = "%s"
+        except (sqlite3.Error, psycopg.Error) as exc:
+            raise FreqtradeDatabaseError(
+                f"cannot open the freqtrade database {self.url.redacted()}: {exc}"
+            ) from None
+        return self
+
+    def __exit__(self, *exc_info):
+        self._connection.close()
+
+    def _rows(self, table, columns, where, params, limit=None):
+        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY id"
+        if limit is not None:
+            sql, params = f"{sql} LIMIT ?", (*params, limit)
+        try:
+            cursor = self._connection.cursor()
+            cursor.execute(sql.replace("?", self._placeholder), params)
+            rows = cursor.fetchall()
+        except (sqlite3.Error, psycopg.Error) as exc:
+            raise FreqtradeDatabaseError(
+                f"cannot read {table} from the freqtrade database {self.url.redacted()}: {exc}"
+            ) from None
+        return [_typed(dict(zip(columns, row, strict=True))) for row in rows]
+
+    def trades(self, *, after_id, also_ids, limit):
+        """Trades with an id above `after_id` (at most `limit`, by id), and those in `also_ids`
+        (the ones still open at the last sync)."""
+        found = self._rows("trades", TRADE_COLUMNS, "id > ?", (after_id,), limit)
+        known = {trade["id"] for trade in found}
+        wanted = sorted(set(also_ids) - known)
+        if wanted:
+            marks = ", ".join("?" * len(wanted))
+            found += self._rows("trades", TRADE_COLUMNS, f"id IN ({marks})", tuple(wanted))
+        return found
+
+    def orders(self, trade_ids):
+        if not trade_ids:
+            return []
+        marks = ", ".join("?" * len(trade_ids))
+        return self._rows("orders", ORDER_COLUMNS, f"ft_trade_id IN ({marks})", tuple(trade_ids))
+
+
+def _typed(row):
+    """SQLite keeps booleans as 0/1 and times as text; both dialects' times are naive UTC."""
+    for name in _FLAGS:
+        if name in row and row[name] is not None:
+            row[name] = bool(row[name])
+    for name in _TIMES:
+        value = row.get(name)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime):
+            row[name] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return row
