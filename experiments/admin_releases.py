@@ -10,7 +10,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,6 +28,8 @@ from experiments.releases import (
     end_freeze,
     freeze_config,
 )
+from ingestion.freqtrade_export import ExportRefused, file_name, parameter_file_text
+from ingestion.models import FreqtradeSource
 from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
 from tradeops.admin import pretty_json
@@ -105,7 +107,7 @@ class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
         "diff_vs_baseline",
         "history",
     ]
-    actions = ["approve", "make_baseline", "compare", "capture_baseline"]
+    actions = ["approve", "make_baseline", "compare", "capture_baseline", "export_freqtrade"]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -232,6 +234,27 @@ class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
 
     def has_capture_permission(self, request):
         return request.user.has_perm(CAPTURE_BASELINE)
+
+    @admin.action(description="Download as freqtrade parameter file")
+    def export_freqtrade(self, request, queryset):
+        """The file a freqtrade bot loads beside its strategy (ingestion.freqtrade_export), as
+        its deploy step gets it from GET /api/v1/config?format=freqtrade. Approved releases
+        only: a draft is not what a bot runs."""
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one release to export.", messages.ERROR)
+            return None
+        release = queryset.select_related("bot").get()
+        source = FreqtradeSource.objects.filter(bot=release.bot).first()
+        try:
+            if not release.is_approved:
+                raise ExportRefused(f"release {release.tag} is not approved")
+            text = parameter_file_text(release, source)
+        except ExportRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        response = HttpResponse(text, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{file_name(source)}"'
+        return response
 
 
 class FreezeForm(forms.ModelForm):

@@ -3,17 +3,35 @@ bot"). The bot polls it with its bearer token (the same check and bad-token thro
 ingestion) and `If-None-Match`: an unchanged config answers 304 from the bot's own row, which the
 token check reads anyway, so a fleet polling every few seconds costs a token lookup per poll.
 Nothing is cached: the request after a change (a trigger stopping an experiment) serves it.
+
+`?format=freqtrade` serves the current release as a freqtrade strategy parameter file
+(ingestion.freqtrade_export), for a freqtrade bot's deploy step. Its ETag differs from the plain
+one's and also names the bot's strategy name and parameter spaces (its freqtrade source, one
+more query), which shape the file too.
 """
+
+import hashlib
+import json
 
 from django.http import JsonResponse
 from django.views.decorators.http import condition, require_GET
 
 from ingestion.api import bot_token_required, database_unavailable_is_503, error_response
+from ingestion.freqtrade_export import ExportRefused, file_name, parameter_file
+from ingestion.models import FreqtradeSource
 from tradeops.models import Bot
+
+FREQTRADE = "freqtrade"
 
 
 def _etag(request):
-    return request.bot.config_etag
+    etag = request.bot.config_etag
+    if etag is None or request.GET.get("format") != FREQTRADE:
+        return etag
+    source = FreqtradeSource.objects.filter(bot=request.bot).first()
+    shape = [source.strategy_name, source.param_spaces] if source else None
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+    return f'{etag[:-1]}.ft-{digest}"'
 
 
 @require_GET
@@ -21,10 +39,21 @@ def _etag(request):
 @bot_token_required
 @condition(etag_func=_etag)
 def config(request):
+    wanted = request.GET.get("format")
+    if wanted not in (None, FREQTRADE):
+        return error_response(400, f"unknown format {wanted!r}: leave it out, or use freqtrade")
     if request.bot.current_release_id is None:
         return error_response(404, "no release is current for this bot yet")
     bot = Bot.objects.select_related("current_release", "current_change").get(pk=request.bot.pk)
-    response = JsonResponse(bot.running_config())
+    if wanted == FREQTRADE:
+        source = FreqtradeSource.objects.filter(bot=bot).first()
+        try:
+            response = JsonResponse(parameter_file(bot.current_release, source))
+        except ExportRefused as exc:
+            return error_response(409, str(exc))
+        response["Content-Disposition"] = f'attachment; filename="{file_name(source)}"'
+    else:
+        response = JsonResponse(bot.running_config())
     # The bot's own config, behind its token: no shared cache keeps it, and the bot revalidates.
     response["Cache-Control"] = "private, no-cache"
     return response

@@ -1,0 +1,194 @@
+"""A release as a freqtrade strategy parameter file: GET /api/v1/config?format=freqtrade (with
+its own ETag and 304) and the releases' admin action; and the every-minute sync job."""
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from experiments.releases import create_release
+from experiments.services import make_baseline
+from ingestion.freqtrade import configure_source
+from ingestion.freqtrade_export import parameter_file
+from ingestion.jobs import FreqtradeSyncFailed, sync_freqtrade_sources
+from ingestion.models import FreqtradeSource
+from tests.factories import candidate
+from tradeops.models import ConfigRelease, JobRun, ParamSpec, Trade
+from tradeops.services import create_bot
+
+URL = "/api/v1/config"
+FIXTURE = Path(__file__).parent / "fixtures" / "freqtrade" / "tradesv3.sqlite"
+LIVE = datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC)
+# The strategy declares its parameters in these spaces (freqtrade allows its own, like "risk").
+SPACES = {
+    "fib_proximity_bps": "buy",
+    "entry_zone_tolerance_pct": "buy",
+    "side_balance_pressure": "buy",
+    "risk_per_trade_pct": "risk",
+}
+
+
+def pull(client, token, etag=None, format="freqtrade"):
+    headers = {"Authorization": f"Bearer {token}"}
+    if etag:
+        headers["If-None-Match"] = etag
+    return client.get(URL, {"format": format} if format else {}, headers=headers)
+
+
+@pytest.fixture
+def live(baseline, people):
+    return make_baseline(baseline, by=people["lead"], note="Phase 1 winner", now=LIVE)
+
+
+@pytest.fixture
+def source(bot):
+    source = configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    source.strategy_name = "FibZoneStrategy"
+    source.param_spaces = SPACES
+    source.save()
+    return source
+
+
+def test_the_current_release_as_freqtrades_parameter_file(client, bot_and_token, live, source):
+    response = pull(client, bot_and_token[1])
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="FibZoneStrategy.json"'
+    assert response.json() == {
+        "strategy_name": "FibZoneStrategy",
+        # Decimals as numbers, as freqtrade's parameters are.
+        "params": {
+            "buy": {
+                "entry_zone_tolerance_pct": 0.35,
+                "fib_proximity_bps": 18,
+                "side_balance_pressure": 0.0,
+            },
+            "risk": {"risk_per_trade_pct": 0.5},
+        },
+        "ft_stratparam_v": 1,
+        "export_time": live.approved_at.isoformat(),
+        "tradeops": {"bot": "alpha", "release": "v1.4.0", "version": 1, "git_commit": ""},
+    }
+
+
+@pytest.mark.django_db
+def test_freqtrades_own_spaces_and_its_naming_rule(bot, source):
+    for key, value_type in [("stoploss", "decimal"), ("buy_rsi", "int"), ("exit_rsi", "int")]:
+        ParamSpec.objects.create(key=key, category="strategy", value_type=value_type)
+    release = ConfigRelease(
+        bot=bot,
+        version=7,
+        tag="v7",
+        approved_at=LIVE,
+        params={
+            "stoploss": "-0.05",
+            "minimal_roi": {"0": 0.04, "30": 0.01},
+            "trailing_stop": True,
+            "trailing_stop_positive": 0.01,
+            "max_open_trades": 3,
+            "buy_rsi": 30,
+            "exit_rsi": 70,
+        },
+    )
+
+    assert parameter_file(release, source)["params"] == {
+        "stoploss": {"stoploss": -0.05},
+        "roi": {"0": 0.04, "30": 0.01},
+        "trailing": {"trailing_stop": True, "trailing_stop_positive": 0.01},
+        "max_open_trades": {"max_open_trades": 3},
+        "buy": {"buy_rsi": 30},
+        "exit": {"exit_rsi": 70},
+    }
+
+
+def test_its_etag_is_its_own_and_follows_what_shapes_the_file(client, bot_and_token, live, source):
+    token = bot_and_token[1]
+    plain = pull(client, token, format=None)["ETag"]
+    first = pull(client, token)
+    etag = first["ETag"]
+    assert etag != plain
+    assert pull(client, token, etag).status_code == 304
+    # The plain config's ETag is not the file's: the file is served.
+    assert pull(client, token, plain).status_code == 200
+    # Another space for a param is another file.
+    source.param_spaces = {**SPACES, "entry_zone_tolerance_pct": "sell"}
+    source.save()
+    changed = pull(client, token, etag)
+    assert changed.status_code == 200
+    assert changed.json()["params"]["sell"] == {"entry_zone_tolerance_pct": 0.35}
+
+
+def test_a_new_current_release_is_the_next_file(client, bot_and_token, live, source, people):
+    etag = pull(client, bot_and_token[1])["ETag"]
+    make_baseline(candidate(live, people, fib_proximity_bps=24), by=people["lead"], note="A won")
+
+    response = pull(client, bot_and_token[1], etag)
+
+    assert response.status_code == 200
+    assert response.json()["params"]["buy"]["fib_proximity_bps"] == 24
+
+
+def test_a_param_without_a_known_space_refuses_the_file_naming_it(
+    client, bot_and_token, live, source
+):
+    source.param_spaces = {
+        key: space for key, space in SPACES.items() if key != "risk_per_trade_pct"
+    }
+    source.save()
+
+    response = pull(client, bot_and_token[1])
+
+    assert response.status_code == 409
+    assert "no freqtrade space known for risk_per_trade_pct" in response.json()["error"]
+
+
+def test_no_strategy_name_or_no_source_refuses_and_a_bad_format_is_400(client, bot_and_token, live):
+    assert "strategy name" in pull(client, bot_and_token[1]).json()["error"]
+    assert pull(client, bot_and_token[1], format="yaml").status_code == 400
+
+
+def test_the_admin_action_downloads_an_approved_release(client, live, source, people):
+    url = reverse("admin:tradeops_configrelease_changelist")
+    action = {"action": "export_freqtrade", "_selected_action": [live.pk]}
+
+    client.force_login(people["operator"])
+    response = client.post(url, action)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="FibZoneStrategy.json"'
+    assert json.loads(response.content)["tradeops"]["release"] == "v1.4.0"
+
+
+def test_the_admin_action_refuses_a_draft(client, live, source, people):
+    draft = create_release(
+        based_on=live, changes={"fib_proximity_bps": 20}, tag="v1.5.0", by=people["operator"]
+    )
+    url = reverse("admin:tradeops_configrelease_changelist")
+    action = {"action": "export_freqtrade", "_selected_action": [draft.pk]}
+
+    client.force_login(people["operator"])
+    response = client.post(url, action, follow=True)
+
+    assert "is not approved" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_job_syncs_every_enabled_source_and_fails_naming_an_unreadable_one(bot, tmp_path):
+    configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    broken, _ = create_bot(slug="broken", name="Broken")
+    configure_source(broken, f"sqlite:///{tmp_path}/gone.sqlite", now=LIVE)
+    paused, _ = create_bot(slug="paused", name="Paused")
+    configure_source(paused, f"sqlite:///{FIXTURE}", now=LIVE, enabled=False)
+
+    with pytest.raises(FreqtradeSyncFailed, match="broken: no freqtrade database"):
+        sync_freqtrade_sources()
+
+    assert Trade.objects.filter(bot=bot).count() == 11
+    assert not Trade.objects.filter(bot=paused).exists()
+    run = JobRun.objects.get(name="ingestion.sync_freqtrade")
+    assert run.outcome == JobRun.Outcome.FAILED and "broken" in run.error
+    FreqtradeSource.objects.filter(bot=broken).update(enabled=False)
+    sync_freqtrade_sources()
+    assert JobRun.objects.filter(outcome=JobRun.Outcome.SUCCEEDED).count() == 1
