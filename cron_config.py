@@ -8,6 +8,7 @@ the same day does nothing.
 from rq import cron
 
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
+from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
     DAILY_CHECKS,
     dispatch_alerts,
@@ -33,3 +34,5 @@ cron.register(watch_bot_loop_job, queue_name="default", cron="* * * * *")
 cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")
 # The stored experiment scorecards the experiment page shows (also refreshed on start and review).
 cron.register(refresh_scorecards, queue_name="default", cron="*/15 * * * *")
+# freqtrade bots' databases (their enabled freqtrade sources): new and still-open trades.
+cron.register(sync_freqtrade_sources, queue_name="default", cron="* * * * *")

@@ -17,6 +17,7 @@ from django_rq.cron import DjangoCronScheduler
 from rq.job import Job
 
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
+from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
     dispatch_alerts,
     run_daily_integrity_checks,
@@ -110,6 +111,7 @@ JOBS = {
     "integrity.jobs.watch_bot_loop_job": watch_bot_loop_job,
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
     "experiments.jobs.refresh_scorecards": refresh_scorecards,
+    "ingestion.jobs.sync_freqtrade_sources": sync_freqtrade_sources,
 }
 
 
@@ -133,6 +135,7 @@ def test_the_cron_config_schedules_every_job():
         "integrity.jobs.watch_bot_loop_job": "* * * * *",
         "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",
         "experiments.jobs.refresh_scorecards": "*/15 * * * *",
+        "ingestion.jobs.sync_freqtrade_sources": "* * * * *",
     }
 
 

@@ -13,7 +13,7 @@ TEAM_LEAD = "Team lead"
 OPERATOR = "Operator"
 VIEWER = "Viewer"
 
-TRADEOPS_APPS = ("tradeops", "integrity", "kpis", "experiments")
+TRADEOPS_APPS = ("tradeops", "ingestion", "integrity", "kpis", "experiments")
 
 # The permissions checked by name, named for what they let a person do: every check and the
 # grants below use these names, never the codename.
@@ -31,6 +31,9 @@ APPROVE_EXPERIMENT = "experiments.approve_experiment"
 PROPOSE_SCALING = "experiments.add_scalingstep"
 ROLL_BACK_SCALING = "experiments.change_scalingstep"
 APPROVE_SCALING = "experiments.approve_scalingstep"
+# Where a freqtrade bot's database is (its URL may hold a password).
+SET_UP_FREQTRADE_SOURCE = "ingestion.add_freqtradesource"
+CHANGE_FREQTRADE_SOURCE = "ingestion.change_freqtradesource"
 
 # Operators draft releases, experiments and scaling steps and log decisions; a Team lead
 # approves them (never their own: four-eyes is enforced in the services and the database).
@@ -56,6 +59,8 @@ ROLE_GRANTS = {
         REVOKE_TOKENS,
         "tradeops.add_paramspec",
         "tradeops.change_paramspec",
+        SET_UP_FREQTRADE_SOURCE,
+        CHANGE_FREQTRADE_SOURCE,
         CAPTURE_BASELINE,
         "integrity.add_alertchannel",
         CHANGE_ALERT_CHANNELS,
