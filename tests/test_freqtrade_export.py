@@ -192,3 +192,42 @@ def test_the_job_syncs_every_enabled_source_and_fails_naming_an_unreadable_one(b
     FreqtradeSource.objects.filter(bot=broken).update(enabled=False)
     sync_freqtrade_sources()
     assert JobRun.objects.filter(outcome=JobRun.Outcome.SUCCEEDED).count() == 1
+
+
+def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(client, bot, people):
+    client.force_login(people["lead"])
+    secret_url = "postgresql+psycopg2://ft:hunter2@db.local:5432/freqtrade"
+    response = client.post(
+        reverse("admin:ingestion_freqtradesource_add"),
+        {
+            "bot": bot.pk,
+            "db_url": secret_url,
+            "enabled": "on",
+            "strategy_name": "FibZoneStrategy",
+            "param_spaces": json.dumps(SPACES),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    source = FreqtradeSource.objects.get(bot=bot)
+    assert (source.db_url, source.param_spaces) == (secret_url, SPACES)
+    bot.refresh_from_db()
+    assert "stoploss_on_exchange" in bot.known_exit_reasons
+
+    client.force_login(people["operator"])
+    page = client.get(reverse("admin:ingestion_freqtradesource_change", args=[bot.pk]))
+    listing = client.get(reverse("admin:ingestion_freqtradesource_changelist"))
+    for shown in (page, listing):
+        assert shown.status_code == 200
+        assert "hunter2" not in shown.content.decode()
+        assert "postgresql://ft@db.local/freqtrade" in shown.content.decode()
+
+
+def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(client, bot, people):
+    client.force_login(people["lead"])
+    response = client.post(
+        reverse("admin:ingestion_freqtradesource_add"),
+        {"bot": bot.pk, "db_url": "mysql://x/y", "enabled": "on", "param_spaces": "{}"},
+    )
+    assert response.status_code == 200
+    assert "unsupported freqtrade database" in response.content.decode()
+    assert not FreqtradeSource.objects.exists()
