@@ -12,6 +12,7 @@ from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
     DAILY_CHECKS,
     dispatch_alerts,
+    push_release_changes,
     run_daily_integrity_checks,
     watch_bot_loop_job,
     watch_schedules_job,
@@ -24,6 +25,9 @@ cron.register(compute_daily_snapshots, queue_name="default", cron=WATCHED[DAILY_
 cron.register(run_daily_integrity_checks, queue_name="default", cron=WATCHED[DAILY_CHECKS].cron)
 # Alert repeats and retries; new incidents are also dispatched the moment they open.
 cron.register(dispatch_alerts, queue_name="default", cron="* * * * *")
+# Release pushes to bots' webhooks: retries (a change is pushed the moment it commits). Apart from
+# the alerts, so a slow bot endpoint never delays an alert.
+cron.register(push_release_changes, queue_name="default", cron="* * * * *")
 # The dead man's switch for the daily jobs and the abandoned-run sweep (both also run from the
 # ingestion API).
 cron.register(watch_schedules_job, queue_name="default", cron="*/10 * * * *")

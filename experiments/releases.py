@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from experiments.params import validate_params
+from integrity.push import queue_release_push
 from tradeops.audit import history, record_audit
 from tradeops.models import Bot, ConfigRelease, ReleaseChange, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE
@@ -163,8 +164,9 @@ def run_release(release, *, reason, reference, by, now=None):
     """Make `release` the config the bot should run now (Bot.current_release), and record why:
     `reason` (a ReleaseChange.Reason), `reference` naming the experiment, trigger or scaling step,
     `by` a user or the name of the job or trigger. The only place the current release changes;
-    every call is a change the bot is told of (a new ETag), also when the release stays and only
-    the why changes (a kept candidate becomes the baseline)."""
+    every call is a change the bot is told of (a new ETag, and a push to its webhook if it has
+    one), also when the release stays and only the why changes (a kept candidate becomes the
+    baseline)."""
     now = now or timezone.now()
     with transaction.atomic():
         change = ReleaseChange.objects.create(
@@ -176,6 +178,7 @@ def run_release(release, *, reason, reference, by, now=None):
             by=str(by),
         )
         Bot.objects.filter(pk=release.bot_id).update(current_release=release, current_change=change)
+        queue_release_push(change, now)
     return change
 
 

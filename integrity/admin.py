@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from integrity.admin_push import ReleasePushOnBotPage, attempts_table
 from integrity.alerts import CRITICAL_PATHS, send_test_alerts
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.loop import LOOP_KINDS
@@ -26,9 +27,15 @@ admin.site.unregister(Bot)
 
 
 @admin.register(Bot)
-class BotAdmin(core_admin.BotAdmin):
+class BotAdmin(ReleasePushOnBotPage, core_admin.BotAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
-    actions = [*core_admin.BotAdmin.actions, "run_integrity_checks", "cleanup_dry_run"]
+    actions = [
+        *core_admin.BotAdmin.actions,
+        "run_integrity_checks",
+        "cleanup_dry_run",
+        *ReleasePushOnBotPage.push_actions,
+    ]
+    inlines = [*core_admin.BotAdmin.inlines, *ReleasePushOnBotPage.push_inlines]
     readonly_fields = [*core_admin.BotAdmin.readonly_fields, "heartbeat", "loop_incidents"]
 
     @admin.display(description="last heartbeat")
@@ -232,6 +239,12 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["title", "error"]
     date_hierarchy = "created_at"
     list_select_related = ["channel", "incident__bot"]
+    exclude = ["attempt_log"]
+    readonly_fields = ["attempts_display"]
+
+    @admin.display(description="attempts")
+    def attempts_display(self, delivery):
+        return attempts_table(delivery)
 
 
 @admin.register(CleanupPlan)

@@ -1,10 +1,10 @@
 """Alerting: which channel hears about which incident, and delivering it at least once.
 
 Creating an alert only writes AlertDelivery rows (in the caller's transaction). The dispatcher
-(`deliver_due_alerts`, a job every minute) claims each due row with a conditional UPDATE, so two
-workers never send the same alert twice, sends it, and records the outcome. A failed attempt is
-retried with exponential back-off; a slow or broken channel costs only its own timeout and never
-stops the others.
+(`deliver_due_alerts`, a job every minute) sends each due row through integrity.delivery: claimed
+with a conditional UPDATE, so two workers never send the same alert twice, every attempt
+recorded, a failed one retried with exponential back-off; a slow or broken channel costs only its
+own timeout and never stops the others.
 """
 
 import datetime
@@ -19,20 +19,15 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from integrity import delivery
+from integrity.delivery import SEND_TIMEOUT_SECONDS
 from integrity.models import AlertChannel, AlertDelivery, IntegrityIncident
 
 logger = logging.getLogger(__name__)
 
 Event = AlertDelivery.Event
-Status = AlertDelivery.Status
 Kind = IntegrityIncident.Kind
 
-MAX_ATTEMPTS = 8
-FIRST_RETRY = datetime.timedelta(minutes=1)
-LONGEST_RETRY = datetime.timedelta(hours=1)
-# A claim older than this belongs to a worker that died mid-send: the row is due again.
-STALE_CLAIM = datetime.timedelta(minutes=5)
-SEND_TIMEOUT_SECONDS = 5
 # The paths the plan requires to be tested and confirmed firing.
 CRITICAL_PATHS = [Kind.BLOCKED_MALFORMED_TRADE, Kind.UNKNOWN_EXIT_RATE, Kind.MISSED_SCHEDULE]
 
@@ -129,72 +124,32 @@ def send_test_alerts(channel, *, user=None):
         )
         for path in CRITICAL_PATHS
     ]
-    return [deliver(delivery) for delivery in deliveries]
+    return [deliver(test) for test in deliveries]
 
 
-def _claim(delivery_pk, now):
-    """Take a due delivery for this worker; False if another worker already has it."""
-    due = AlertDelivery.objects.filter(pk=delivery_pk, next_attempt_at__lte=now).filter(
-        status=Status.PENDING
-    ) | AlertDelivery.objects.filter(
-        pk=delivery_pk, status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM
-    )
-    return (
-        AlertDelivery.objects.filter(pk__in=due.values("pk")).update(
-            status=Status.SENDING, claimed_at=now
-        )
-        == 1
-    )
-
-
-def deliver(delivery, now=None):
-    """Claim and send one delivery; record the outcome. Returns the delivery as stored."""
-    now = now or timezone.now()
-    if not _claim(delivery.pk, now):
-        delivery.refresh_from_db()
-        return delivery
-    delivery.refresh_from_db()
-    delivery.attempts += 1
-    try:
-        response_code, error = _send(delivery)
-    except Exception as exc:  # a channel's failure is recorded, never raised into the others
-        response_code, error = None, f"{type(exc).__name__}: {exc}"
-    delivery.response_code = response_code
-    delivery.error = error
-    if not error:
-        delivery.status, delivery.sent_at = Status.SENT, timezone.now()
-    elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = Status.FAILED
-    else:
-        delivery.status = Status.PENDING
-        backoff = min(FIRST_RETRY * 2 ** (delivery.attempts - 1), LONGEST_RETRY)
-        delivery.next_attempt_at = now + backoff
-    delivery.save()
-    return delivery
+def deliver(alert, now=None):
+    """Claim and send one alert delivery; record the attempt. Returns it as stored."""
+    return delivery.deliver(alert, _send, now)
 
 
 def deliver_due_alerts(now=None):
-    now = now or timezone.now()
-    due = AlertDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now) | (
-        AlertDelivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
-    )
-    return [deliver(delivery, now) for delivery in due.select_related("channel").order_by("pk")]
+    return delivery.deliver_due(AlertDelivery.objects.select_related("channel"), _send, now)
 
 
 _HTTP_CODE = re.compile(r"error=(\d{3})")
 
 
-def _send(delivery):
+def _send(alert):
     """(response code or None, error text or '') for one attempt."""
-    channel = delivery.channel
+    channel = alert.channel
     if channel.kind == AlertChannel.Kind.EMAIL:
         recipients = [address.strip() for address in channel.target.split(",") if address.strip()]
-        send_mail(delivery.title, delivery.body, None, recipients)
+        send_mail(alert.title, alert.body, None, recipients)
         return None, ""
     sender = apprise.Apprise()
     if not sender.add(_with_timeouts(channel.target)):
         return None, f"not a valid Apprise URL: {channel.target.split('://')[0]}://…"
-    result = sender.notify(body=delivery.body, title=delivery.title)
+    result = sender.notify(body=alert.body, title=alert.title)
     if result:
         return 200, ""
     logs = "\n".join(str(entry) for entry in result.logs())

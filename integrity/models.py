@@ -1,11 +1,27 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
+from integrity.delivery import DeliveryStatus
 from tradeops.encryption import EncryptedCharField
-from tradeops.models import Bot
+from tradeops.models import Bot, ReleaseChange
+
+
+def masked_url(url):
+    """A URL without its secrets: its scheme, and its host when the host is a network name
+    (json://ops.example.com/…); chat services keep their tokens where a host would be
+    (tgram://bottoken/…), so those show the scheme alone."""
+    scheme, _, _ = url.partition("://")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    if "." in host or ":" in host or host == "localhost":
+        return f"{scheme}://{host}/…"
+    return f"{scheme}://…"
 
 
 class IntegrityIncident(models.Model):
@@ -144,24 +160,43 @@ class AlertChannel(models.Model):
 
     @property
     def masked_target(self):
-        """The target without its secrets: an Apprise URL keeps its scheme and its host when the
-        host is a network name (json://ops.example.com/…); chat services keep their tokens where
-        a host would be (tgram://bottoken/…), so those show the scheme alone."""
+        """The target without its secrets (masked_url); an email list is shown as it is."""
         if self.kind == self.Kind.EMAIL:
             return self.target
-        scheme, _, _ = self.target.partition("://")
-        try:
-            host = urlsplit(self.target).hostname or ""
-        except ValueError:
-            host = ""
-        if "." in host or ":" in host or host == "localhost":
-            return f"{scheme}://{host}/…"
-        return f"{scheme}://…"
+        return masked_url(self.target)
 
     def accepts(self, incident):
         if self.bot_id and self.bot_id != incident.bot_id:
             return False
         return self.min_severity == "warning" or incident.severity == "critical"
+
+
+class Delivery(models.Model):
+    """A message sent at least once (integrity.delivery): its state, and every attempt."""
+
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The last attempt's."
+    )
+    error = models.TextField(blank=True, help_text="The last attempt's; empty once sent.")
+    attempt_log = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Every attempt: [{at, response_code, error, duration_ms}], oldest first.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
 
 
 class AlertDeliveryQuerySet(models.QuerySet):
@@ -170,7 +205,7 @@ class AlertDeliveryQuerySet(models.QuerySet):
         return self.filter(event=AlertDelivery.Event.TEST, status=AlertDelivery.Status.SENT)
 
 
-class AlertDelivery(models.Model):
+class AlertDelivery(Delivery):
     """One alert to one channel, with every attempt's outcome (healthchecks.io style)."""
 
     class Event(models.TextChoices):
@@ -179,11 +214,7 @@ class AlertDelivery(models.Model):
         RESOLVED = "resolved"
         TEST = "test"
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        SENDING = "sending"
-        SENT = "sent"
-        FAILED = "failed", "Failed (gave up)"
+    Status = DeliveryStatus
 
     channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
     incident = models.ForeignKey(
@@ -201,17 +232,6 @@ class AlertDelivery(models.Model):
     )
     title = models.CharField(max_length=300)
     body = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     objects = AlertDeliveryQuerySet.as_manager()
 
@@ -235,6 +255,83 @@ class AlertDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} → {self.channel} ({self.status})"
+
+
+class ReleaseWebhook(models.Model):
+    """Where a bot is pushed every change of its current release (integrity.push), and the
+    secret each push is signed with. A Team lead sets it up on the bot's page."""
+
+    bot = models.OneToOneField(Bot, on_delete=models.CASCADE, related_name="release_webhook")
+    # A receiver's URL may carry its own token: encrypted at rest, like alert channel targets.
+    url = EncryptedCharField(
+        max_length=1000,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="The bot's HTTPS endpoint that receives each release change as a signed POST.",
+    )
+    # The HMAC key the bot verifies pushes with: shown once when issued, never again.
+    secret = EncryptedCharField(max_length=100, editable=False)
+    secret_issued_at = models.DateTimeField(editable=False)
+    is_active = models.BooleanField(
+        default=True, help_text="Off: changes are not pushed (the bot still pulls its config)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "release push webhook"
+
+    def __str__(self):
+        return f"{self.bot.slug} → {self.masked_url}"
+
+    @property
+    def masked_url(self):
+        return masked_url(self.url)
+
+
+class ReleasePush(Delivery):
+    """One change of a bot's current release told to its webhook (or a test push), with every
+    attempt. Sent by integrity.push through the shared delivery mechanism."""
+
+    class Event(models.TextChoices):
+        RELEASE_CHANGE = "release_change", "Release change"
+        TEST = "test"
+
+    Status = DeliveryStatus
+
+    webhook = models.ForeignKey(ReleaseWebhook, on_delete=models.PROTECT, related_name="pushes")
+    change = models.ForeignKey(
+        ReleaseChange,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The change pushed; a test push carries the current one (none: no release yet).",
+    )
+    event = models.CharField(max_length=20, choices=Event.choices)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "release pushes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "change"],
+                condition=Q(event="release_change"),
+                name="one_push_per_change_per_webhook",
+            ),
+            models.CheckConstraint(
+                condition=Q(change__isnull=False) | Q(event="test"),
+                name="only_test_pushes_have_no_change",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="push_due_idx"),
+            models.Index(fields=["webhook", "-created_at"], name="push_webhook_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.change_id or ''} → {self.webhook.bot.slug} ({self.status})"
 
 
 class CleanupPlan(models.Model):

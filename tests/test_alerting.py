@@ -12,12 +12,12 @@ from django.utils import timezone
 from werkzeug import Response
 
 from integrity.alerts import (
-    MAX_ATTEMPTS,
     deliver_due_alerts,
     firing_paths,
     queue_repeats,
     send_test_alerts,
 )
+from integrity.delivery import MAX_ATTEMPTS
 from integrity.models import AlertChannel, AlertDelivery, IntegrityIncident
 from integrity.services import acknowledge_incident, open_or_bump_incident, resolve_incident
 

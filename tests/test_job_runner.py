@@ -20,6 +20,7 @@ from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
     dispatch_alerts,
+    push_release_changes,
     run_daily_integrity_checks,
     watch_bot_loop_job,
     watch_schedules_job,
@@ -107,6 +108,7 @@ JOBS = {
     "kpis.jobs.compute_daily_snapshots": compute_daily_snapshots,
     "integrity.jobs.run_daily_integrity_checks": run_daily_integrity_checks,
     "integrity.jobs.dispatch_alerts": dispatch_alerts,
+    "integrity.jobs.push_release_changes": push_release_changes,
     "integrity.jobs.watch_schedules_job": watch_schedules_job,
     "integrity.jobs.watch_bot_loop_job": watch_bot_loop_job,
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
@@ -131,6 +133,7 @@ def test_the_cron_config_schedules_every_job():
         "kpis.jobs.compute_daily_snapshots": "5 0 * * *",
         "integrity.jobs.run_daily_integrity_checks": "10 0 * * *",
         "integrity.jobs.dispatch_alerts": "* * * * *",
+        "integrity.jobs.push_release_changes": "* * * * *",
         "integrity.jobs.watch_schedules_job": "*/10 * * * *",
         "integrity.jobs.watch_bot_loop_job": "* * * * *",
         "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",

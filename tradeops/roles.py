@@ -3,6 +3,8 @@
 Every role reads everything in TradeOps; the extra grants are what each role may change.
 No role drives the RQ queue dashboard (`django_rq.admin`: superusers, or a user granted it).
 Only who may change alert channels (Team lead) sees their full targets; others see them masked.
+Likewise a bot's release push webhook: a Team lead sets it up and sees its URL; no one sees its
+secret after it is issued.
 `ensure_roles` is idempotent: it runs after every migrate and from `manage.py setup_roles`.
 """
 
@@ -26,6 +28,9 @@ HANDLE_INCIDENTS = "integrity.change_integrityincident"
 PLAN_CLEANUP = "integrity.add_cleanupplan"
 APPLY_CLEANUP = "integrity.apply_cleanupplan"
 CHANGE_ALERT_CHANNELS = "integrity.change_alertchannel"
+# Where a bot's release changes are pushed, and the secret they are signed with.
+SET_UP_RELEASE_PUSH = "integrity.add_releasewebhook"
+CHANGE_RELEASE_PUSH = "integrity.change_releasewebhook"
 OPERATE_EXPERIMENT = "experiments.change_experiment"
 APPROVE_EXPERIMENT = "experiments.approve_experiment"
 PROPOSE_SCALING = "experiments.add_scalingstep"
@@ -64,6 +69,8 @@ ROLE_GRANTS = {
         CAPTURE_BASELINE,
         "integrity.add_alertchannel",
         CHANGE_ALERT_CHANNELS,
+        SET_UP_RELEASE_PUSH,
+        CHANGE_RELEASE_PUSH,
         APPLY_CLEANUP,
         APPROVE_RELEASE,
         APPROVE_EXPERIMENT,

@@ -1,0 +1,103 @@
+"""Delivering at least once, for every kind of outgoing message (alerts, release pushes).
+
+A message is a row (a `Delivery`: integrity.models) written in the caller's transaction; a worker
+claims each due row with a conditional UPDATE, so two workers never send the same one twice,
+sends it, and records the attempt (when, response code or error, how long) on the row. A failed
+attempt is retried with exponential back-off until MAX_ATTEMPTS; each attempt is bounded by
+SEND_TIMEOUT_SECONDS, so a slow or broken receiver costs only its own timeout.
+
+The kinds differ only in how one attempt is sent: `send(row)` returns (response code or None,
+error text or "" for success) and may raise, which counts as that attempt's error.
+"""
+
+import datetime
+import time
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = datetime.timedelta(minutes=1)
+LONGEST_RETRY = datetime.timedelta(hours=1)
+# A claim older than this belongs to a worker that died mid-send: the row is due again.
+STALE_CLAIM = datetime.timedelta(minutes=5)
+SEND_TIMEOUT_SECONDS = 5
+# An attempt's error as kept in the row's attempt log (the last one is kept whole in `error`).
+LOGGED_ERROR_CHARS = 300
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed", "Failed (gave up)"
+    # A newer message made this one moot before it got through (a later release change).
+    SUPERSEDED = "superseded"
+
+
+PENDING, SENDING, SENT, FAILED = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.SENDING,
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+)
+
+
+def due(model, now):
+    """`model`'s rows to send now: pending and due, or claimed by a worker that died."""
+    return model.objects.filter(
+        Q(status=PENDING, next_attempt_at__lte=now)
+        | Q(status=SENDING, claimed_at__lt=now - STALE_CLAIM)
+    )
+
+
+def claim(row, now):
+    """Take a due row for this worker; False if another worker already has it."""
+    model = type(row)
+    return due(model, now).filter(pk=row.pk).update(status=SENDING, claimed_at=now) == 1
+
+
+def backoff(attempts):
+    """The wait after the `attempts`-th failed attempt: 1 min, doubling, at most 1 h."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+
+
+def deliver(row, send, now=None):
+    """Claim `row` and make one attempt with `send`; record it. Returns the row as stored."""
+    now = now or timezone.now()
+    if not claim(row, now):
+        row.refresh_from_db()
+        return row
+    row.refresh_from_db()
+    row.attempts += 1
+    started, attempted_at = time.monotonic(), timezone.now()
+    try:
+        response_code, error = send(row)
+    except Exception as exc:  # one receiver's failure is recorded, never raised into the others
+        response_code, error = None, f"{type(exc).__name__}: {exc}"
+    duration_ms = round((time.monotonic() - started) * 1000)
+    row.attempt_log.append(
+        {
+            "at": attempted_at.isoformat(),
+            "response_code": response_code,
+            "error": error[:LOGGED_ERROR_CHARS],
+            "duration_ms": duration_ms,
+        }
+    )
+    row.response_code, row.error = response_code, error
+    if not error:
+        row.status, row.sent_at = SENT, timezone.now()
+    elif row.attempts >= MAX_ATTEMPTS:
+        row.status = FAILED
+    else:
+        row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts)
+    row.save()
+    return row
+
+
+def deliver_due(rows, send, now=None):
+    """One attempt at each due row of the queryset `rows`, oldest first."""
+    now = now or timezone.now()
+    due_pks = due(rows.model, now).values("pk")
+    return [deliver(row, send, now) for row in rows.filter(pk__in=due_pks).order_by("pk")]

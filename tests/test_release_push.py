@@ -1,0 +1,367 @@
+"""Release push (issue 12, part 3): every change of a bot's current release is POSTed, signed, to
+its webhook once the change commits, retried with back-off, sent once whatever the number of
+workers, and every attempt recorded. The bot verifies it with the README's own recipe."""
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import django_rq
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from werkzeug import Response
+from werkzeug.datastructures import Headers
+
+from experiments.releases import run_release
+from experiments.services import make_baseline
+from integrity.delivery import FIRST_RETRY
+from integrity.models import ReleasePush, ReleaseWebhook
+from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
+from tests.factories import candidate
+from tests.test_admin_security import change_form_data
+from tradeops.encryption import decrypt
+from tradeops.models import JobRun, ReleaseChange
+from tradeops.roles import OPERATOR, VIEWER
+
+Reason = ReleaseChange.Reason
+BOT_CHANGE = "admin:tradeops_bot_change"
+BOT_LIST = "admin:tradeops_bot_changelist"
+
+
+def readme_verify_push():
+    """`verify_push` exactly as the README's Push section gives it to bot authors."""
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    section = readme.split("\n### Push\n", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(code, namespace)
+    return namespace["verify_push"]
+
+
+@pytest.fixture
+def redis_queue():
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+@pytest.fixture
+def webhook(bot, httpserver, people):
+    hook, secret = set_up_release_push(bot, url=httpserver.url_for("/push"), by=people["lead"])
+    hook.raw_secret = secret
+    return hook
+
+
+def received(httpserver):
+    return [request for request, _ in httpserver.log]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_is_pushed_after_commit_by_a_real_worker_and_verifies(
+    bot_and_token, baseline, people, webhook, httpserver, redis_queue, client
+):
+    httpserver.expect_request("/push", method="POST").respond_with_data("ok")
+
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+    change = ReleaseChange.objects.get()
+    assert received(httpserver) == []  # queued with the change, sent by a worker
+    django_rq.get_worker("default").work(burst=True)
+
+    [request] = received(httpserver)
+    verify = readme_verify_push()
+    push = verify(webhook.raw_secret, request.data, request.headers)
+    assert (push["event"], push["change_id"]) == ("release_change", change.pk)
+    pulled = client.get("/api/v1/config", headers={"Authorization": f"Bearer {bot_and_token[1]}"})
+    assert push["config"] == pulled.json()  # what the bot would have pulled, to the byte's meaning
+    assert push["config"]["release"]["tag"] == "v1.4.0"
+
+    stored = ReleasePush.objects.get()
+    assert (stored.status, stored.attempts, stored.response_code) == ("sent", 1, 200)
+    [attempt] = stored.attempt_log
+    assert attempt["response_code"] == 200 and attempt["error"] == ""
+    assert attempt["duration_ms"] >= 0
+    assert JobRun.objects.get(name="integrity.push_release_changes").outcome == "succeeded"
+
+    # Tampered, replayed late or re-dated, the same push no longer verifies.
+    with pytest.raises(ValueError, match="signature"):
+        verify(webhook.raw_secret, request.data.replace(b"v1.4.0", b"v9.9.9"), request.headers)
+    with pytest.raises(ValueError, match="signature"):
+        verify("whsec_another", request.data, request.headers)
+    with pytest.raises(ValueError, match="too old"):
+        verify(webhook.raw_secret, request.data, request.headers, now=time.time() + 301)
+    redated = Headers(request.headers)
+    redated["X-TradeOps-Timestamp"] = str(push["timestamp"] + 60)
+    with pytest.raises(ValueError, match="timestamp header"):
+        verify(webhook.raw_secret, request.data, redated)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bot_without_an_active_webhook_is_pushed_nothing(bot, baseline, people, redis_queue):
+    make_baseline(baseline, by=people["lead"], note="no webhook")
+    assert redis_queue.count == 0 and not ReleasePush.objects.exists()
+
+    hook, _ = set_up_release_push(bot, url="https://bot.example.com/push", by=people["lead"])
+    ReleaseWebhook.objects.filter(pk=hook.pk).update(is_active=False)
+    run_release(baseline, reason=Reason.BASELINE, reference="again", by="tester")
+    assert redis_queue.count == 0 and not ReleasePush.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorded(
+    baseline, people, webhook, httpserver, redis_queue
+):
+    httpserver.expect_oneshot_request("/push").respond_with_data("down for deploy", status=500)
+    httpserver.expect_request("/push").respond_with_data("ok")
+
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+    django_rq.get_worker("default").work(burst=True)
+
+    push = ReleasePush.objects.get()
+    assert (push.status, push.attempts, push.response_code) == ("pending", 1, 500)
+    assert push.error == "HTTP 500: down for deploy"
+    first_at = datetime.datetime.fromisoformat(push.attempt_log[0]["at"])
+    wait = push.next_attempt_at - first_at
+    assert FIRST_RETRY - datetime.timedelta(seconds=5) < wait <= FIRST_RETRY
+
+    assert deliver_due_pushes(push.next_attempt_at - datetime.timedelta(seconds=1)) == []
+    [retried] = deliver_due_pushes(push.next_attempt_at)
+
+    assert (retried.status, retried.attempts, retried.response_code) == ("sent", 2, 200)
+    assert [(a["response_code"], a["error"]) for a in retried.attempt_log] == [
+        (500, "HTTP 500: down for deploy"),
+        (200, ""),
+    ]
+    first, second = (request.headers["X-TradeOps-Push"] for request in received(httpserver))
+    assert first == second == str(push.pk)  # the bot can tell a retry from a new push
+
+
+def test_a_timeout_is_recorded_and_retried(bot, baseline, people, webhook, httpserver, monkeypatch):
+    monkeypatch.setattr("integrity.push.SEND_TIMEOUT_SECONDS", 1)
+
+    def slow(request):
+        time.sleep(2)
+        return Response("late")
+
+    httpserver.expect_request("/push").respond_with_handler(slow)
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+
+    started = time.monotonic()
+    [push] = deliver_due_pushes()
+
+    assert time.monotonic() - started < 1.9
+    assert (push.status, push.attempts, push.response_code) == ("pending", 1, None)
+    assert "timed out" in push.error
+    [attempt] = push.attempt_log
+    assert "timed out" in attempt["error"] and 900 <= attempt["duration_ms"] < 1900
+
+
+def test_a_newer_change_supersedes_a_push_not_yet_through(
+    bot, baseline, people, webhook, httpserver
+):
+    httpserver.expect_oneshot_request("/push").respond_with_data("down", status=503)
+    httpserver.expect_request("/push").respond_with_data("ok")
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+    deliver_due_pushes()
+    newer = candidate(baseline, people, side_balance_pressure="0.3")
+    second = run_release(newer, reason=Reason.BASELINE, reference="hand", by="tester")
+
+    [sent] = deliver_due_pushes(timezone.now() + datetime.timedelta(hours=2))
+
+    assert sent.change == second and sent.status == "sent"
+    assert ReleasePush.objects.get(change__release=baseline).status == "superseded"
+    body = json.loads(received(httpserver)[-1].data)
+    assert (body["change_id"], body["config"]["release"]["tag"]) == (second.pk, "v1.5.0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_a_change_once(
+    baseline, people, webhook, httpserver, redis_queue, tmp_path
+):
+    def slow_ok(request):
+        time.sleep(3)  # holds the first worker's attempt while the second one looks
+        return Response("ok")
+
+    httpserver.expect_request("/push").respond_with_handler(slow_ok)
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues one push job
+    redis_queue.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "default", "--burst"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=(tmp_path / f"worker{n}.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for n in range(2)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=60) == 0
+
+    runs = list(JobRun.objects.filter(name="integrity.push_release_changes"))
+    assert len(runs) == 2 and all(run.outcome == "succeeded" for run in runs)
+    early, late = sorted(runs, key=lambda run: run.started_at)
+    assert late.started_at < early.finished_at  # the two really overlapped
+    assert sorted(run.detail["attempted"] for run in runs) == [0, 1]
+    assert len(received(httpserver)) == 1
+    assert ReleasePush.objects.get().attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_claiming_one_push_send_it_once(baseline, people, webhook, httpserver):
+    httpserver.expect_request("/push").respond_with_data("ok")
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+    ReleasePush.objects.update(next_attempt_at=timezone.now())
+    barrier, results = threading.Barrier(2), []
+
+    def dispatcher():
+        barrier.wait()
+        results.extend(deliver_due_pushes())
+        connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(received(httpserver)) == 1
+    assert ReleasePush.objects.get().attempts == 1
+
+
+# -- the admin: a Team lead sets it up, the secret is shown once -----------------------------
+
+
+def logged_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def bot_page_post(client, bot, url, is_active=True):
+    """The bot's change form as the page renders it, with the release push filled in."""
+    page = reverse(BOT_CHANGE, args=[bot.pk])
+    data = change_form_data(client, page)
+    data["release_webhook-0-url"] = url
+    data["release_webhook-0-is_active"] = "on" if is_active else ""
+    return client.post(page, data)
+
+
+def test_a_team_lead_sets_it_up_and_sees_the_secret_once_encrypted_at_rest(
+    bot, baseline, people, httpserver
+):
+    httpserver.expect_request("/push").respond_with_data("ok")
+    lead = logged_in(people["lead"])
+    url = httpserver.url_for("/push?key=receiver-token")
+
+    response = bot_page_post(lead, bot, url)
+
+    assert response.status_code == 200, response.content[:2000]
+    [(_, secret)] = response.context["issued"]
+    assert secret.startswith("whsec_") and secret in response.content.decode()
+    assert response.headers["Cache-Control"].startswith("max-age=0")
+    hook = ReleaseWebhook.objects.get(bot=bot)
+    assert (hook.url, hook.secret, hook.created_by) == (url, secret, people["lead"])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret, url FROM integrity_releasewebhook")
+        [(stored_secret, stored_url)] = cursor.fetchall()
+    assert secret not in stored_secret and "receiver-token" not in stored_url
+    assert decrypt(stored_secret) == secret
+
+    pages = [reverse(BOT_CHANGE, args=[bot.pk]), reverse(BOT_LIST)]
+    push = send_test_push(hook, user=people["lead"])
+    pages += [reverse("admin:integrity_releasepush_change", args=[push.pk])]
+    pages += [reverse("admin:integrity_releasepush_changelist")]
+    for page in pages:
+        content = lead.get(page).content.decode()
+        assert secret not in content and secret[6:20] not in content
+
+    [request] = received(httpserver)
+    assert readme_verify_push()(secret, request.data, request.headers)["event"] == "test"
+
+    # Saving the page again keeps the secret; a change of URL is audited, not re-issued.
+    response = bot_page_post(lead, bot, httpserver.url_for("/other"))
+    assert response.status_code == 302
+    assert ReleaseWebhook.objects.get(bot=bot).secret == secret
+
+
+def test_a_new_secret_replaces_the_old_and_is_shown_once(bot, people, webhook):
+    lead = logged_in(people["lead"])
+    response = lead.post(
+        reverse(BOT_LIST), {"action": "issue_push_secret", "_selected_action": [bot.pk]}
+    )
+
+    [(_, secret)] = response.context["issued"]
+    assert secret != webhook.raw_secret
+    assert ReleaseWebhook.objects.get(pk=webhook.pk).secret == secret
+
+
+@pytest.mark.parametrize("role", [OPERATOR, VIEWER])
+def test_an_operator_or_viewer_cannot_configure_it(bot, people, role, webhook):
+    user = User.objects.create_user(f"someone-{role}", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = logged_in(user)
+    page = client.get(reverse(BOT_CHANGE, args=[bot.pk])).content.decode()
+    assert "http://localhost/…" in page and webhook.url not in page  # the host only
+
+    other_url = "https://attacker.example.com/push"
+    data = {
+        "slug": bot.slug,
+        "name": bot.name,
+        "release_webhook-TOTAL_FORMS": "1",
+        "release_webhook-INITIAL_FORMS": "1",
+        "release_webhook-MIN_NUM_FORMS": "0",
+        "release_webhook-MAX_NUM_FORMS": "1",
+        "release_webhook-0-id": webhook.pk,
+        "release_webhook-0-bot": bot.pk,
+        "release_webhook-0-url": other_url,
+    }
+    assert client.post(reverse(BOT_CHANGE, args=[bot.pk]), data).status_code == 403
+    client.post(reverse(BOT_LIST), {"action": "issue_push_secret", "_selected_action": [bot.pk]})
+    client.post(reverse("admin:tradeops_bot_add"), {"slug": "new", "name": "New", **data})
+
+    stored = ReleaseWebhook.objects.get()
+    assert (stored.url, stored.secret, stored.is_active) == (
+        webhook.url,
+        webhook.raw_secret,
+        True,
+    )
+
+
+def test_send_test_push_is_recorded_like_a_test_alert(bot, baseline, people, webhook, httpserver):
+    httpserver.expect_request("/push").respond_with_data("ok")
+    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
+    operator = logged_in(people["operator"])
+
+    response = operator.post(
+        reverse(BOT_LIST), {"action": "send_test_push", "_selected_action": [bot.pk]}
+    )
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["alpha: test push delivered."]
+    push = ReleasePush.objects.get(event="test")
+    assert (push.status, push.requested_by, push.change) == (
+        "sent",
+        people["operator"],
+        bot.release_changes.get(),
+    )
+    listing = operator.get(reverse("admin:integrity_releasepush_changelist"))
+    assert listing.status_code == 200 and push in listing.context["cl"].result_list
+    detail = operator.get(reverse("admin:integrity_releasepush_change", args=[push.pk]))
+    assert "200" in detail.content.decode() and " ms" in detail.content.decode()
