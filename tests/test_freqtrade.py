@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from ingestion.freqtrade import FREQTRADE_EXIT_REASONS, configure_source, sync_source
 from ingestion.freqtrade_db import FreqtradeDatabaseError, parse_db_url
@@ -263,3 +263,13 @@ def test_no_losing_trade_is_an_infinite_profit_factor_where_freqtrades_report_sa
     sync_source(source, now=NOW, limit=1)  # trade 1 only: a win
 
     assert compute_kpis(bot, DAYS, AS_OF).figures["profit_factor"] == INFINITY
+
+
+@pytest.mark.django_db
+def test_the_command_keeps_a_working_database_when_given_one_it_cannot_open(bot, source, tmp_path):
+    with pytest.raises(CommandError, match="no freqtrade database at"):
+        call_command("sync_freqtrade", "--bot", bot.slug, "--db-url", url(tmp_path / "typo"))
+    with pytest.raises(CommandError, match="unsupported freqtrade database"):
+        call_command("sync_freqtrade", "--bot", bot.slug, "--db-url", "mysql://x/y")
+    source.refresh_from_db()
+    assert source.db_url.endswith("tradesv3.sqlite")

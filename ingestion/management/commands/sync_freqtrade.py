@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ingestion.freqtrade import configure_source, sync_source
-from ingestion.freqtrade_db import FreqtradeDatabaseError, parse_db_url
+from ingestion.freqtrade_db import FreqtradeDatabase, FreqtradeDatabaseError
 from ingestion.models import FreqtradeSource
 from tradeops.models import Bot
 
@@ -33,8 +33,12 @@ class Command(BaseCommand):
         now = timezone.now()
         if db_url:
             try:
-                parse_db_url(db_url)
+                # Opened once before it is kept: a mistyped URL does not replace a working one.
+                with FreqtradeDatabase(db_url):
+                    pass
             except ValueError as exc:
+                raise CommandError(f"--db-url: {exc}") from None
+            except FreqtradeDatabaseError as exc:
                 raise CommandError(f"--db-url: {exc}") from None
             source = configure_source(target, db_url, now=now, enabled=not no_schedule)
         else:
