@@ -64,11 +64,25 @@ def backoff(attempts):
 
 
 def deliver(row, send, now=None):
-    """Claim `row` and make one attempt with `send`; record it. Returns the row as stored."""
+    """Claim `row` and make one attempt with `send`. Returns the row as stored, attempted or, if
+    another worker had it, as that worker left it."""
     now = now or timezone.now()
     if not claim(row, now):
         row.refresh_from_db()
         return row
+    return _attempt(row, send, now)
+
+
+def deliver_due(rows, send, now=None):
+    """One attempt at each due row of the queryset `rows` this worker claims, oldest first;
+    returns the rows attempted (not those another worker took meanwhile)."""
+    now = now or timezone.now()
+    due_rows = rows.filter(pk__in=due(rows.model, now).values("pk")).order_by("pk")
+    return [_attempt(row, send, now) for row in due_rows if claim(row, now)]
+
+
+def _attempt(row, send, now):
+    """Send a claimed row once and record the attempt on it."""
     row.refresh_from_db()
     row.attempts += 1
     started, attempted_at = time.monotonic(), timezone.now()
@@ -94,10 +108,3 @@ def deliver(row, send, now=None):
         row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts)
     row.save()
     return row
-
-
-def deliver_due(rows, send, now=None):
-    """One attempt at each due row of the queryset `rows`, oldest first."""
-    now = now or timezone.now()
-    due_pks = due(rows.model, now).values("pk")
-    return [deliver(row, send, now) for row in rows.filter(pk__in=due_pks).order_by("pk")]

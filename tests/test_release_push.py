@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rq import Worker
 from werkzeug import Response
 from werkzeug.datastructures import Headers
 
@@ -184,6 +185,13 @@ def test_a_newer_change_supersedes_a_push_not_yet_through(
     assert (body["change_id"], body["config"]["release"]["tag"]) == (second.pk, "v1.5.0")
 
 
+def wait_for(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_a_change_once(
     baseline, people, webhook, httpserver, redis_queue, tmp_path
@@ -193,9 +201,6 @@ def test_two_workers_at_once_send_a_change_once(
         return Response("ok")
 
     httpserver.expect_request("/push").respond_with_handler(slow_ok)
-    make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues one push job
-    redis_queue.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
-
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
@@ -203,7 +208,7 @@ def test_two_workers_at_once_send_a_change_once(
     }
     workers = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default", "--burst"],
+            [sys.executable, "manage.py", "rqworker", "default"],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=(tmp_path / f"worker{n}.log").open("w"),
@@ -211,11 +216,19 @@ def test_two_workers_at_once_send_a_change_once(
         )
         for n in range(2)
     ]
-    for worker in workers:
-        assert worker.wait(timeout=60) == 0
+    try:
+        # Both workers wait on the queue before there is anything to take: one job each.
+        wait_for(lambda: len(Worker.all(queue=redis_queue)) == 2)
+        make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues a push job
+        redis_queue.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
+        runs = JobRun.objects.filter(name="integrity.push_release_changes", outcome="succeeded")
+        wait_for(lambda: runs.count() == 2)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
 
-    runs = list(JobRun.objects.filter(name="integrity.push_release_changes"))
-    assert len(runs) == 2 and all(run.outcome == "succeeded" for run in runs)
     early, late = sorted(runs, key=lambda run: run.started_at)
     assert late.started_at < early.finished_at  # the two really overlapped
     assert sorted(run.detail["attempted"] for run in runs) == [0, 1]
