@@ -41,7 +41,7 @@ class FreqtradeSourceAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     list_select_related = ["bot"]
     actions = ["sync_now"]
-    readonly_fields = ["last_trade_id", "open_trade_ids", "last_synced_at", "last_outcome"]
+    readonly_fields = ["last_trade_id", "open_trades", "last_synced_at", "last_outcome"]
 
     def get_fields(self, request, obj=None):
         database = "db_url" if self.has_change_permission(request, obj) else "database"

@@ -34,6 +34,7 @@ quarantined, naming the record (`ft-<id>`) and the field. Trades are read increm
 FreqtradeSource's position); reading one again changes nothing (`unchanged`).
 """
 
+import hashlib
 import json
 from bisect import bisect_right
 from decimal import Decimal
@@ -44,7 +45,7 @@ from ingestion.freqtrade_db import FreqtradeDatabase, FreqtradeDatabaseError
 from ingestion.models import FreqtradeSource
 from ingestion.parsing import IncomingRecord
 from ingestion.records import DECIMAL_PLACES
-from ingestion.services import ingest_records
+from ingestion.services import IngestResult, ingest_records
 from tradeops.models import IngestKind, ReleaseChange
 
 # freqtrade's ExitType values (freqtrade.enums.ExitType, 2026.9; "" is its "none"): the known
@@ -106,14 +107,15 @@ def _value(legs):
     return sum((qty * price for qty, price in legs), _ZERO)
 
 
-def _entry_side(trade):
-    return "sell" if trade["is_short"] else "buy"
+def _iso(moment):
+    # A missing time stays missing, for validation to name.
+    return moment.isoformat() if moment else None
 
 
 def map_trade(trade, orders, release_tag):
     """(trade record, fill records) for one freqtrade trade and its orders; no trade record for
     a trade with nothing filled yet (an entry order still working is not a position)."""
-    entry_side = _entry_side(trade)
+    entry_side, exit_side = ("sell", "buy") if trade["is_short"] else ("buy", "sell")
     fee_open, fee_close = _number(trade["fee_open"]) or _ZERO, _number(trade["fee_close"]) or _ZERO
     entries, exits, fills = [], [], []
     for order in orders:
@@ -123,17 +125,14 @@ def map_trade(trade, orders, release_tag):
         qty, price = leg
         entering = order["ft_order_side"] == entry_side
         (entries if entering else exits).append(leg)
-        side = order["side"] or (
-            entry_side if entering else {"buy": "sell", "sell": "buy"}[entry_side]
-        )
         fills.append(
             {
                 "external_id": f"ft-order-{order['id']}",
                 "trade_external_id": trade_id(trade["id"]),
-                "ts": (
+                "ts": _iso(
                     order["order_filled_date"] or order["order_update_date"] or order["order_date"]
-                ).isoformat(),
-                "side": side,
+                ),
+                "side": order["side"] or (entry_side if entering else exit_side),
                 "price": _text(price),
                 "qty": _text(qty),
                 "fee": _text(qty * price * (fee_open if entering else fee_close)),
@@ -149,19 +148,19 @@ def map_trade(trade, orders, release_tag):
         "symbol": trade["pair"],
         "side": "short" if trade["is_short"] else "long",
         "status": "open" if trade["is_open"] else "closed",
-        "opened_at": trade["open_date"].isoformat(),
+        "opened_at": _iso(trade["open_date"]),
         "qty": _text(qty),
         "entry_price": _text(entry_price),
         "leverage": _text(_number(trade["leverage"]) or Decimal(1)),
         "release": release_tag,
     }
     if not trade["is_open"]:
-        exit_qty, exit_price = _average(exits)
+        _, exit_price = _average(exits)
         fees = _value(entries) * fee_open + _value(exits) * fee_close
         funding = _ZERO - (_number(trade["funding_fees"]) or _ZERO)
         net = _number(trade["close_profit_abs"])
         record |= {
-            "closed_at": trade["close_date"].isoformat() if trade["close_date"] else None,
+            "closed_at": _iso(trade["close_date"]),
             "exit_price": _text(exit_price or _number(trade["close_rate"])),
             "fees": _text(fees),
             "funding": _text(funding),
@@ -185,15 +184,10 @@ class ReleaseAt:
         self._tags = [tag for _, tag in pairs]
 
     def __call__(self, moment):
+        if moment is None:
+            return ""
         index = bisect_right(self._times, moment)
         return self._tags[index - 1] if index else ""
-
-
-def _incoming(records):
-    return [
-        IncomingRecord(index=i, raw=json.dumps(record, sort_keys=True), data=record)
-        for i, record in enumerate(records)
-    ]
 
 
 def configure_source(bot, db_url, *, now, enabled=True):
@@ -212,8 +206,8 @@ def configure_source(bot, db_url, *, now, enabled=True):
             bot.known_exit_reasons = known + [r for r in FREQTRADE_EXIT_REASONS if r not in known]
             bot.save(update_fields=["known_exit_reasons"])
         elif source.db_url != db_url:
-            source.db_url, source.last_trade_id, source.open_trade_ids = db_url, 0, []
-            source.save(update_fields=["db_url", "last_trade_id", "open_trade_ids"])
+            source.db_url, source.last_trade_id, source.open_trades = db_url, 0, {}
+            source.save(update_fields=["db_url", "last_trade_id", "open_trades"])
     return source
 
 
@@ -237,7 +231,7 @@ def sync_source(source, *, now, limit=TRADES_PER_SYNC):
             locked.save(
                 update_fields=[
                     "last_trade_id",
-                    "open_trade_ids",
+                    "open_trades",
                     "strategy_name",
                     "last_synced_at",
                     "last_outcome",
@@ -253,44 +247,57 @@ def sync_source(source, *, now, limit=TRADES_PER_SYNC):
 def _sync(source, *, now, limit):
     bot = source.bot
     with FreqtradeDatabase(source.db_url) as database:
-        trades = database.trades(
-            after_id=source.last_trade_id, also_ids=source.open_trade_ids, limit=limit
-        )
+        open_ids = [int(number) for number in source.open_trades]
+        trades = database.trades(after_id=source.last_trade_id, also_ids=open_ids, limit=limit)
         orders = database.orders([trade["id"] for trade in trades])
     by_trade = {}
     for order in orders:
         by_trade.setdefault(order["ft_trade_id"], []).append(order)
     release_at = ReleaseAt(bot)
-    trade_records, fill_records, still_open = [], [], []
+    trade_records, fill_records, still_open, as_before = [], [], {}, 0
     for trade in trades:
         record, fills = map_trade(
             trade, by_trade.get(trade["id"], []), release_at(trade["open_date"])
         )
+        digest = hashlib.sha256(json.dumps([record, fills], sort_keys=True).encode()).hexdigest()
+        key = str(trade["id"])
         if trade["is_open"]:
-            still_open.append(trade["id"])
-        if record is not None:
+            still_open[key] = digest
+        if source.open_trades.get(key) == digest:
+            # An open trade as it was at the last sync: sending it again would store nothing,
+            # and a batch a minute would make a stopped bot look alive (the silence watch).
+            as_before += 1
+        elif record is not None:
             trade_records.append(record)
             fill_records.extend(fills)
     source_name = f"freqtrade:{bot.slug}"
     # Trades first, so their fills are linked as they land.
-    stored_trades = ingest_records(
-        bot, IngestKind.TRADES, _incoming(trade_records), source=source_name
-    )
-    stored_fills = ingest_records(
-        bot, IngestKind.FILLS, _incoming(fill_records), source=source_name
-    )
+    stored_trades = _ingest(bot, IngestKind.TRADES, trade_records, source_name)
+    stored_fills = _ingest(bot, IngestKind.FILLS, fill_records, source_name)
     source.last_trade_id = max([source.last_trade_id, *(trade["id"] for trade in trades)])
-    source.open_trade_ids = still_open
+    source.open_trades = still_open
     if not source.strategy_name:
         source.strategy_name = next((t["strategy"] for t in trades if t["strategy"]), "")
     return {
         "at": now.isoformat(),
         "trades_read": len(trades),
+        "open_as_before": as_before,
         "trades": _counts(stored_trades),
         "fills": _counts(stored_fills),
         "last_trade_id": source.last_trade_id,
         "open_trades": len(still_open),
     }
+
+
+def _ingest(bot, kind, records, source_name):
+    """Stored through the one ingestion service; nothing to store is no batch."""
+    if not records:
+        return IngestResult()
+    incoming = [
+        IncomingRecord(index=i, raw=json.dumps(record, sort_keys=True), data=record)
+        for i, record in enumerate(records)
+    ]
+    return ingest_records(bot, kind, incoming, source=source_name)
 
 
 def _counts(result):

@@ -9,7 +9,7 @@ class FreqtradeSource(models.Model):
     records (ingestion.freqtrade). One per bot; the sync job reads the enabled ones every minute.
 
     The position says where the next sync starts: trades after `last_trade_id`, plus the ones
-    still open at the last sync (`open_trade_ids`), since freqtrade updates an open trade in place
+    still open at the last sync (`open_trades`), since freqtrade updates an open trade in place
     until it closes. Changing the database resets it: trades are then read again from the first,
     and those already stored count as unchanged.
     """
@@ -44,10 +44,11 @@ class FreqtradeSource(models.Model):
     last_trade_id = models.PositiveBigIntegerField(
         default=0, help_text="The highest freqtrade trade id read so far."
     )
-    open_trade_ids = models.JSONField(
-        default=list,
+    open_trades = models.JSONField(
+        default=dict,
         blank=True,
-        help_text="freqtrade trades read while still open, read again until they close.",
+        help_text="freqtrade trades read while still open, read again until they close: "
+        "{trade id: digest of what was stored}, so an unchanged one is not sent again.",
     )
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_outcome = models.JSONField(

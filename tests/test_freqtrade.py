@@ -17,7 +17,7 @@ from ingestion.freqtrade import FREQTRADE_EXIT_REASONS, configure_source, sync_s
 from ingestion.freqtrade_db import FreqtradeDatabaseError, parse_db_url
 from kpis.calculations import INFINITY, MONEY_PLACES, RATE_PLACES
 from kpis.services import compute_kpis
-from tradeops.models import Fill, QuarantinedRecord, Trade
+from tradeops.models import Fill, IngestBatch, QuarantinedRecord, Trade
 
 FIXTURES = Path(__file__).parent / "fixtures" / "freqtrade"
 FIGURES = json.loads((FIXTURES / "freqtrade_figures.json").read_text())
@@ -140,13 +140,30 @@ def test_a_sync_is_incremental_and_idempotent(bot, source, freqtrade_db):
     rest = sync_source(source, now=NOW)
     assert rest["trades"]["accepted"] == 7
     source.refresh_from_db()
-    assert source.open_trade_ids == [11]
+    assert list(source.open_trades) == ["11"]
 
-    # Nothing new: only the open trade is read again, and it is unchanged.
+    # Nothing new: only the open trade is read again; as it was, it is not sent again (no batch).
+    batches = IngestBatch.objects.filter(bot=bot).count()
     again = sync_source(source, now=NOW)
-    assert again["trades_read"] == 1
-    assert again["trades"] == {"accepted": 0, "updated": 0, "unchanged": 1, "quarantined": 0}
-    assert again["fills"]["unchanged"] == 2
+    assert (again["trades_read"], again["open_as_before"]) == (1, 1)
+    assert (
+        again["trades"]
+        == again["fills"]
+        == {
+            "accepted": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "quarantined": 0,
+        }
+    )
+    assert IngestBatch.objects.filter(bot=bot).count() == batches
+
+    # Read again from the first trade (another database of the same trades), all is unchanged.
+    source.last_trade_id, source.open_trades = 0, {}
+    source.save()
+    reread = sync_source(source, now=NOW)
+    assert reread["trades"]["unchanged"] == 11 and reread["fills"]["unchanged"] == 27
+    assert Trade.objects.filter(bot=bot).count() == 11
 
     # The bot closes the open trade: the next sync updates it and stops watching it.
     with sqlite3.connect(freqtrade_db) as db:
@@ -172,7 +189,7 @@ def test_a_sync_is_incremental_and_idempotent(bot, source, freqtrade_db):
         Decimal("26.2395"),
     )
     source.refresh_from_db()
-    assert source.open_trade_ids == []
+    assert source.open_trades == {}
 
 
 @pytest.mark.django_db
