@@ -30,6 +30,7 @@ from integrity.models import ReleasePush, ReleaseWebhook
 from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
 from tests.factories import candidate
 from tests.test_admin_security import change_form_data
+from tradeops.audit import history
 from tradeops.encryption import decrypt
 from tradeops.models import JobRun, ReleaseChange
 from tradeops.roles import OPERATOR, VIEWER
@@ -313,6 +314,11 @@ def test_a_team_lead_sets_it_up_and_sees_the_secret_once_encrypted_at_rest(
     response = bot_page_post(lead, bot, httpserver.url_for("/other"))
     assert response.status_code == 302
     assert ReleaseWebhook.objects.get(bot=bot).secret == secret
+    audit = history(hook).values_list("action", "actor", "data")
+    assert list(audit) == [
+        ("set up", people["lead"].pk, {}),
+        ("changed", people["lead"].pk, {"url_changed": True}),
+    ]
 
 
 def test_a_new_secret_replaces_the_old_and_is_shown_once(bot, people, webhook):
