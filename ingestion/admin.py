@@ -78,7 +78,7 @@ class FreqtradeSourceAdmin(admin.ModelAdmin):
         source.save(update_fields=["enabled", "strategy_name", "param_spaces"])
         obj.pk = source.pk
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         for source in queryset.select_related("bot"):
             try:

@@ -19,7 +19,9 @@ How a freqtrade trade maps (DESIGN.md's Trade and Fill):
   `fee_close`. Not `fee_open_cost` / `fee_close_cost`: freqtrade records those for the first fill
   of each side only (no later DCA entry or partial exit) and `fee_open_cost` is on the stake
   after leverage, so they are not the fees in `close_profit_abs`.
-- gross P&L = net + fees + funding, so net = gross - fees - funding holds exactly.
+- gross P&L = net + fees + funding, so net = gross - fees - funding holds exactly. (In
+  freqtrade's margin mode its borrowing interest is in `close_profit_abs` too, and so in gross:
+  TradeOps has no interest field. Futures and spot have none.)
 - release: the release that was current for the bot when the trade opened (TradeOps' record of
   changes); none before the first change.
 - fills: price = the order's average (else its price), qty = the filled amount less any fee

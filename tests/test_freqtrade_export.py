@@ -231,3 +231,17 @@ def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(client, bot,
     assert response.status_code == 200
     assert "unsupported freqtrade database" in response.content.decode()
     assert not FreqtradeSource.objects.exists()
+
+
+def test_sync_now_is_for_who_may_change_the_source(client, bot, people):
+    configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    url = reverse("admin:ingestion_freqtradesource_changelist")
+    action = {"action": "sync_now", "_selected_action": [bot.pk]}
+
+    client.force_login(people["operator"])
+    client.post(url, action)
+    assert not Trade.objects.exists()
+
+    client.force_login(people["lead"])
+    client.post(url, action)
+    assert Trade.objects.filter(bot=bot).count() == 11
