@@ -3,10 +3,10 @@ freqtrade_figures.json: the statistics freqtrade itself computes for the closed 
 
 freqtrade is not a dependency of TradeOps; this runs in a throw-away venv. It was run as:
 
-    python3 -m venv /tmp/ftvenv && /tmp/ftvenv/bin/pip install freqtrade==2026.9
+    python3 -m venv /tmp/ftvenv && /tmp/ftvenv/bin/pip install freqtrade   # resolved to 2026.9
     /tmp/ftvenv/bin/python scripts/make_freqtrade_fixture.py
 
-(freqtrade 2026.9, Python 3.11). The trades are built the way the live bot builds them: a Trade,
+(freqtrade 2026.9, Python 3.11.7; pin `freqtrade==2026.9` to reproduce it). The trades are built the way the live bot builds them: a Trade,
 then each filled Order appended and passed to `Trade.update_trade`, funding fees set with
 `set_funding_fees` before an exit (the bot's funding update), so freqtrade computes every
 stored figure (open rate, amounts, close_profit_abs, funding_fees) itself. Futures on one
@@ -19,7 +19,8 @@ then `_generate_result_line` (the backtest summary row: profit total, wins/draws
 expectancy, profit factor, max drawdown absolute and relative to the account) and
 `generate_trading_stats`, plus `calculate_max_drawdown(relative=True)` (the largest relative
 fall, which the summary row does not report: it gives the relative fall at the largest absolute
-one) and the profit factor as freqtrade's RPC (`/profit`, Telegram) states it.
+one). `rpc_profit_factor` is the formula of freqtrade's RPC `/profit` (`_rpc_trade_statistics`:
+inf without losses) restated here, since calling the RPC needs a running bot and exchange.
 """
 
 import json
