@@ -321,6 +321,19 @@ def test_a_team_lead_sets_it_up_and_sees_the_secret_once_encrypted_at_rest(
     ]
 
 
+def test_a_bot_added_with_its_webhook_shows_the_secret_once(db, people):
+    lead = logged_in(people["lead"])
+    page = reverse("admin:tradeops_bot_add")
+    data = {**change_form_data(lead, page), "slug": "beta", "name": "Beta perps"}
+    data["release_webhook-0-url"] = "https://beta.example.com/push"
+
+    response = lead.post(page, data)
+
+    [(bot, secret)] = response.context["issued"]
+    assert bot.slug == "beta" and secret in response.content.decode()
+    assert ReleaseWebhook.objects.get(bot=bot).secret == secret
+
+
 def test_a_new_secret_replaces_the_old_and_is_shown_once(bot, people, webhook):
     lead = logged_in(people["lead"])
     response = lead.post(
