@@ -6,10 +6,11 @@ freqtrade is not a dependency of TradeOps; this runs in a throw-away venv. It wa
     python3 -m venv /tmp/ftvenv && /tmp/ftvenv/bin/pip install freqtrade   # resolved to 2026.9
     /tmp/ftvenv/bin/python scripts/make_freqtrade_fixture.py
 
-(freqtrade 2026.9, Python 3.11.7; pin `freqtrade==2026.9` to reproduce it). The trades are built the way the live bot builds them: a Trade,
-then each filled Order appended and passed to `Trade.update_trade`, funding fees set with
-`set_funding_fees` before an exit (the bot's funding update), so freqtrade computes every
-stored figure (open rate, amounts, close_profit_abs, funding_fees) itself. Futures on one
+(freqtrade 2026.9, Python 3.11.7; pin `freqtrade==2026.9` to reproduce it). The trades are
+built the way the live bot builds them: a Trade, then each filled Order appended and passed to
+`Trade.update_trade`, funding fees set with `set_funding_fees` before an exit (the bot's funding
+update), so freqtrade computes every stored figure (open rate, amounts, close_profit_abs,
+funding_fees) itself. Futures on one
 account, 1000 USDT starting balance: longs and shorts, leverage 1 to 10, DCA entries, partial
 exits (one trade still open after one), funding paid and received, and exit reasons from
 ExitType plus one custom exit reason ("unclog", which a strategy's custom_exit may return).
