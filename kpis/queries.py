@@ -80,7 +80,7 @@ ROLLUP_COLUMNS = {
     "longs": "longs",
     **{f"{part}_{sum_}": f"{part}_{sum_}" for part in COST_PARTS for sum_ in ("n", "drift", "abs")},
 }
-ROLLUP_KEYS = [*list(ROLLUP_COLUMNS)[:7], "unknown_exits", *list(ROLLUP_COLUMNS)[7:]]
+ROLLUP_KEYS = [*ROLLUP_COLUMNS, "unknown_exits"]
 
 
 def closes_by_day(window):
