@@ -26,7 +26,7 @@ from django.utils import timezone
 from integrity import delivery
 from integrity.delivery import SEND_TIMEOUT_SECONDS, DeliveryStatus
 from integrity.models import ReleasePush, ReleaseWebhook
-from tradeops.audit import record_audit
+from tradeops.audit import person, record_audit
 from tradeops.scheduling import enqueue
 
 Event = ReleasePush.Event
@@ -42,8 +42,9 @@ def new_secret():
 
 
 def set_up_release_push(bot, *, url, by, is_active=True, now=None):
-    """The bot's webhook, with a new secret. Returns (webhook, secret): the only time the secret
-    is readable outside the database, so the caller shows it once."""
+    """The bot's webhook, with a new secret; `by` a user or the name of a command. Returns
+    (webhook, secret): the only time the secret is readable outside the database, so the caller
+    shows it once."""
     now = now or timezone.now()
     secret = new_secret()
     with transaction.atomic():
@@ -53,7 +54,7 @@ def set_up_release_push(bot, *, url, by, is_active=True, now=None):
             is_active=is_active,
             secret=secret,
             secret_issued_at=now,
-            created_by=by,
+            created_by=person(by),
         )
         webhook.full_clean()
         webhook.save()
