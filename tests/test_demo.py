@@ -1,6 +1,7 @@
 """The demo dataset is deterministic, realistic, and goes through the real ingestion service."""
 
 import datetime
+import json
 
 import pytest
 from django.contrib.auth.models import User
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from demo.history import build_history
 from demo.scenario import DEMO_BOT
 from experiments.models import Experiment
+from experiments.triggers import evaluate_live_changes
 from integrity.models import AlertDelivery, IntegrityIncident
 from tradeops.models import (
     Bot,
@@ -19,6 +21,7 @@ from tradeops.models import (
     StabilizationWindow,
     Trade,
 )
+from tradeops.services import issue_api_token
 
 END = datetime.date(2026, 11, 1)
 
@@ -87,3 +90,29 @@ def test_load_demo_ingests_everything_and_quarantines_the_malformed(capsys):
 
     call_command("load_demo")
     assert "already loaded" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_trigger_firing_in_the_demo_shows_in_the_bots_next_config_pull(client):
+    call_command("load_demo", "--end-date", END.isoformat())
+    bot = Bot.objects.get(slug=DEMO_BOT)
+    token = issue_api_token(bot, label="the bot")
+    auth = {"Authorization": f"Bearer {token}"}
+    running = client.get("/api/v1/config", headers=auth)
+    assert running.status_code == 200 and running.json()["reason"] == "experiment"
+    experiment = Experiment.objects.get(bot=bot, status="running")
+    halted_at = experiment.started_at + datetime.timedelta(hours=1)
+
+    sent = client.post(
+        "/api/v1/ingest/health",
+        data=json.dumps([{"ts": halted_at.isoformat(), "kind": "state_change", "state": "HALT"}]),
+        content_type="application/json",
+        headers=auth,
+    )
+    evaluate_live_changes(now=halted_at + datetime.timedelta(minutes=1))
+    after = client.get("/api/v1/config", headers={**auth, "If-None-Match": running["ETag"]})
+
+    assert sent.status_code == 200 and sent.json()["accepted"] == 1
+    assert after.status_code == 200
+    assert after.json()["reason"] == "trigger"
+    assert after.json()["release"]["tag"] == "v1.4.0"  # the frozen baseline runs again
