@@ -7,8 +7,9 @@ and sends a heartbeat with the release it runs every `--heartbeat` seconds.
         --apply-after 420 --poll 10 --heartbeat 60
 
 An apply slower than the bot's drift grace (5 minutes by default, e.g. `--apply-after 420`)
-shows the config drift incident open, then resolve once it applies. Stop it with Ctrl-C; a stopped
-bot is a silent one after 15 minutes. Needs nothing but the standard library.
+shows the config drift incident open, then resolve once it applies. It stops after `--duration`
+seconds (an hour by default) or Ctrl-C; a stopped bot is a silent one after 15 minutes. Needs
+nothing but the standard library.
 """
 
 import argparse
@@ -41,9 +42,12 @@ def main():
     parser.add_argument("--poll", type=float, default=10, help="seconds between config pulls")
     parser.add_argument("--heartbeat", type=float, default=60, help="seconds between heartbeats")
     parser.add_argument("--running", default=None, help="the release tag it runs at the start")
+    parser.add_argument("--duration", type=float, default=3600, help="seconds before it stops")
     args = parser.parse_args()
     etag, running, pending, next_beat = None, args.running, None, 0.0
-    while True:
+    # Bounded, like any load on a server: it stops by itself.
+    stop_at = time.monotonic() + args.duration
+    while time.monotonic() < stop_at:
         status, new_etag, config = call(f"{args.url}/api/v1/config", args.token, etag=etag)
         if status == 200:
             etag, tag = new_etag, config["release"]["tag"]
