@@ -210,9 +210,10 @@ class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
         return (
             format_html_join(
                 "",
-                "<p><strong>{}</strong> by {} at {:%Y-%m-%d %H:%M} UTC: {}</p>",
+                # Dates formatted first: format_html_join escapes each value to text.
+                "<p><strong>{}</strong> by {} at {} UTC: {}</p>",
                 (
-                    (d.decision, d.decided_by, d.decided_at, d.rationale)
+                    (d.decision, d.decided_by, f"{d.decided_at:%Y-%m-%d %H:%M}", d.rationale)
                     for d in obj.decisions.select_related("decided_by")
                 ),
             )

@@ -113,6 +113,12 @@ def test_experiment_a_end_to_end_in_the_admin(baseline, people, lead, operator):
         ("decide", "short share not down"),
     ]
     assert experiment.decisions.get().scorecard["test"]["release"] == "v1.5.0-a"
+    decided = experiment.decisions.get()
+    page = text(operator.get(reverse("admin:experiments_experiment_change", args=[experiment.pk])))
+    assert (
+        f"<strong>rollback</strong> by operator at {decided.decided_at:%Y-%m-%d %H:%M} UTC: "
+        "short share not down"
+    ) in page
 
 
 def test_self_approval_is_refused_with_the_reason(baseline, people):
