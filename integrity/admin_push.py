@@ -69,11 +69,12 @@ class ReleaseWebhookInline(admin.StackedInline):
         pushes = webhook.pushes.select_related("change__release")[:RECENT_PUSHES]
         listed = format_html_join(
             "",
-            '<li><a href="{}">{:%Y-%m-%d %H:%M} {}</a>: {} ({} attempt(s))</li>',
+            # Dates formatted first: format_html_join escapes each value to text.
+            '<li><a href="{}">{} {}</a>: {} ({} attempt(s))</li>',
             (
                 (
                     reverse("admin:integrity_releasepush_change", args=[push.pk]),
-                    push.created_at,
+                    f"{push.created_at:%Y-%m-%d %H:%M}",
                     push.change.release.tag if push.change else push.event,
                     push.get_status_display(),
                     push.attempts,

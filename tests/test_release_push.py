@@ -397,3 +397,5 @@ def test_send_test_push_is_recorded_like_a_test_alert(bot, baseline, people, web
     assert listing.status_code == 200 and push in listing.context["cl"].result_list
     detail = operator.get(reverse("admin:integrity_releasepush_change", args=[push.pk]))
     assert "200" in detail.content.decode() and " ms" in detail.content.decode()
+    bot_page = operator.get(reverse("admin:tradeops_bot_change", args=[bot.pk])).content.decode()
+    assert f"{push.created_at:%Y-%m-%d %H:%M} {push.change.release.tag}</a>" in bot_page
