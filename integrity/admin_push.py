@@ -47,6 +47,10 @@ class ReleaseWebhookInline(admin.StackedInline):
     # Its pushes are history: turn it off rather than delete it.
     can_delete = False
 
+    def get_extra(self, request, obj=None, **kwargs):
+        # A blank webhook shown to who may not set one up reads as one set up and on.
+        return 1 if self.has_add_permission(request, obj) else 0
+
     def sees_url(self, request):
         return request.user.has_perm(CHANGE_RELEASE_PUSH)
 

@@ -399,3 +399,16 @@ def test_send_test_push_is_recorded_like_a_test_alert(bot, baseline, people, web
     assert "200" in detail.content.decode() and " ms" in detail.content.decode()
     bot_page = operator.get(reverse("admin:tradeops_bot_change", args=[bot.pk])).content.decode()
     assert f"{push.created_at:%Y-%m-%d %H:%M} {push.change.release.tag}</a>" in bot_page
+
+
+@pytest.mark.parametrize("role", [OPERATOR, VIEWER])
+def test_a_bot_without_a_webhook_shows_none_to_who_cannot_set_one_up(bot, people, role):
+    user = User.objects.create_user(f"someone-{role}", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+
+    page = logged_in(user).get(reverse(BOT_CHANGE, args=[bot.pk]))
+
+    (pushes,) = [f for f in page.context["inline_admin_formsets"] if f.opts.model is ReleaseWebhook]
+    assert list(pushes) == []
+    lead_page = logged_in(people["lead"]).get(reverse(BOT_CHANGE, args=[bot.pk]))
+    assert "release_webhook-0-url" in lead_page.content.decode()  # the lead can set one up
