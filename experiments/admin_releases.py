@@ -34,7 +34,7 @@ from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
 from tradeops.admin import pretty_json
 from tradeops.admin_actions import ServiceFormMixin, note_action
-from tradeops.models import ConfigRelease, StabilizationWindow
+from tradeops.models import Bot, ConfigRelease, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE, CAPTURE_BASELINE
 
 
@@ -43,11 +43,18 @@ def _spelled(value):
 
 
 class ReleaseCopyForm(forms.ModelForm):
-    """A new release: another release's params with edits (create_release validates them)."""
+    """A new release: another release's params with edits (create_release validates them), or a
+    bot's first release, whose edits are all its params."""
 
     refusal_field = "changes"  # a param's refusal shows on the edits
 
-    based_on = forms.ModelChoiceField(ConfigRelease.objects.select_related("bot"))
+    based_on = forms.ModelChoiceField(ConfigRelease.objects.select_related("bot"), required=False)
+    first_release_of = forms.ModelChoiceField(
+        Bot.objects.all(),
+        required=False,
+        help_text="Only for a bot without any release yet (leave 'based on' empty): its first "
+        "release, with all its params as the edits.",
+    )
     changes = forms.JSONField(
         initial=dict,
         help_text='{"param": new value}; null removes a param. Whole numbers bare, decimals as '
@@ -63,6 +70,20 @@ class ReleaseCopyForm(forms.ModelForm):
         if not isinstance(changes, dict):
             raise forms.ValidationError("an object of param: new value")
         return changes
+
+    def clean(self):
+        data = super().clean()
+        based_on, bot = data.get("based_on"), data.get("first_release_of")
+        if based_on is None and bot is None:
+            self.add_error("based_on", "a new release is a copy of one of the bot's releases")
+        elif based_on is not None and bot is not None:
+            self.add_error("first_release_of", "either a copy, or a bot's first release")
+        elif bot is not None and ConfigRelease.objects.filter(bot=bot).exists():
+            # Its history stays a chain of copies: the change from the last release is the diff.
+            self.add_error(
+                "first_release_of", f"{bot} has releases already: copy one of them (based on)"
+            )
+        return data
 
 
 class DraftReleaseForm(forms.ModelForm):
@@ -94,7 +115,8 @@ class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
     list_select_related = ["bot", "created_by", "approved_by"]
     form = DraftReleaseForm
     add_form = ReleaseCopyForm
-    add_fieldsets = [(None, {"fields": ["based_on", "changes", "tag", "git_commit", "notes"]})]
+    add_fields = ["based_on", "first_release_of", "changes", "tag", "git_commit", "notes"]
+    add_fieldsets = [(None, {"fields": add_fields})]
     readonly_fields = [
         "bot",
         "version",
@@ -126,6 +148,7 @@ class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
         data = form.cleaned_data
         return create_release(
             based_on=data["based_on"],
+            bot=data["first_release_of"],
             changes=data["changes"],
             tag=data["tag"],
             git_commit=data["git_commit"],

@@ -15,6 +15,7 @@ from tests.factories import draft, log_in_as, run_through, two_weeks
 from tradeops.audit import history
 from tradeops.models import ConfigRelease, ParamSpec, StabilizationWindow
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
+from tradeops.services import create_bot
 
 EXPERIMENTS = reverse("admin:experiments_experiment_changelist")
 RELEASES = reverse("admin:tradeops_configrelease_changelist")
@@ -273,3 +274,23 @@ def test_a_proposal_judges_readiness_once_and_stores_no_snapshot(baseline, opera
     assert judged == [baseline.bot]
     assert not KPISnapshot.objects.exists()
     assert [week["figures"]["trades"] for week in step.evidence["snapshots"]] == [21, 21]
+
+
+def test_a_new_bot_gets_its_first_release_in_the_admin(baseline, operator):
+    add = reverse("admin:tradeops_configrelease_add")
+    bot, _ = create_bot(slug="fresh")
+    params = '{"fib_proximity_bps": 18, "risk_per_trade_pct": "0.5"}'
+
+    nothing = operator.post(add, {"changes": params, "tag": "v1"})
+    both = operator.post(
+        add, {"based_on": baseline.pk, "first_release_of": bot.pk, "changes": params, "tag": "v1"}
+    )
+    operator.post(add, {"first_release_of": bot.pk, "changes": params, "tag": "v1"})
+    again = operator.post(add, {"first_release_of": bot.pk, "changes": params, "tag": "v2"})
+
+    assert "a copy of one of the bot's releases" in form_errors(nothing)["based_on"][0]
+    assert "either a copy, or a bot's first release" in form_errors(both)["first_release_of"][0]
+    first = ConfigRelease.objects.get(bot=bot)
+    assert (first.tag, first.version, first.is_approved) == ("v1", 1, False)
+    assert first.params == {"fib_proximity_bps": 18, "risk_per_trade_pct": "0.5"}
+    assert "has releases already" in form_errors(again)["first_release_of"][0]
