@@ -5,8 +5,10 @@ A heartbeat updates the bot's BotPulse in place (its last heartbeat, the release
 since when); it is stored as a HealthEvent only when the running release changes (the first
 heartbeat included), so the health event table holds the changes, not a row a minute. Every
 heartbeat is still accounted for in the ingest response: one that moves the pulse forward is
-`accepted`, one no newer than the last heard (a retry, or out of order) is `unchanged`, and one
-that reports a new release is stored and counted as any health event.
+`accepted`, one older than the last heard (out of order: a later one superseded it) or the same
+again (a retry) is `unchanged`, one stamped with the last heard moment but another release is a
+conflict (quarantined: the bot said two things of one moment), and one that reports a new
+release is stored and counted as any health event.
 """
 
 from tradeops.models import BotPulse, HealthKind
@@ -16,17 +18,23 @@ def take_heartbeats(bot, valid):
     """Apply the heartbeats among `valid` [(record, clean)] health records to the bot's pulse.
 
     Returns (the records to store as health events: the others and the heartbeats that changed
-    the running release, accepted, unchanged): the counts of the heartbeats kept on the pulse
-    only. Runs in the batch's transaction: the pulse row is locked until it commits.
+    the running release, accepted, unchanged, conflicts [(record, errors)]): the counts of the
+    heartbeats kept on the pulse only. Runs in the batch's transaction: the pulse row is locked
+    until it commits.
     """
     heartbeats = [item for item in valid if item[1]["kind"] == HealthKind.HEARTBEAT]
     if not heartbeats:
-        return valid, 0, 0
+        return valid, 0, 0, []
     to_store = [item for item in valid if item[1]["kind"] != HealthKind.HEARTBEAT]
     pulse = BotPulse.objects.select_for_update().filter(bot=bot).first()
     accepted = unchanged = 0
+    conflicts = []
     for item in sorted(heartbeats, key=lambda item: item[1]["ts"]):
         ts, release = item[1]["ts"], item[1]["running_release"]
+        if pulse is not None and ts == pulse.last_heartbeat_at and release != pulse.running_release:
+            said = f"{pulse.running_release} at {ts.isoformat()}"
+            conflicts.append((item[0], {"_conflict": f"the bot already reported {said}"}))
+            continue
         if pulse is not None and ts <= pulse.last_heartbeat_at:
             unchanged += 1
             continue
@@ -38,4 +46,4 @@ def take_heartbeats(bot, valid):
         pulse.last_heartbeat_at = ts
     # A first heartbeat racing another creates the row twice: the batch is retried (IntegrityError).
     pulse.save()
-    return to_store, accepted, unchanged
+    return to_store, accepted, unchanged, conflicts

@@ -371,6 +371,10 @@ def _health_rules(clean, errors):
         errors.setdefault("running_release", "required for a heartbeat: the release tag it runs")
     if clean.get("running_release") and "kind" in clean and not heartbeat:
         errors.setdefault("running_release", "only a heartbeat reports the running release")
+    # A heartbeat is kept on the bot's pulse, not stored: a state or detail on it would be lost.
+    for field, instead in (("state", "a state_change"), ("detail", "another health event")):
+        if heartbeat and clean.get(field):
+            errors.setdefault(field, f"a heartbeat carries no {field}: send it as {instead}")
 
 
 EQUITY_FIELDS = {

@@ -207,10 +207,11 @@ def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_b
     result = IngestResult()
     if kind == IngestKind.HEALTH:
         # Heartbeats are kept on the bot's pulse; only a change of release is a health event.
-        valid, result.accepted, result.unchanged = take_heartbeats(bot, valid)
+        valid, result.accepted, result.unchanged, conflicts = take_heartbeats(bot, valid)
+    else:
+        conflicts = []
     counters = {ACCEPTED: "accepted", UPDATED: "updated", UNCHANGED: "unchanged"}
     outcomes = WRITERS[kind]().apply(bot, valid)
-    conflicts = []
     for (record, _), outcome in zip(valid, outcomes, strict=True):
         if outcome.status == CONFLICT:
             conflicts.append((record, outcome.errors))

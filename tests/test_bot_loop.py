@@ -14,7 +14,7 @@ from integrity.jobs import watch_bot_loop_job
 from integrity.loop import watch_bot_loop
 from integrity.models import AlertChannel, IntegrityIncident
 from tests.factories import draft, ingest, run_through
-from tradeops.models import Bot, BotPulse, HealthEvent, JobRun
+from tradeops.models import Bot, BotPulse, HealthEvent, JobRun, QuarantinedRecord
 
 MINUTE = datetime.timedelta(minutes=1)
 
@@ -86,6 +86,37 @@ def test_only_a_heartbeat_reports_a_release_and_it_must(bot, record, field):
     result = ingest(bot, "health", {"ts": "2026-11-20T10:00:00Z", **record})
 
     assert result.quarantined == 1 and field in result.errors[0]["errors"]
+
+
+@pytest.mark.parametrize("field, value", [("state", "HALT"), ("detail", "all good")])
+def test_a_heartbeat_carries_nothing_it_would_lose(bot, field, value):
+    record = {"ts": "2026-11-20T10:00:00Z", "kind": "heartbeat", "running_release": "v1"}
+
+    result = ingest(bot, "health", {**record, field: value})
+
+    assert result.quarantined == 1 and field in result.errors[0]["errors"]
+    assert not BotPulse.objects.filter(bot=bot).exists()
+
+
+def test_another_release_for_a_moment_already_heard_is_a_conflict_kept_whole(bot):
+    moment = timezone.now() - MINUTE
+    beat(bot, moment)
+
+    again = beat(bot, moment, moment + MINUTE / 2, release="v1.5.0")
+    later = (moment + MINUTE).isoformat()
+    one_batch = ingest(
+        bot,
+        "health",
+        {"ts": later, "kind": "heartbeat", "running_release": "v2"},
+        {"ts": later, "kind": "heartbeat", "running_release": "v3"},
+    )
+
+    assert (again.accepted, again.quarantined) == (1, 1)  # the later one moves the pulse
+    assert "already reported v1.4.0" in again.errors[0]["errors"]["_conflict"]
+    assert (one_batch.accepted, one_batch.quarantined) == (1, 1)
+    assert "already reported v2" in one_batch.errors[0]["errors"]["_conflict"]
+    assert QuarantinedRecord.objects.filter(bot=bot, reason="conflict").count() == 2
+    assert BotPulse.objects.get(bot=bot).running_release == "v2"
 
 
 def test_a_heartbeat_through_the_api_is_accounted_for(client, bot_and_token):
