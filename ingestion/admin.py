@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from ingestion.freqtrade import configure_source, sync_source
-from ingestion.freqtrade_db import FreqtradeDatabaseError, parse_db_url
+from ingestion.freqtrade_db import FreqtradeDatabaseError, check_freqtrade_database, parse_db_url
 from ingestion.models import FreqtradeSource
 
 
@@ -18,8 +18,8 @@ class FreqtradeSourceForm(forms.ModelForm):
     def clean_db_url(self):
         url = self.cleaned_data["db_url"]
         try:
-            parse_db_url(url)
-        except ValueError as exc:
+            check_freqtrade_database(url)
+        except (ValueError, FreqtradeDatabaseError) as exc:
             raise forms.ValidationError(str(exc)) from None
         return url
 

@@ -70,7 +70,10 @@ class FreqtradeURL:
         if self.dialect == "sqlite":
             return f"sqlite:///{self.path}"
         info = self.conninfo
-        return f"postgresql://{info.get('user', '')}@{info.get('host', '')}/{info.get('dbname')}"
+        # Everything but the password: two sources on one host differ by port or database.
+        port = f":{info['port']}" if info.get("port") else ""
+        host = f"{info.get('host', '')}{port}"
+        return f"postgresql://{info.get('user', '')}@{host}/{info.get('dbname')}"
 
 
 def parse_db_url(url):
@@ -149,6 +152,12 @@ class FreqtradeDatabase:
             ) from None
         return [_typed(dict(zip(columns, row, strict=True))) for row in rows]
 
+    def check(self):
+        """Refuse a database that is not freqtrade's: its trades and orders tables, with the
+        columns a sync reads, are there (read, not a row)."""
+        for table, columns in (("trades", TRADE_COLUMNS), ("orders", ORDER_COLUMNS)):
+            self._rows(table, columns, "1 = 0", ())
+
     def trades(self, *, after_id, also_ids, limit):
         """Trades with an id above `after_id` (at most `limit`, by id), and those in `also_ids`
         (the ones still open at the last sync)."""
@@ -179,3 +188,11 @@ def _typed(row):
         if isinstance(value, datetime):
             row[name] = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return row
+
+
+def check_freqtrade_database(url):
+    """Open `url` read-only and check it is a freqtrade database, before it is kept: a mistyped
+    URL, or one naming another database, is refused with the reason (ValueError for a URL that
+    is not one, FreqtradeDatabaseError for the database)."""
+    with FreqtradeDatabase(url) as database:
+        database.check()

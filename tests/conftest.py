@@ -1,14 +1,19 @@
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from ingestion.freqtrade_db import ORDER_COLUMNS, TRADE_COLUMNS
 from tests.factories import PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
 from tradeops.roles import OPERATOR, TEAM_LEAD
@@ -121,3 +126,60 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+FREQTRADE_FIXTURE = Path(__file__).parent / "fixtures" / "freqtrade" / "tradesv3.sqlite"
+FREQTRADE_TYPES = {
+    "is_open": "boolean",
+    "is_short": "boolean",
+    "ft_is_open": "boolean",
+    "id": "integer",
+    "ft_trade_id": "integer",
+    "pair": "varchar(25)",
+    "exit_reason": "varchar(255)",
+    "strategy": "varchar(100)",
+    "ft_order_side": "varchar(25)",
+    "side": "varchar(25)",
+    "order_type": "varchar(50)",
+}
+FREQTRADE_TIMES = {
+    "open_date",
+    "close_date",
+    "order_date",
+    "order_filled_date",
+    "order_update_date",
+}
+
+
+@pytest.fixture
+def freqtrade_url(db):
+    """A freqtrade database on PostgreSQL: the fixture's rows with freqtrade's PostgreSQL column
+    types, in a database of their own (dropped afterwards); its URL as freqtrade names it."""
+    database = connection.settings_dict
+    name = f"{database['NAME']}_freqtrade"
+    server = {"host": database["HOST"], "port": database["PORT"], "user": database["USER"]}
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    source = sqlite3.connect(FREQTRADE_FIXTURE)
+    with psycopg.connect(**server, dbname=name) as target:
+        for table, columns in (("trades", TRADE_COLUMNS), ("orders", ORDER_COLUMNS)):
+            kinds = [
+                FREQTRADE_TYPES.get(c, "timestamp" if c in FREQTRADE_TIMES else "double precision")
+                for c in columns
+            ]
+            target.execute(
+                f"CREATE TABLE {table} ("
+                + ", ".join(f"{c} {k}" for c, k in zip(columns, kinds, strict=True))
+                + ")"
+            )
+            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            flags = [i for i, k in enumerate(kinds) if k == "boolean"]
+            marks = ", ".join(["%s"] * len(columns))
+            for row in rows:
+                row = [bool(v) if i in flags and v is not None else v for i, v in enumerate(row)]
+                target.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+    source.close()
+    yield f"postgresql+psycopg2://{server['user']}@{server['host']}:{server['port']}/{name}"
+    with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from experiments.releases import create_release
@@ -194,9 +195,12 @@ def test_the_job_syncs_every_enabled_source_and_fails_naming_an_unreadable_one(b
     assert JobRun.objects.filter(outcome=JobRun.Outcome.SUCCEEDED).count() == 1
 
 
-def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(client, bot, people):
+def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(
+    client, bot, people, freqtrade_url
+):
     client.force_login(people["lead"])
-    secret_url = "postgresql+psycopg2://ft:hunter2@db.local:5432/freqtrade"
+    # The form opens the database it is given; the test server trusts any password.
+    secret_url = freqtrade_url.replace("://postgres@", "://postgres:hunter2@")
     response = client.post(
         reverse("admin:ingestion_freqtradesource_add"),
         {
@@ -219,17 +223,34 @@ def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(cl
     for shown in (page, listing):
         assert shown.status_code == 200
         assert "hunter2" not in shown.content.decode()
-        assert "postgresql://ft@db.local/freqtrade" in shown.content.decode()
+        assert "postgresql://postgres@127.0.0.1:5432/" in shown.content.decode()
 
 
-def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(client, bot, people):
+@pytest.mark.parametrize(
+    "db_url, refusal",
+    [
+        ("mysql://x/y", "unsupported freqtrade database"),
+        ("sqlite:////no/such/tradesv3.sqlite", "no freqtrade database at"),
+        ("a text file", "cannot read trades"),
+        ("TradeOps' own database", "cannot read trades"),  # no freqtrade tables
+    ],
+)
+def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(
+    client, bot, people, db_url, refusal, tmp_path
+):
+    own = connection.settings_dict
+    if db_url == "a text file":
+        (tmp_path / "notes.txt").write_text("not a database")
+        db_url = f"sqlite:///{tmp_path / 'notes.txt'}"
+    elif db_url == "TradeOps' own database":
+        db_url = f"postgresql://{own['USER']}@{own['HOST']}:{own['PORT']}/{own['NAME']}"
     client.force_login(people["lead"])
     response = client.post(
         reverse("admin:ingestion_freqtradesource_add"),
-        {"bot": bot.pk, "db_url": "mysql://x/y", "enabled": "on", "param_spaces": "{}"},
+        {"bot": bot.pk, "db_url": db_url, "enabled": "on", "param_spaces": "{}"},
     )
     assert response.status_code == 200
-    assert "unsupported freqtrade database" in response.content.decode()
+    assert refusal in response.content.decode()
     assert not FreqtradeSource.objects.exists()
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ingestion.freqtrade import configure_source, sync_source
-from ingestion.freqtrade_db import FreqtradeDatabase, FreqtradeDatabaseError
+from ingestion.freqtrade_db import FreqtradeDatabaseError, check_freqtrade_database
 from ingestion.models import FreqtradeSource
 from tradeops.models import Bot
 
@@ -33,9 +33,8 @@ class Command(BaseCommand):
         now = timezone.now()
         if db_url:
             try:
-                # Opened once before it is kept: a mistyped URL does not replace a working one.
-                with FreqtradeDatabase(db_url):
-                    pass
+                # Checked before it is kept: a mistyped URL does not replace a working one.
+                check_freqtrade_database(db_url)
             except ValueError as exc:
                 raise CommandError(f"--db-url: {exc}") from None
             except FreqtradeDatabaseError as exc:
