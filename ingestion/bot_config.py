@@ -25,8 +25,10 @@ FREQTRADE = "freqtrade"
 
 
 def _etag(request):
-    etag = request.bot.config_etag
-    if etag is None or request.GET.get("format") != FREQTRADE:
+    etag, wanted = request.bot.config_etag, request.GET.get("format")
+    if wanted not in (None, FREQTRADE):
+        return None  # refused by the view (400), never "not modified"
+    if etag is None or wanted is None:
         return etag
     source = FreqtradeSource.objects.filter(bot=request.bot).first()
     shape = [source.strategy_name, source.param_spaces] if source else None

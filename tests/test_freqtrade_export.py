@@ -148,6 +148,9 @@ def test_a_param_without_a_known_space_refuses_the_file_naming_it(
 def test_no_strategy_name_or_no_source_refuses_and_a_bad_format_is_400(client, bot_and_token, live):
     assert "strategy name" in pull(client, bot_and_token[1]).json()["error"]
     assert pull(client, bot_and_token[1], format="yaml").status_code == 400
+    # Also with the current ETag: an unknown format is refused, never "not modified".
+    current = pull(client, bot_and_token[1], format=None)["ETag"]
+    assert pull(client, bot_and_token[1], current, format="yaml").status_code == 400
 
 
 def test_the_admin_action_downloads_an_approved_release(client, live, source, people):
