@@ -34,6 +34,19 @@ class FreqtradeSourceForm(forms.ModelForm):
         return spaces
 
 
+def sync_summary(outcome):
+    """A sync's outcome in words: its trade counts, why it failed, or why it was skipped."""
+    if "error" in outcome:
+        return f"failed {outcome['at'][:16]}: {outcome['error']}"
+    if "skipped" in outcome:
+        return f"skipped: {outcome['skipped']}"
+    trades = outcome.get("trades")
+    if not trades:
+        return "-"
+    counts = ", ".join(f"{count} {name}" for name, count in trades.items() if count)
+    return f"trades: {counts or 'nothing new'}"
+
+
 @admin.register(FreqtradeSource)
 class FreqtradeSourceAdmin(admin.ModelAdmin):
     form = FreqtradeSourceForm
@@ -61,13 +74,7 @@ class FreqtradeSourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="last sync")
     def outcome(self, source):
-        outcome = source.last_outcome or {}
-        if "error" in outcome:
-            return f"failed {outcome['at'][:16]}: {outcome['error']}"
-        trades = outcome.get("trades")
-        if not trades:
-            return "-"
-        return ", ".join(f"{count} {name}" for name, count in trades.items() if count) or "nothing"
+        return sync_summary(source.last_outcome or {})
 
     def save_model(self, request, obj, form, change):
         # configure_source: a new source's bot gets freqtrade's exit reasons; another database
@@ -86,4 +93,4 @@ class FreqtradeSourceAdmin(admin.ModelAdmin):
             except FreqtradeDatabaseError as exc:
                 self.message_user(request, f"{source.bot}: {exc}", messages.ERROR)
                 continue
-            self.message_user(request, f"{source.bot}: {outcome.get('trades', outcome)}")
+            self.message_user(request, f"{source.bot}: {sync_summary(outcome)}")

@@ -267,5 +267,9 @@ def test_sync_now_is_for_who_may_change_the_source(client, bot, people):
     assert not Trade.objects.exists()
 
     client.force_login(people["lead"])
-    client.post(url, action)
+    response = client.post(url, action, follow=True)
     assert Trade.objects.filter(bot=bot).count() == 11
+    said = [str(message) for message in response.context["messages"]]
+    assert said == [f"{bot}: trades: 11 accepted"]  # in words, not a dict
+    listed = client.get(url).content.decode()
+    assert "trades: 11 accepted" in listed
