@@ -183,6 +183,20 @@ def required_text(max_length):
     return convert
 
 
+def printable_text(max_length):
+    """Text shown as it is in titles and alert subjects (a release tag a bot reports): control
+    and direction characters (U+202E reverses what follows it) would show it as something else."""
+    base = text(max_length)
+
+    def convert(value):
+        value = base(value)
+        if not value.isprintable():
+            raise FieldError("must be printable text: no control or direction characters")
+        return value
+
+    return convert
+
+
 def choice(choices_class):
     allowed = list(choices_class.values)
 
@@ -359,7 +373,7 @@ HEALTH_FIELDS = {
     "kind": FieldSpec(choice(HealthEvent.Kind), required=True),
     "state": FieldSpec(choice(HealthEvent.State), default=""),
     "detail": FieldSpec(text(10_000), default=""),
-    "running_release": FieldSpec(text(100), default=""),
+    "running_release": FieldSpec(printable_text(100), default=""),
 }
 
 

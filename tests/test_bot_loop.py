@@ -88,6 +88,15 @@ def test_only_a_heartbeat_reports_a_release_and_it_must(bot, record, field):
     assert result.quarantined == 1 and field in result.errors[0]["errors"]
 
 
+def test_a_running_release_that_would_read_as_another_is_refused(bot):
+    record = {"ts": "2026-11-20T10:00:00Z", "kind": "heartbeat"}
+
+    result = ingest(bot, "health", {**record, "running_release": "v1.4.0\u202e0.5.1v"})
+
+    assert result.quarantined == 1
+    assert "printable" in result.errors[0]["errors"]["running_release"]
+
+
 @pytest.mark.parametrize("field, value", [("state", "HALT"), ("detail", "all good")])
 def test_a_heartbeat_carries_nothing_it_would_lose(bot, field, value):
     record = {"ts": "2026-11-20T10:00:00Z", "kind": "heartbeat", "running_release": "v1"}
