@@ -10,16 +10,9 @@ two to that.
 
 from decimal import Decimal
 
-from ingestion.records import (
-    _PLAIN_DECIMAL,
-    DECIMAL_PLACES,
-    MAX_DIGITS,
-    TRADE_FIELDS,
-    FieldError,
-    _parse_utc_timestamp,
-    _trade_rules,
-)
-from tradeops.models import Trade
+from ingestion.fields import _PLAIN_DECIMAL, FieldError, _parse_utc_timestamp
+from ingestion.records import TRADE_FIELDS, _trade_rules
+from tradeops.models import DECIMAL_PLACES, MAX_DIGITS, Trade
 
 _TRADE_KEYS = TRADE_FIELDS.keys()
 # Tuples, not sets: `in` compares, so an unhashable value is simply not a choice.

@@ -46,9 +46,8 @@ from django.db import transaction
 from ingestion.freqtrade_db import FreqtradeDatabase, FreqtradeDatabaseError
 from ingestion.models import FreqtradeSource
 from ingestion.parsing import IncomingRecord
-from ingestion.records import DECIMAL_PLACES
 from ingestion.services import IngestResult, ingest_records
-from tradeops.models import IngestKind, ReleaseChange
+from tradeops.models import DECIMAL_PLACES, IngestKind, ReleaseChange
 
 # freqtrade's ExitType values (freqtrade.enums.ExitType, 2026.9; "" is its "none"): the known
 # exit reasons a freqtrade bot gets when its source is configured. custom_exit's own strings are

@@ -2,7 +2,7 @@
 
 import datetime
 
-from ingestion import records
+from ingestion import fields
 from tests.factories import closed_trade, ingest
 from tradeops.models import (
     DecisionCount,
@@ -138,7 +138,7 @@ def test_state_change_needs_a_state(bot):
 def test_a_value_the_database_refuses_is_quarantined_and_the_rest_lands(bot, monkeypatch):
     # Validation loosened by hand, as if a rule were missing: the database's own refusal still
     # costs only the record, not the batch.
-    monkeypatch.setattr(records, "MAX_DIGITS", 40)
+    monkeypatch.setattr(fields, "MAX_DIGITS", 40)
     result = ingest(
         bot,
         "equity",
