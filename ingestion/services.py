@@ -17,6 +17,7 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ingestion.decision_events import count_decision_events
 from ingestion.fastpath import clean_trade
 from ingestion.heartbeats import take_heartbeats
 from ingestion.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
@@ -27,7 +28,7 @@ from ingestion.quarantine import (
     storable,
 )
 from ingestion.records import decision_event_key, latest_allowed_timestamp, validate_record
-from ingestion.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS, count_decision_events
+from ingestion.writers import ACCEPTED, CONFLICT, UNCHANGED, UPDATED, WRITERS
 from tradeops.models import IngestBatch, IngestKind, QuarantinedRecord, TokenFailure
 from tradeops.signals import records_refused
 
