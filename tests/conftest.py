@@ -4,8 +4,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+import django_rq
 import psycopg
 import pytest
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ingestion.freqtrade_db import ORDER_COLUMNS, TRADE_COLUMNS
-from tests.factories import PARAMS, log_in_as
+from tests.factories import FREQTRADE_DATABASE, PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
 from tradeops.roles import OPERATOR, TEAM_LEAD
 from tradeops.services import create_bot
@@ -128,7 +128,6 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
         server.wait(timeout=30)
 
 
-FREQTRADE_FIXTURE = Path(__file__).parent / "fixtures" / "freqtrade" / "tradesv3.sqlite"
 FREQTRADE_TYPES = {
     "is_open": "boolean",
     "is_short": "boolean",
@@ -161,7 +160,7 @@ def freqtrade_url(db):
     with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
-    source = sqlite3.connect(FREQTRADE_FIXTURE)
+    source = sqlite3.connect(FREQTRADE_DATABASE)
     with psycopg.connect(**server, dbname=name) as target:
         for table, columns in (("trades", TRADE_COLUMNS), ("orders", ORDER_COLUMNS)):
             kinds = [
@@ -183,3 +182,12 @@ def freqtrade_url(db):
     yield f"postgresql+psycopg2://{server['user']}@{server['host']}:{server['port']}/{name}"
     with psycopg.connect(**server, dbname="postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_queue():
+    """The real default RQ queue, empty before and after."""
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()

@@ -4,6 +4,7 @@ stored, the decision framework's cast. Fixtures stay in conftest.py."""
 import datetime
 import json
 from decimal import Decimal
+from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
@@ -160,3 +161,32 @@ def run_through(experiment, people, until="start"):
     if until == "approve":
         return experiment
     return experiment_services.start(experiment, by=people["operator"], note="deployed")
+
+
+# -- admin forms -------------------------------------------------------------------------------
+
+
+def change_form_data(client, url):
+    """What the change form would post back unchanged, its inlines' forms included."""
+    page = client.get(url)
+    inlines = [inline.formset for inline in page.context["inline_admin_formsets"]]
+    data = {}
+    for form in [page.context["adminform"].form, *(f for fs in inlines for f in fs.forms)]:
+        for name in form.fields:
+            value = form[name].value()
+            if value is True:
+                data[form.add_prefix(name)] = "on"  # a ticked checkbox, as a browser sends it
+            elif value not in (None, False):
+                data[form.add_prefix(name)] = value
+    for formset in inlines:
+        management = formset.management_form
+        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
+    return data
+
+
+# -- freqtrade: a database freqtrade wrote, and its own figures (scripts/make_freqtrade_fixture.py)
+
+FREQTRADE_FIXTURES = Path(__file__).parent / "fixtures" / "freqtrade"
+FREQTRADE_DATABASE = FREQTRADE_FIXTURES / "tradesv3.sqlite"
+FREQTRADE_FIGURES = json.loads((FREQTRADE_FIXTURES / "freqtrade_figures.json").read_text())
+FREQTRADE_NOW = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

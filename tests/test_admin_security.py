@@ -22,29 +22,10 @@ from django.urls import reverse
 from experiments.releases import create_release
 from integrity.models import AlertChannel
 from kpis.services import capture_baseline
-from tests.factories import AS_OF, at, draft, log_in_as, run_through, trade
+from tests.factories import AS_OF, at, change_form_data, draft, log_in_as, run_through, trade
 from tradeops.models import ConfigRelease
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 from tradeops.services import authenticate_bot_token
-
-
-def change_form_data(client, url):
-    """What the change form would post back unchanged, its inlines' forms included."""
-    page = client.get(url)
-    inlines = [inline.formset for inline in page.context["inline_admin_formsets"]]
-    data = {}
-    for form in [page.context["adminform"].form, *(f for fs in inlines for f in fs.forms)]:
-        for name in form.fields:
-            value = form[name].value()
-            if value is True:
-                data[form.add_prefix(name)] = "on"  # a ticked checkbox, as a browser sends it
-            elif value not in (None, False):
-                data[form.add_prefix(name)] = value
-    for formset in inlines:
-        management = formset.management_form
-        data.update({management.add_prefix(k): v for k, v in management.initial.items()})
-    return data
-
 
 # -- 12. what the bot runs changes only through the services ----------------------------------
 

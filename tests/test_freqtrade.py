@@ -8,7 +8,6 @@ import json
 import shutil
 import sqlite3
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,11 +16,11 @@ from ingestion.freqtrade import FREQTRADE_EXIT_REASONS, configure_source, sync_s
 from ingestion.freqtrade_db import FreqtradeDatabaseError, parse_db_url
 from kpis.calculations import INFINITY, MONEY_PLACES, RATE_PLACES
 from kpis.services import compute_kpis
+from tests.factories import FREQTRADE_DATABASE
+from tests.factories import FREQTRADE_FIGURES as FIGURES
+from tests.factories import FREQTRADE_NOW as NOW
 from tradeops.models import Fill, IngestBatch, QuarantinedRecord, Trade
 
-FIXTURES = Path(__file__).parent / "fixtures" / "freqtrade"
-FIGURES = json.loads((FIXTURES / "freqtrade_figures.json").read_text())
-NOW = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.UTC)
 # Every close of the fixture is in this window (2026-11-02 .. 11-06).
 AS_OF, DAYS = datetime.date(2026, 11, 7), 7
 
@@ -30,7 +29,7 @@ AS_OF, DAYS = datetime.date(2026, 11, 7), 7
 def freqtrade_db(tmp_path):
     """A copy of the fixture, so a test may change it as the bot would."""
     path = tmp_path / "tradesv3.sqlite"
-    shutil.copy(FIXTURES / "tradesv3.sqlite", path)
+    shutil.copy(FREQTRADE_DATABASE, path)
     return path
 
 

@@ -3,7 +3,6 @@ its own ETag and 304) and the releases' admin action; and the every-minute sync 
 
 import datetime
 import json
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -15,12 +14,11 @@ from ingestion.freqtrade import configure_source
 from ingestion.freqtrade_export import parameter_file
 from ingestion.jobs import FreqtradeSyncFailed, sync_freqtrade_sources
 from ingestion.models import FreqtradeSource
-from tests.factories import candidate
+from tests.factories import FREQTRADE_DATABASE, candidate
 from tradeops.models import ConfigRelease, JobRun, ParamSpec, Trade
 from tradeops.services import create_bot
 
 URL = "/api/v1/config"
-FIXTURE = Path(__file__).parent / "fixtures" / "freqtrade" / "tradesv3.sqlite"
 LIVE = datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC)
 # The strategy declares its parameters in these spaces (freqtrade allows its own, like "risk").
 SPACES = {
@@ -45,7 +43,7 @@ def live(baseline, people):
 
 @pytest.fixture
 def source(bot):
-    source = configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    source = configure_source(bot, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE)
     source.strategy_name = "FibZoneStrategy"
     source.param_spaces = SPACES
     source.save()
@@ -180,11 +178,11 @@ def test_the_admin_action_refuses_a_draft(client, live, source, people):
 
 @pytest.mark.django_db
 def test_the_job_syncs_every_enabled_source_and_fails_naming_an_unreadable_one(bot, tmp_path):
-    configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    configure_source(bot, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE)
     broken, _ = create_bot(slug="broken", name="Broken")
     configure_source(broken, f"sqlite:///{tmp_path}/gone.sqlite", now=LIVE)
     paused, _ = create_bot(slug="paused", name="Paused")
-    configure_source(paused, f"sqlite:///{FIXTURE}", now=LIVE, enabled=False)
+    configure_source(paused, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE, enabled=False)
 
     with pytest.raises(FreqtradeSyncFailed, match="broken: no freqtrade database"):
         sync_freqtrade_sources()
@@ -258,7 +256,7 @@ def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(
 
 
 def test_sync_now_is_for_who_may_change_the_source(client, bot, people):
-    configure_source(bot, f"sqlite:///{FIXTURE}", now=LIVE)
+    configure_source(bot, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE)
     url = reverse("admin:ingestion_freqtradesource_changelist")
     action = {"action": "sync_now", "_selected_action": [bot.pk]}
 

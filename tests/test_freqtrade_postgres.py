@@ -8,7 +8,7 @@ from django.db import connection
 
 from ingestion.freqtrade import configure_source, sync_source
 from ingestion.freqtrade_db import FreqtradeDatabase
-from tests.test_freqtrade import FIGURES, NOW
+from tests.factories import FREQTRADE_FIGURES, FREQTRADE_NOW
 from tradeops.models import Fill, Trade
 
 pytestmark = pytest.mark.skipif(
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_a_freqtrade_database_on_postgresql_syncs_like_its_sqlite_twin(bot, freqtrade_url):
-    source = configure_source(bot, freqtrade_url, now=NOW)
+    source = configure_source(bot, freqtrade_url, now=FREQTRADE_NOW)
 
-    outcome = sync_source(source, now=NOW)
+    outcome = sync_source(source, now=FREQTRADE_NOW)
 
     assert outcome["trades"]["accepted"] == 11 and outcome["fills"]["accepted"] == 27
     closed = Trade.objects.filter(bot=bot, status="closed")
     net = sum(trade.net_pnl for trade in closed)
-    assert abs(float(net) - FIGURES["profit_total_abs"]) < 1e-8
+    assert abs(float(net) - FREQTRADE_FIGURES["profit_total_abs"]) < 1e-8
     assert Fill.objects.filter(bot=bot, trade__isnull=True).count() == 0
 
 

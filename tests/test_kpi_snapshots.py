@@ -87,14 +87,6 @@ def test_daily_job_in_process_records_its_run_and_runs_once_per_day(bot):
     assert set(KPISnapshot.objects.values_list("window_days", flat=True)) == {7, 30}
 
 
-@pytest.fixture
-def redis_queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
-
-
 def run_worker_burst():
     django_rq.get_worker("default").work(burst=True)
 

@@ -28,8 +28,7 @@ from experiments.services import make_baseline
 from integrity.delivery import FIRST_RETRY
 from integrity.models import ReleasePush, ReleaseWebhook
 from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
-from tests.factories import candidate
-from tests.test_admin_security import change_form_data
+from tests.factories import candidate, change_form_data
 from tradeops.audit import history
 from tradeops.encryption import decrypt
 from tradeops.models import JobRun, ReleaseChange
@@ -48,14 +47,6 @@ def readme_verify_push():
     namespace = {}
     exec(code, namespace)
     return namespace["verify_push"]
-
-
-@pytest.fixture
-def redis_queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 import datetime
 
-import django_rq
-import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,14 +16,6 @@ from tradeops.roles import OPERATOR, TEAM_LEAD
 
 JOB = "experiments.jobs.refresh_scorecards"
 PAGE_QUERIES = 17  # session, user, permissions, the experiment and its relations, history
-
-
-@pytest.fixture
-def redis_queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
 
 
 def started_five_days_ago(baseline, people):
