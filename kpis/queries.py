@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, DecimalField, F, Q, Subquery, Sum
+from django.db.models import Count, F, Q, Subquery, Sum
 from django.db.models.functions import Abs, Coalesce, TruncDate
 
 from kpis.calculations import COST_PARTS
 from tradeops.models import DecisionCount, EquitySnapshot, Trade
 from tradeops.models.trading import DailyCloses
 
-MONEY = DecimalField(max_digits=30, decimal_places=12)
 ZERO = Decimal(0)
 
 
