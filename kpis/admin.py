@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from kpis import charts, reports
+from kpis import reports
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.registry import LABELS, figure_rows, format_figure
 from tradeops.admin import ReadOnlyAdmin, pretty_json
@@ -83,21 +83,15 @@ class BaselineReportAdmin(ReadOnlyAdmin):
         )
         if not self.has_view_permission(request, report):
             return super().change_view(request, object_id, form_url, extra_context)
-        daily = report.snapshot_30d.daily
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Baseline report: {report.release.tag} as of {report.as_of}",
             "report": report,
             "rows": reports.baseline_rows(report),
-            "charts": [
-                charts.equity_with_drawdown(daily),
-                charts.daily_pnl_bars(daily),
-                charts.side_mix_bars(daily),
-                charts.rejection_trend(daily),
-            ],
+            "charts": reports.baseline_charts(report),
             "exports": [(fmt.upper(), self._url("export", report, fmt)) for fmt in EXPORTS],
-            "coverage": report.snapshot_30d.figures.get("days_with_closes"),
+            "warnings": reports.coverage_warnings(report),
         }
         return TemplateResponse(request, "admin/kpis/baselinereport/report.html", context)
 

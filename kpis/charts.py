@@ -1,169 +1,153 @@
-"""Small inline SVG charts for the KPI pages: no JavaScript, no CDN, readable in any browser."""
+"""Charts for the admin pages: Chart.js drawing what Python describes, with a table beside it.
 
+The one API every page uses:
+
+    from kpis.charts import Series, bar_chart, line_chart
+
+    chart = line_chart(
+        "Top rejection reasons: daily share", days, [
+            ("no_liquidity", shares),                                  # (name, values)
+            Series("no_liquidity 30d", [base] * 7, dashed=True, same_color_as="no_liquidity"),
+        ],
+        y_format="percent", x_title="day (UTC)", y_title="share of rejections",
+    )
+
+`line_chart(title, x_labels, series, **options)` and `bar_chart(...)` take the same arguments
+and return a plain dict for the template (put it in the context as it is):
+
+- `x_labels`: the x axis, one label per point (usually ISO days).
+- `series`: a list of `(name, values)` or `Series(name, values, ...)`, one value per x label;
+  a value is an int, float, Decimal, decimal string or None (no value: the table shows "-",
+  a line runs on to the next point). Series options:
+  `dashed` (a reference line, e.g. a 30-day baseline), `same_color_as` (another series' name),
+  `shade_to` (another series' name: the area between the two is shaded, e.g. a drawdown under
+  the running peak), `color_by_sign` (bars: gains green, losses red).
+- `y_format`: "number" (1,234.5), "count" (whole numbers), "money" (1,234.56) or "percent"
+  (values are fractions: 0.25 is 25%). Ticks, hover values and the table all follow it.
+- `x_title`, `y_title`: the axis titles; `stacked`; `y_min`, `y_max` fix the y axis;
+  `empty_text`: what shows instead when no series has a value.
+
+A template shows it with `{% include "admin/includes/chart.html" with chart=chart %}`, and
+includes `admin/includes/chart_assets.html` once in its `extrahead` block (the chart library,
+`kpis/static/kpis/charts.js` and its CSS). The include puts the chart's data on the page with
+`json_script` (the Content-Security-Policy allows no inline script), a canvas that charts.js
+draws on, and the same figures as a table for screen readers, tests and pages without scripts.
+"""
+
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.utils.html import format_html, format_html_join
+from kpis.registry import money, percent
 
-WIDTH, HEIGHT, PAD = 640, 200, 36
-COLORS = ["#417690", "#e0823d", "#5b9e4d", "#b0413e", "#7d5ba6", "#999999"]
+# The admin's blue, then colours told apart also by people with red-green colour blindness.
+PALETTE = ["#417690", "#e0823d", "#7d5ba6", "#3a9e8f", "#b0413e", "#8c7a3e", "#999999"]
 
-
-def _n(value):
-    return f"{value:.1f}"
-
-
-def _scale(values, low=None, high=None):
-    low = min(values) if low is None else low
-    high = max(values) if high is None else high
-    span = (high - low) or 1.0
-    return lambda v: HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD)
+TABLE_FORMATS = {
+    "number": lambda v: f"{v:,.1f}",
+    "count": lambda v: f"{v:,.0f}",
+    "money": money,
+    "percent": percent,
+}
 
 
-def _x(count):
-    step = (WIDTH - 2 * PAD) / max(count - 1, 1)
-    return lambda i: PAD + i * step
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: list = field(default_factory=list)
+    dashed: bool = False
+    same_color_as: str | None = None
+    shade_to: str | None = None
+    color_by_sign: bool = False
 
 
-def _frame(title, body, legend=()):
-    """The chart box: title, baseline, body, and a legend of (label, colour) under the axis."""
-    keys = format_html_join(
-        "",
-        '<tspan fill="{}" dx="10">■</tspan><tspan dx="3">{}</tspan>',
-        ((colour, label) for label, colour in legend),
-    )
-    return format_html(
-        '<svg viewBox="0 0 {} {}" width="100%" role="img" aria-label="{}" class="kpi-chart">'
-        '<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>'
-        '<text x="{}" y="{}" font-size="11">{}</text>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ccc"/>{}</svg>',
-        WIDTH,
-        HEIGHT + 18,
-        title,
-        PAD,
-        title,
-        PAD - 10,
-        HEIGHT + 12,
-        keys,
-        PAD,
-        HEIGHT - PAD,
-        WIDTH - PAD,
-        HEIGHT - PAD,
-        body,
-    )
+def line_chart(title, x_labels, series, **options):
+    return _chart("line", title, x_labels, series, **options)
 
 
-def _axis_labels(days, low, high, fmt="{:,.0f}"):
-    x = _x(len(days))
-    ends = [(0, days[0]), (len(days) - 1, days[-1])] if days else []
-    return format_html_join(
-        "",
-        '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
-        ((_n(x(i)), HEIGHT - PAD + 14, day) for i, day in ends),
-    ) + format_html(
-        '<text x="2" y="{}" font-size="10">{}</text><text x="2" y="{}" font-size="10">{}</text>',
-        PAD,
-        fmt.format(high),
-        HEIGHT - PAD,
-        fmt.format(low),
-    )
+def bar_chart(title, x_labels, series, **options):
+    return _chart("bar", title, x_labels, series, **options)
 
 
-def equity_with_drawdown(daily):
-    """End-of-day equity, with the fall from its running peak shaded."""
-    points = [(d["day"], float(Decimal(d["equity"]))) for d in daily if d["equity"] is not None]
-    if len(points) < 2:
-        return format_html("<p>{}</p>", "No equity curve: no equity snapshots, no start equity.")
-    days, values = zip(*points, strict=True)
-    low, high = min(values), max(values)
-    x, y = _x(len(values)), _scale(values, low, high)
-    peaks, running = [], values[0]
-    for value in values:
-        running = max(running, value)
-        peaks.append(running)
-    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-    shade = " ".join(f"{x(i):.1f},{y(p):.1f}" for i, p in enumerate(peaks))
-    shade += " " + " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(values))))
-    body = format_html(
-        '<polygon points="{}" fill="#b0413e" fill-opacity="0.25"/>'
-        '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>{}',
-        shade,
-        line,
-        COLORS[0],
-        _axis_labels(days, low, high),
-    )
-    return _frame(
-        "Equity (end of day) and drawdown", body, [("equity", COLORS[0]), ("drawdown", COLORS[3])]
-    )
+def _chart(
+    kind,
+    title,
+    x_labels,
+    series,
+    *,
+    y_format="number",
+    x_title="",
+    y_title="",
+    stacked=False,
+    y_min=None,
+    y_max=None,
+    empty_text="Nothing to chart in this window.",
+):
+    if y_format not in TABLE_FORMATS:
+        raise ValueError(f"y_format {y_format!r} is not one of {', '.join(TABLE_FORMATS)}")
+    x_labels = [str(label) for label in x_labels]
+    series = [item if isinstance(item, Series) else Series(*item) for item in series]
+    names = [s.name for s in series]
+    for s in series:
+        if len(s.values) != len(x_labels):
+            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(x_labels)}")
+        for other in (s.same_color_as, s.shade_to):
+            if other is not None and other not in names:
+                raise ValueError(f"series {s.name!r} names {other!r}, which is not a series")
+        if s.same_color_as and series[names.index(s.same_color_as)].same_color_as:
+            raise ValueError(f"series {s.name!r}: {s.same_color_as!r} has no colour of its own")
+    values = [[_number(v) for v in s.values] for s in series]
+    return {
+        "title": title,
+        "has_data": any(v is not None for column in values for v in column),
+        "empty_text": empty_text,
+        "data": {
+            "kind": kind,
+            "title": title,
+            "x_labels": x_labels,
+            "x_title": x_title,
+            "y_title": y_title,
+            "y_format": y_format,
+            "stacked": stacked,
+            "y_min": y_min,
+            "y_max": y_max,
+            "series": [
+                {
+                    "name": s.name,
+                    "values": column,
+                    "color": color,
+                    "dashed": s.dashed,
+                    "shade_to": None if s.shade_to is None else names.index(s.shade_to),
+                    "color_by_sign": s.color_by_sign,
+                }
+                for s, column, color in zip(series, values, _colors(series), strict=True)
+            ],
+        },
+        "table": {
+            "head": [x_title or "", *names],
+            "rows": [
+                [label, *(_text(y_format, s.values[i]) for s in series)]
+                for i, label in enumerate(x_labels)
+            ],
+        },
+    }
 
 
-def daily_pnl_bars(daily):
-    values = [float(Decimal(d["net_pnl"])) for d in daily]
-    if not values:
-        return ""
-    low, high = min(0.0, *values), max(0.0, *values)
-    y = _scale(values, low, high)
-    width = (WIDTH - 2 * PAD) / len(values)
-    bars = format_html_join(
-        "",
-        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
-        (
-            (
-                _n(PAD + i * width),
-                _n(min(y(v), y(0))),
-                _n(max(width - 1, 1)),
-                _n(abs(y(v) - y(0))),
-                COLORS[2] if v >= 0 else COLORS[3],
-                d["day"],
-                f"{v:,.2f}",
-            )
-            for i, (d, v) in enumerate(zip(daily, values, strict=True))
-        ),
-    )
-    return _frame("Daily net P&L", bars + _axis_labels([d["day"] for d in daily], low, high))
+def _colors(series):
+    """The palette in order, but a series drawn `same_color_as` another takes that one's."""
+    own = {}
+    for s in series:
+        if s.same_color_as is None:
+            own[s.name] = PALETTE[len(own) % len(PALETTE)]
+    return [own[s.same_color_as or s.name] for s in series]
 
 
-def side_mix_bars(daily):
-    width = (WIDTH - 2 * PAD) / max(len(daily), 1)
-    y = _scale([0.0, 1.0], 0.0, 1.0)
-    rows = []
-    for i, d in enumerate(daily):
-        if d["long_share"] is None:
-            continue
-        split, left, bar = y(d["long_share"]), PAD + i * width, max(width - 1, 1)
-        rows.append((_n(left), _n(split), _n(bar), _n(y(0) - split), COLORS[0]))
-        rows.append((_n(left), _n(y(1)), _n(bar), _n(split - y(1)), COLORS[1]))
-    bars = format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', rows)
-    days = [d["day"] for d in daily]
-    return _frame(
-        "Side mix of closes",
-        bars + _axis_labels(days, 0, 100, "{:.0f}%"),
-        [("long", COLORS[0]), ("short", COLORS[1])],
-    )
+def _number(value):
+    """A JSON number for the chart: money arrives as Decimal or decimal strings."""
+    if value is None:
+        return None
+    return int(value) if isinstance(value, int) else float(Decimal(str(value)))
 
 
-def rejection_trend(daily):
-    reasons = sorted({reason for d in daily for reason in d["rejections"]})
-    if not reasons:
-        return ""
-    all_counts = [d["rejections"].get(r, 0) for d in daily for r in reasons]
-    x, y = _x(len(daily)), _scale(all_counts, 0, max(all_counts))
-    lines = format_html_join(
-        "",
-        '<polyline points="{}" fill="none" stroke="{}" stroke-width="1.5"/>',
-        (
-            (
-                " ".join(
-                    f"{x(i):.1f},{y(d['rejections'].get(reason, 0)):.1f}"
-                    for i, d in enumerate(daily)
-                ),
-                COLORS[n % len(COLORS)],
-            )
-            for n, reason in enumerate(reasons)
-        ),
-    )
-    days = [d["day"] for d in daily]
-    return _frame(
-        "Rejections per day by reason",
-        lines + _axis_labels(days, 0, max(all_counts)),
-        [(reason, COLORS[n % len(COLORS)]) for n, reason in enumerate(reasons)],
-    )
+def _text(y_format, value):
+    """The figure as people read it, from the exact value (money stays Decimal)."""
+    return "-" if value is None else TABLE_FORMATS[y_format](Decimal(str(value)))

@@ -3,7 +3,9 @@
 import csv
 import io
 import json
+from decimal import Decimal
 
+from kpis.charts import Series, bar_chart, line_chart
 from kpis.registry import FIGURE_KEYS, KPIS
 
 
@@ -11,6 +13,93 @@ def baseline_rows(report):
     """[(label, 7d, 30d)] for every KPI in the registry's order, for reading."""
     seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
     return [(kpi.label, kpi.format(seven[kpi.key]), kpi.format(thirty[kpi.key])) for kpi in KPIS]
+
+
+def coverage_warnings(report):
+    """A warning for each window in which the release closed trades on fewer days than the
+    window holds: per-day figures divide by the window's length, as the formula says."""
+    warnings = []
+    for snapshot in (report.snapshot_7d, report.snapshot_30d):
+        covered, days = snapshot.figures.get("days_with_closes"), snapshot.window_days
+        if covered is not None and covered < days:
+            warnings.append(
+                f"The {days}d window has closes on {covered} of its {days} days: its per-day "
+                f"figures divide by {days}, so they understate a release that was live for less."
+            )
+    return warnings
+
+
+def baseline_charts(report):
+    """The 30d window day by day: equity and drawdown, net P&L, side mix, rejections."""
+    daily = report.snapshot_30d.daily
+    days = [d["day"] for d in daily]
+    axis = {"x_title": "day (UTC)"}
+    equity = [d["equity"] for d in daily]
+    reasons = sorted({reason for d in daily for reason in d["rejections"]})
+    return [
+        line_chart(
+            "Equity (end of day) and drawdown",
+            days,
+            [
+                ("equity", equity),
+                Series(
+                    "running peak (shaded: drawdown)",
+                    _running_peak(equity),
+                    dashed=True,
+                    shade_to="equity",
+                ),
+            ],
+            y_format="money",
+            y_title="equity",
+            empty_text="No equity curve: no equity snapshots, no start equity.",
+            **axis,
+        ),
+        bar_chart(
+            "Daily net P&L",
+            days,
+            [Series("net P&L", [d["net_pnl"] for d in daily], color_by_sign=True)],
+            y_format="money",
+            y_title="net P&L",
+            **axis,
+        ),
+        bar_chart(
+            "Side mix of closes",
+            days,
+            [
+                ("long", [d["long_share"] for d in daily]),
+                ("short", [_complement(d["long_share"]) for d in daily]),
+            ],
+            y_format="percent",
+            y_title="share of closes",
+            stacked=True,
+            y_min=0,
+            y_max=1,
+            empty_text="No closes in this window.",
+            **axis,
+        ),
+        line_chart(
+            "Rejections per day by reason",
+            days,
+            [(reason, [d["rejections"].get(reason, 0) for d in daily]) for reason in reasons],
+            y_format="count",
+            y_title="rejections",
+            empty_text="No rejections in this window.",
+            **axis,
+        ),
+    ]
+
+
+def _running_peak(equity):
+    peaks, peak = [], None
+    for value in equity:
+        if value is not None:
+            peak = value if peak is None else max(peak, value, key=Decimal)
+        peaks.append(None if value is None else peak)
+    return peaks
+
+
+def _complement(share):
+    return None if share is None else round(1 - share, 6)
 
 
 def _title(report):
@@ -24,6 +113,7 @@ def as_markdown(report):
         f"Release {report.release.tag} (git {report.release.git_commit or 'n/a'}); captured "
         f"{report.captured_at:%Y-%m-%d %H:%M} UTC by {report.captured_by or 'n/a'}.",
         "",
+        *(f"> **Warning:** {warning}\n" for warning in coverage_warnings(report)),
         "| KPI | 7d | 30d |",
         "|---|---|---|",
         *(f"| {label} | {seven} | {thirty} |" for label, seven, thirty in baseline_rows(report)),

@@ -74,7 +74,9 @@ def test_viewer_reads_the_report_with_charts_and_exports(client, release):
     ]
     positions = [html.index(label) for label in labels]
     assert positions == sorted(positions)  # the plan's template order
-    assert html.count("<svg") >= 3
+    # P&L and side mix drawn; no equity snapshots, start equity or decisions for the others.
+    assert html.count("<canvas") == 2
+    assert "No equity curve" in html and "No rejections in this window." in html
     assert "Daily net P&amp;L" in html
 
     url = reverse("admin:kpis_baselinereport_export", args=[report.pk, "json"])
