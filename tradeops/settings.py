@@ -13,6 +13,7 @@ import datetime
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,12 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env("DEBUG")
 # Only a debug install may run with the built-in development key.
-SECRET_KEY = env("SECRET_KEY") if not DEBUG else env("SECRET_KEY", default="dev-only-insecure-key")
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "Set the SECRET_KEY environment variable (production), or DEBUG=True for the demo: "
+        f"`make demo` writes it to {BASE_DIR / '.env'}, which every manage.py command reads"
+    )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
