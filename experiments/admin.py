@@ -27,6 +27,7 @@ from experiments.triggers import evaluate_rollback_triggers
 from kpis.registry import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin
 from tradeops.admin_actions import NoteForm, ServiceFormMixin, note_action, refusal
+from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 from tradeops.scheduling import enqueue
@@ -101,7 +102,9 @@ class ExperimentForm(forms.ModelForm):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
+class ExperimentAdmin(
+    LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
+):
     list_display = [
         "name",
         "bot",

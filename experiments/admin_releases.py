@@ -34,6 +34,7 @@ from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
 from tradeops.admin import pretty_json
 from tradeops.admin_actions import ServiceFormMixin, note_action
+from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot, ConfigRelease, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE, CAPTURE_BASELINE
 
@@ -97,7 +98,7 @@ class DraftReleaseForm(forms.ModelForm):
 
 
 @admin.register(ConfigRelease)
-class ConfigReleaseAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
+class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
     list_display = [
         "tag",
         "bot",
@@ -289,7 +290,9 @@ class FreezeForm(forms.ModelForm):
 
 
 @admin.register(StabilizationWindow)
-class StabilizationWindowAdmin(ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
+class StabilizationWindowAdmin(
+    LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, admin.ModelAdmin
+):
     list_display = ["bot", "starts_at", "ends_at", "in_force", "exit_criteria", "created_by"]
     list_filter = ["bot"]
     list_select_related = ["bot", "created_by"]

@@ -10,6 +10,7 @@ from experiments import scaling
 from experiments.admin_history import WatchedChangeMixin
 from experiments.models import ScalingStep
 from tradeops.admin_actions import ServiceFormMixin, note_action
+from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import ParamSpec
 from tradeops.roles import APPROVE_SCALING, ROLL_BACK_SCALING
 
@@ -32,7 +33,9 @@ class ScalingProposalForm(forms.ModelForm):
 
 
 @admin.register(ScalingStep)
-class ScalingStepAdmin(ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin):
+class ScalingStepAdmin(
+    LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
+):
     list_display = [
         "bot",
         "param",

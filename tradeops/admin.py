@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
+from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.admin_lists import ExitReasonFilter, LongListAdmin, ReleaseFilter, date_filter
 from tradeops.models import (
     ApiToken,
@@ -59,7 +60,7 @@ def decimal_column(field, description=None, formatter=plain_decimal):
     return column
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
     """What the bot reports is evidence: nobody edits or deletes it from the admin."""
 
     def has_add_permission(self, request):
