@@ -7,6 +7,7 @@ the same day does nothing.
 
 from rq import cron
 
+from cadence.jobs import refresh_trigger_headroom_job, send_daily_digests
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
@@ -40,3 +41,8 @@ cron.register(evaluate_triggers_job, queue_name="default", cron="*/15 * * * *")
 cron.register(refresh_scorecards, queue_name="default", cron="*/15 * * * *")
 # freqtrade bots' databases (their enabled freqtrade sources): new and still-open trades.
 cron.register(sync_freqtrade_sources, queue_name="default", cron="* * * * *")
+# The operating cadence: each bot's daily digest at its digest hour (queued once a day per
+# channel; this also retries), covered by the missed-schedule watch; and the trigger headroom the
+# command center shows, as often as the triggers are evaluated.
+cron.register(send_daily_digests, queue_name="default", cron="*/5 * * * *")
+cron.register(refresh_trigger_headroom_job, queue_name="default", cron="*/15 * * * *")

@@ -18,6 +18,7 @@ from demo.history import (
     as_records,
     build_history,
 )
+from demo.reviews import load_reviews
 from experiments import services
 from experiments.plan import draft_from_plan
 from experiments.releases import approve_release, create_release, freeze_config
@@ -192,6 +193,7 @@ def load_demo(end_date=None, days=45):
     _run_experiment_a(bot, experiment, lead, operator, started)
     _capture_kpis(bot, end_date)
     _integrity(bot)
+    load_reviews(bot, end_date, DEMO_USERS[0][0], DEMO_USERS[1][0])
     return summary
 
 

@@ -57,8 +57,9 @@ def consecutive_daily_losses(subject, now):
     return None
 
 
-def avg_loss_deterioration(subject, now):
-    """Average loss per losing trade of the candidate, against the baseline's frozen at approval."""
+def avg_loss_worsening(subject, now):
+    """(the tested release's avg loss per losing trade, the baseline's frozen at approval, how
+    much worse as a fraction, the window's days), or None without a baseline figure or a loss."""
     baseline = subject.triggers.get("baseline_avg_loss")
     if baseline is None or float(baseline) == 0:
         return None
@@ -70,6 +71,15 @@ def avg_loss_deterioration(subject, now):
     if test is None:
         return None
     worse = (abs(float(test)) - abs(float(baseline))) / abs(float(baseline))
+    return test, baseline, worse, days
+
+
+def avg_loss_deterioration(subject, now):
+    """Average loss per losing trade of the candidate, against the baseline's frozen at approval."""
+    worsening = avg_loss_worsening(subject, now)
+    if worsening is None:
+        return None
+    test, baseline, worse, days = worsening
     if worse <= subject.triggers["avg_loss_deterioration"]:
         return None
     return {

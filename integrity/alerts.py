@@ -129,18 +129,21 @@ def send_test_alerts(channel, *, user=None):
 
 def deliver(alert, now=None):
     """Claim and send one alert delivery; record the attempt. Returns it as stored."""
-    return delivery.deliver(alert, _send, now)
+    return delivery.deliver(alert, send_to_channel, now)
 
 
 def deliver_due_alerts(now=None):
-    return delivery.deliver_due(AlertDelivery.objects.select_related("channel"), _send, now)
+    return delivery.deliver_due(
+        AlertDelivery.objects.select_related("channel"), send_to_channel, now
+    )
 
 
 _HTTP_CODE = re.compile(r"error=(\d{3})")
 
 
-def _send(alert):
-    """(response code or None, error text or '') for one attempt."""
+def send_to_channel(alert):
+    """(response code or None, error text or '') for one attempt of a message with a `channel`,
+    a `title` and a `body` (an alert, or another app's message to the same channels)."""
     channel = alert.channel
     if channel.kind == AlertChannel.Kind.EMAIL:
         recipients = [address.strip() for address in channel.target.split(",") if address.strip()]

@@ -20,7 +20,9 @@ import datetime
 import logging
 import time
 
+from django.conf import settings
 from django.db.models import Min
+from django.utils.module_loading import import_string
 from django.utils import timezone
 
 from integrity.alerts import deliver_due_alerts
@@ -140,6 +142,10 @@ def watch_schedules(now=None):
         # Keyed by job alone: from before the watch looked per day, superseded by the day keys.
         if incident.key in done or ":" not in incident.key:
             resolve_incident(incident)
+    # The watches of schedules kept by apps above this one (the daily digest), named in the
+    # settings so this app imports none of them.
+    for watch in settings.SCHEDULE_WATCHES:
+        import_string(watch)(now)
     return incidents
 
 

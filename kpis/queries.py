@@ -225,3 +225,47 @@ def daily_decisions(window):
         .annotate(count=Sum("count"))
         .order_by("day", "outcome", "reason")
     )
+
+
+def closes_per_bot_day(bots, first_day, last_day):
+    """{(bot id, day): (closes, net P&L)} for the UTC days first_day..last_day of several bots in
+    one query: from the daily rollup on PostgreSQL, from the closes on the SQLite default."""
+    if connection.vendor == "postgresql":
+        rows = (
+            DailyCloses.objects.filter(bot__in=bots, day__gte=first_day, day__lte=last_day)
+            .values("bot", "day")
+            .annotate(closes=Sum("trades"), net=Sum("net_pnl"))
+            .filter(closes__gt=0)
+            .values_list("bot", "day", "closes", "net")
+        )
+    else:
+        start = Window(None, 0, first_day).end
+        end = Window(None, 0, last_day + datetime.timedelta(days=1)).end
+        rows = (
+            Trade.objects.filter(
+                bot__in=bots, status=Trade.Status.CLOSED, closed_at__gte=start, closed_at__lt=end
+            )
+            .annotate(day=TruncDate("closed_at", tzinfo=datetime.UTC))
+            .values("bot", "day")
+            .annotate(closes=Count("id"), net=Sum("net_pnl"))
+            .values_list("bot", "day", "closes", "net")
+        )
+    return {(bot, day): (closes, net) for bot, day, closes, net in rows}
+
+
+def exit_reasons_per_bot(bots, since, until):
+    """{bot id: {exit reason: closes}} for the closes in (since, until] of several bots, in one
+    query (the 24 h the unknown-exit check looks at)."""
+    rows = (
+        Trade.objects.filter(
+            bot__in=bots, status=Trade.Status.CLOSED, closed_at__gt=since, closed_at__lte=until
+        )
+        .values("bot", "exit_reason")
+        .annotate(closes=Count("id"))
+        .values_list("bot", "exit_reason", "closes")
+        .order_by()
+    )
+    reasons = {}
+    for bot, reason, closes in rows:
+        reasons.setdefault(bot, {})[reason] = closes
+    return reasons

@@ -139,6 +139,8 @@ def test_the_cron_config_schedules_every_job():
         "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",
         "experiments.jobs.refresh_scorecards": "*/15 * * * *",
         "ingestion.jobs.sync_freqtrade_sources": "* * * * *",
+        "cadence.jobs.send_daily_digests": "*/5 * * * *",
+        "cadence.jobs.refresh_trigger_headroom_job": "*/15 * * * *",
     }
 
 

@@ -30,10 +30,6 @@ from tradeops.models import (
 from tradeops.roles import ISSUE_TOKENS, QUEUE_DASHBOARD, REVOKE_TOKENS
 from tradeops.services import issue_api_token, revoke_api_tokens
 
-admin.site.site_header = "TradeOps"
-admin.site.site_title = "TradeOps"
-admin.site.index_title = "Trading operations"
-
 
 def pretty_json(value):
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
@@ -206,6 +202,7 @@ class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
         ExitReasonFilter,
         ("release", ReleaseFilter),
         date_filter("opened_at"),
+        date_filter("closed_at"),
     ]
     # An exact trade id, or the start of a symbol: both read an index (migration 0014).
     search_fields = ["external_id__exact", "^symbol"]

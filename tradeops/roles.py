@@ -15,7 +15,7 @@ TEAM_LEAD = "Team lead"
 OPERATOR = "Operator"
 VIEWER = "Viewer"
 
-TRADEOPS_APPS = ("tradeops", "ingestion", "integrity", "kpis", "experiments")
+TRADEOPS_APPS = ("tradeops", "ingestion", "integrity", "kpis", "experiments", "cadence")
 
 # The permissions checked by name, named for what they let a person do: every check and the
 # grants below use these names, never the codename.
@@ -36,6 +36,9 @@ APPROVE_EXPERIMENT = "experiments.approve_experiment"
 PROPOSE_SCALING = "experiments.add_scalingstep"
 ROLL_BACK_SCALING = "experiments.change_scalingstep"
 APPROVE_SCALING = "experiments.approve_scalingstep"
+# The operating cadence: an Operator signs off the daily review, a Team lead the weekly one.
+SIGN_OFF_DAILY_REVIEW = "cadence.sign_off_dailyreview"
+SIGN_OFF_WEEKLY_REVIEW = "cadence.sign_off_weeklyreview"
 # Where a freqtrade bot's database is (its URL may hold a password).
 SET_UP_FREQTRADE_SOURCE = "ingestion.add_freqtradesource"
 CHANGE_FREQTRADE_SOURCE = "ingestion.change_freqtradesource"
@@ -52,6 +55,7 @@ _OPERATOR_GRANTS = [
     ROLL_BACK_SCALING,
     HANDLE_INCIDENTS,
     PLAN_CLEANUP,
+    SIGN_OFF_DAILY_REVIEW,
 ]
 ROLE_GRANTS = {
     VIEWER: [],
@@ -75,6 +79,7 @@ ROLE_GRANTS = {
         APPROVE_RELEASE,
         APPROVE_EXPERIMENT,
         APPROVE_SCALING,
+        SIGN_OFF_WEEKLY_REVIEW,
     ],
 }
 

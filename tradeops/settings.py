@@ -42,7 +42,8 @@ CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, opening on the operating cadence's command center.
+    "cadence.apps.TradeOpsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "integrity",
     "kpis",
     "experiments",
+    "cadence.apps.CadenceConfig",
     "demo",
 ]
 
@@ -187,6 +189,9 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tradeops@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TRADEOPS_BASE_URL = env("TRADEOPS_BASE_URL", default="http://127.0.0.1:8000")
+# The missed-schedule watch (integrity.schedules) also runs these, for schedules kept by apps
+# above the integrity app: each takes the clock.
+SCHEDULE_WATCHES = ["cadence.schedules.watch_digests"]
 
 # Ingestion API: larger bodies are refused with 413; the bot splits its batch.
 INGEST_MAX_BODY_BYTES = env("INGEST_MAX_BODY_BYTES")

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -51,6 +52,17 @@ class Bot(models.Model):
         help_text="Bot silent: a critical incident when the bot sends no heartbeat or record for "
         "this long.",
     )
+    daily_review_due_hour = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MaxValueValidator(23)],
+        help_text="UTC hour by which an Operator signs off the day's review; later, the day "
+        "shows as overdue on the command center and in the digest.",
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=7,
+        validators=[MaxValueValidator(23)],
+        help_text="UTC hour the daily digest is pushed through the alert channels.",
+    )
     current_release = models.ForeignKey(
         "ConfigRelease",
         null=True,
@@ -72,6 +84,12 @@ class Bot(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(daily_review_due_hour__lte=23, digest_hour__lte=23),
+                name="bot_cadence_hours_valid",
+            )
+        ]
 
     def __str__(self):
         return self.slug

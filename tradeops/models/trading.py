@@ -143,6 +143,11 @@ class Trade(models.Model):
         vocabulary. A Q, so one query can count these closes among all of them."""
         return ~Q(exit_reason__in=list(bot.known_exit_reasons or [])) | Q(exit_reason="")
 
+    @staticmethod
+    def is_unknown_exit(bot, exit_reason):
+        """`unknown_exit` for one reason already read (counts grouped by reason)."""
+        return exit_reason == "" or exit_reason not in (bot.known_exit_reasons or [])
+
 
 class Fill(models.Model):
     Side = FillSide

@@ -1,0 +1,62 @@
+"""The daily digest: the daily review's five items in a few lines, with a link, pushed at each
+bot's digest hour through the alert channels (email, or Slack, Telegram and others through
+Apprise), delivered at least once like the alerts (integrity.delivery)."""
+
+from django.conf import settings
+from django.urls import reverse
+
+from cadence.models import DigestMessage
+from cadence.selectors import daily_review, review_due
+from integrity import delivery
+from integrity.alerts import send_to_channel
+
+
+def review_url(bot, day):
+    path = reverse("admin:cadence_daily_review", args=[bot.slug, day.isoformat()])
+    return settings.TRADEOPS_BASE_URL.rstrip("/") + path
+
+
+def digest_text(bot, day, now):
+    """(title, body) of `bot`'s digest of `day`, as of `now`: the day's review so far."""
+    review = daily_review(bot, day, now)
+    current = review["health"]["current"]
+    state = current.state if current else "no state reported"
+    transitions = review["health"]["transitions"]
+    closes = review["closes"]
+    incidents = review["incidents"]
+    open_now = len([i for i in incidents["opened"] if not i.is_resolved])
+    trend = review["rejections"]["reasons"]
+    top = ", ".join(
+        f"{r['reason']} {r['shares'][-1]:.0%} (30d {r['baseline_share']:.0%})"
+        if r["shares"][-1] is not None
+        else f"{r['reason']} - (30d {r['baseline_share']:.0%})"
+        for r in trend
+    )
+    body = "\n".join(
+        [
+            f"Health: {state}, {len(transitions)} transition(s) in 24 h",
+            f"Closes since the last review: {closes['count']}, net P&L "
+            f"{closes['net_pnl'] or 0:.2f}",
+            f"Unknown exit reasons (24 h): {review['unknown_exits']}",
+            f"Integrity alerts: {len(incidents['opened'])} opened ({open_now} still open), "
+            f"{len(incidents['acknowledged'])} acknowledged, {len(incidents['resolved'])} resolved",
+            f"Top rejection reasons today: {top or 'none in the last 30 days'}",
+            f"Daily review: {_review_state(bot, review, now)}",
+            review_url(bot, day),
+        ]
+    )
+    return f"[DIGEST] {bot.slug} {day}: {state}, {closes['count']} closes", body
+
+
+def _review_state(bot, review, now):
+    signed = review["signed_off"]
+    if signed is not None:
+        return f"signed off by {signed.signed_off_by} at {signed.signed_off_at:%H:%M} UTC"
+    bot.last_review_day = None
+    return review_due(bot, now)
+
+
+def deliver_due_digests(now=None):
+    return delivery.deliver_due(
+        DigestMessage.objects.select_related("channel"), send_to_channel, now
+    )

@@ -1,0 +1,316 @@
+"""What the command center and the daily review show, read from the data. Reads never write.
+
+Everything a page of bots shows is read for all of them at once: a fixed number of queries for
+one bot or five hundred (the command center's benchmark: bench/home.py)."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from cadence.models import DailyReview
+from experiments.models import Experiment
+from integrity.models import IntegrityIncident
+from integrity.selectors import integrity_gates
+from kpis.queries import Window, closes_per_bot_day, daily_decisions, exit_reasons_per_bot
+from tradeops.models import Bot, HealthEvent, Trade
+
+UTC = datetime.UTC
+DAY = datetime.timedelta(days=1)
+# The rejection reasons the daily review follows: the 30-day baseline's most frequent ones.
+TRENDED_REJECTIONS = 3
+TREND_DAYS = 7
+BASELINE_DAYS = 30
+# A live change: what the bot runs under watch, or awaits a decision on.
+LIVE_STATUSES = (Experiment.Status.RUNNING, Experiment.Status.REVIEW, "keep_pending")
+_LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def utc_day(moment):
+    return moment.astimezone(UTC).date()
+
+
+def day_start(day):
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
+
+
+def _state_changes(until):
+    return HealthEvent.objects.filter(
+        bot=OuterRef("pk"), kind=HealthEvent.Kind.STATE_CHANGE, ts__lte=until
+    )
+
+
+def cadence_bots(now, bots=None):
+    """Active bots (or `bots`' pks), each with its current health state and since when, and its
+    last daily review, in one query."""
+    changes = _state_changes(now)
+    reviews = DailyReview.objects.filter(bot=OuterRef("pk")).order_by("-day")
+    queryset = (
+        Bot.objects.filter(is_active=True) if bots is None else Bot.objects.filter(pk__in=bots)
+    )
+    return list(
+        queryset.select_related("current_release", "trigger_headroom")
+        .annotate(
+            health_state=Subquery(changes.order_by("-ts", "-id").values("state")[:1]),
+            last_review_day=Subquery(reviews.values("day")[:1]),
+            last_review_at=Subquery(reviews.values("signed_off_at")[:1]),
+            last_review_by=Subquery(reviews.values("signed_off_by__username")[:1]),
+        )
+        # Since: the first report of the current state after the last report of another one.
+        .annotate(
+            other_state_at=Coalesce(
+                Subquery(
+                    changes.exclude(state=OuterRef("health_state"))
+                    .order_by("-ts", "-id")
+                    .values("ts")[:1]
+                ),
+                _LONG_AGO,
+            )
+        )
+        .annotate(
+            health_since=Subquery(
+                changes.filter(ts__gt=OuterRef("other_state_at"))
+                .order_by("ts", "id")
+                .values("ts")[:1]
+            )
+        )
+        .order_by("slug")
+    )
+
+
+@dataclass
+class UnknownExits:
+    unknown: int
+    closes: int
+    threshold: object  # the bot's Decimal share
+
+    @property
+    def share(self):
+        return self.unknown / self.closes if self.closes else 0.0
+
+    @property
+    def above_threshold(self):
+        # Exact, as the integrity check: 2 of 100 is not above 2%.
+        return bool(self.closes) and self.unknown > self.threshold * self.closes
+
+    def __str__(self):
+        if not self.closes:
+            return "no closes in 24 h"
+        return (
+            f"{self.unknown} of {self.closes} closes ({self.share:.1%}; "
+            f"alert above {self.threshold:.0%})"
+        )
+
+
+def unknown_exits(bot, reasons):
+    """UnknownExits from {exit reason: closes} of `bot` (exit_reasons_per_bot)."""
+    unknown = sum(n for reason, n in reasons.items() if Trade.is_unknown_exit(bot, reason))
+    return UnknownExits(unknown, sum(reasons.values()), bot.unknown_exit_alert_share)
+
+
+@dataclass
+class Card:
+    """One bot on the command center."""
+
+    bot: Bot
+    live: Experiment | None
+    closes: dict  # "today"/"yesterday": (closes, net P&L)
+    unknown: UnknownExits
+    incidents: dict  # severity: open or acknowledged incidents
+    gate: object
+    checklist: object
+    review_due: str  # "signed off", "due by 10:00 UTC" or "overdue since 10:00 UTC"
+    headroom: list = field(default_factory=list)
+
+    @property
+    def live_day(self):
+        """(day N, of the horizon) of the live experiment."""
+        if self.live is None or self.live.started_at is None:
+            return None
+        return (utc_day(self.now) - utc_day(self.live.started_at)).days + 1
+
+    now: datetime.datetime = None
+
+
+def review_due(bot, now):
+    """Whether today's daily review is signed off, due, or overdue (past the bot's hour)."""
+    today = utc_day(now)
+    if bot.last_review_day == today:
+        return "signed off"
+    hour = f"{bot.daily_review_due_hour:02d}:00 UTC"
+    return f"overdue since {hour}" if now.hour >= bot.daily_review_due_hour else f"due by {hour}"
+
+
+def command_center(now=None, bots=None):
+    """The cards of the active bots (or `bots`), in a fixed number of queries."""
+    from cadence.checklist import checklists
+
+    now = now or timezone.now()
+    bots = cadence_bots(now, bots)
+    today = utc_day(now)
+    closes = closes_per_bot_day(bots, today - DAY, today)
+    reasons = exit_reasons_per_bot(bots, now - DAY, now)
+    live = {
+        exp.bot_id: exp
+        for exp in Experiment.objects.filter(bot__in=bots, status__in=LIVE_STATUSES)
+        .select_related("candidate_release")
+        .order_by("started_at")
+    }
+    incidents = {}
+    for bot_id, severity, n in (
+        IntegrityIncident.objects.filter(bot__in=bots)
+        .exclude(status=IntegrityIncident.Status.RESOLVED)
+        .values_list("bot", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        incidents.setdefault(bot_id, {})[severity] = n
+    gates = integrity_gates(bots, now)
+    lists = checklists(bots, now, gates)
+    cards = []
+    for bot in bots:
+        headroom = getattr(bot, "trigger_headroom", None)
+        cards.append(
+            Card(
+                bot=bot,
+                live=live.get(bot.pk),
+                closes={
+                    "today": closes.get((bot.pk, today), (0, None)),
+                    "yesterday": closes.get((bot.pk, today - DAY), (0, None)),
+                },
+                unknown=unknown_exits(bot, reasons.get(bot.pk, {})),
+                incidents=incidents.get(bot.pk, {}),
+                gate=gates[bot.pk],
+                checklist=lists[bot.pk],
+                review_due=review_due(bot, now),
+                headroom=headroom,
+                now=now,
+            )
+        )
+    return cards
+
+
+# The daily review: the plan's five items for one bot and one UTC day.
+
+
+def review_period(bot, day, now):
+    """(since, until) of the day's review: from the last sign-off before this day (or 24 h before
+    the end) to the day's own sign-off, or while it is not signed off to the end of the day or
+    now, whichever is first. A review is done during its day and covers what happened since the
+    one before."""
+    signed = dict(
+        DailyReview.objects.filter(bot=bot, day__lte=day)
+        .order_by("-day")
+        .values_list("day", "signed_off_at")[:2]
+    )
+    until = signed.get(day) or min(day_start(day) + DAY, now)
+    last = next((at for reviewed, at in signed.items() if reviewed < day), None)
+    since = last if last is not None and last < until else until - DAY
+    return since, until
+
+
+def health_review(bot, until):
+    """The state in force at `until` and the state changes in the 24 h before it."""
+    changes = HealthEvent.objects.filter(bot=bot, kind=HealthEvent.Kind.STATE_CHANGE)
+    current = changes.filter(ts__lte=until).order_by("-ts", "-id").first()
+    transitions = list(changes.filter(ts__gt=until - DAY, ts__lte=until).order_by("ts", "id"))
+    return current, transitions
+
+
+def rejection_trend(bot, day):
+    """The top rejection reasons of the 30 days before `day`: each one's share of the rejections
+    on each of the 7 days up to `day`, and its 30-day baseline share."""
+    window = Window(bot, BASELINE_DAYS + TREND_DAYS, day + DAY)
+    rows = [row for row in daily_decisions(window) if row["outcome"] == "rejected"]
+    baseline_start = day - datetime.timedelta(days=TREND_DAYS + BASELINE_DAYS - 1)
+    baseline_end = day - datetime.timedelta(days=TREND_DAYS)
+    days = [day - datetime.timedelta(days=n) for n in reversed(range(TREND_DAYS))]
+    baseline, per_day = {}, {}
+    for row in rows:
+        if baseline_start <= row["day"] <= baseline_end:
+            baseline[row["reason"]] = baseline.get(row["reason"], 0) + row["count"]
+        if row["day"] >= days[0]:
+            per_day.setdefault(row["day"], {})[row["reason"]] = row["count"]
+    total = sum(baseline.values())
+    top = sorted(baseline, key=lambda reason: (-baseline[reason], reason))[:TRENDED_REJECTIONS]
+    day_totals = {d: sum(per_day.get(d, {}).values()) for d in days}
+    return {
+        "days": days,
+        "baseline_days": BASELINE_DAYS,
+        "reasons": [
+            {
+                "reason": reason,
+                "baseline_share": baseline[reason] / total,
+                "shares": [
+                    per_day.get(d, {}).get(reason, 0) / day_totals[d] if day_totals[d] else None
+                    for d in days
+                ],
+            }
+            for reason in top
+        ],
+        "rejections": [day_totals[d] for d in days],
+    }
+
+
+def daily_review(bot, day, now=None):
+    """The plan's daily review of `bot` for the UTC `day` (section 6), as of `now`."""
+    now = now or timezone.now()
+    since, until = review_period(bot, day, now)
+    current, transitions = health_review(bot, until)
+    closes = Trade.objects.filter(
+        bot=bot, status=Trade.Status.CLOSED, closed_at__gt=since, closed_at__lte=until
+    )
+    reasons = dict(
+        closes.filter(closed_at__gt=until - DAY)
+        .values_list("exit_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    totals = closes.aggregate(closes=Count("id"), net=Sum("net_pnl"))
+    incidents = IntegrityIncident.objects.filter(bot=bot).order_by("opened_at")
+    return {
+        "since": since,
+        "until": until,
+        "health": {"current": current, "transitions": transitions},
+        "closes": {"count": totals["closes"], "net_pnl": totals["net"]},
+        "unknown_exits": unknown_exits(bot, reasons),
+        "incidents": {
+            "opened": list(incidents.filter(opened_at__gt=since, opened_at__lte=until)),
+            "acknowledged": list(
+                incidents.filter(acknowledged_at__gt=since, acknowledged_at__lte=until)
+            ),
+            "resolved": list(incidents.filter(resolved_at__gt=since, resolved_at__lte=until)),
+        },
+        "rejections": rejection_trend(bot, day),
+        "signed_off": DailyReview.objects.filter(bot=bot, day=day)
+        .select_related("signed_off_by")
+        .first(),
+    }
+
+
+def as_record(review):
+    """The daily review as the JSON a sign-off keeps (what the person saw)."""
+    health = review["health"]
+    return {
+        "since": review["since"].isoformat(),
+        "until": review["until"].isoformat(),
+        "health_state": health["current"].state if health["current"] else None,
+        "transitions": [
+            {"ts": event.ts.isoformat(), "state": event.state, "detail": event.detail}
+            for event in health["transitions"]
+        ],
+        "closes": review["closes"]["count"],
+        "net_pnl": str(review["closes"]["net_pnl"] or 0),
+        "unknown_exits": review["unknown_exits"].unknown,
+        "closes_24h": review["unknown_exits"].closes,
+        "incidents": {
+            what: [{"id": i.pk, "title": i.title, "severity": i.severity} for i in incidents]
+            for what, incidents in review["incidents"].items()
+        },
+        "top_rejections": [
+            {"reason": r["reason"], "baseline_share": round(r["baseline_share"], 4)}
+            for r in review["rejections"]["reasons"]
+        ],
+    }

@@ -1,0 +1,237 @@
+"""The cadence's pages inside the admin (thin: the reads are in cadence.selectors, cadence.weekly
+and cadence.checklist, the writes in cadence.services). Every role reads them; signing off needs
+the role's permission, which the services check."""
+
+import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from cadence.checklist import checklists
+from cadence.selectors import command_center, daily_review, utc_day
+from cadence.services import sign_off_daily_review, sign_off_weekly_review
+from cadence.weekly import iso_week, queued_experiments, week_of, weekly_review
+from experiments.admin import scorecard_html
+from integrity.selectors import integrity_gates
+from kpis.charts import Series, line_chart
+from tradeops.admin_actions import refusal
+from tradeops.models import Bot
+from tradeops.roles import OPERATOR, SIGN_OFF_DAILY_REVIEW, SIGN_OFF_WEEKLY_REVIEW, TEAM_LEAD
+
+VIEW_CADENCE = "cadence.view_dailyreview"
+
+
+def _may_view(request):
+    if not request.user.has_perm(VIEW_CADENCE):
+        raise PermissionDenied
+
+
+def command_center_context(request):
+    if not request.user.has_perm(VIEW_CADENCE):
+        return {"cards": None}
+    now = timezone.now()
+    cards = command_center(now)
+    return {
+        "cards": cards,
+        "now": now,
+        "overdue": [card for card in cards if card.review_due.startswith("overdue")],
+    }
+
+
+class DailySignOffForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="What you checked and anything to follow up: kept with the sign-off.",
+    )
+
+
+def _day(text):
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise Http404(f"not a day: {text}") from None
+
+
+def todays_review(request, slug):
+    return redirect("admin:cadence_daily_review", slug, utc_day(timezone.now()).isoformat())
+
+
+def daily_review_page(request, slug, day):
+    _may_view(request)
+    bot, day, now = get_object_or_404(Bot, slug=slug), _day(day), timezone.now()
+    if day > utc_day(now):
+        raise Http404(f"{day} has not begun yet (UTC)")
+    form = DailySignOffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sign_off_daily_review(
+                bot, day, by=request.user, note=form.cleaned_data["note"], now=now
+            )
+        except ValidationError as exc:
+            form.add_error(None, refusal(exc))
+        else:
+            messages.success(request, f"Signed off the daily review of {bot.slug} for {day}.")
+            return redirect("admin:cadence_daily_review", bot.slug, day.isoformat())
+    review = daily_review(bot, day, now)
+    return TemplateResponse(
+        request,
+        "admin/cadence/daily_review.html",
+        {
+            **admin.site.each_context(request),
+            "title": f"Daily review: {bot.slug}, {day}",
+            "bot": bot,
+            "day": day,
+            "review": review,
+            "chart": rejection_chart(review["rejections"]),
+            "form": form,
+            "may_sign_off": request.user.has_perm(SIGN_OFF_DAILY_REVIEW),
+            "previous_day": day - datetime.timedelta(days=1),
+            "next_day": day + datetime.timedelta(days=1) if day < utc_day(now) else None,
+            "trades_url": _closes_url(bot, review["since"], review["until"]),
+        },
+    )
+
+
+def rejection_chart(trend):
+    """The daily share of each top rejection reason over the week, each against its 30-day
+    baseline share (a dashed line in the same colour)."""
+    series = []
+    for reason in trend["reasons"]:
+        name = reason["reason"]
+        series.append(Series(name, reason["shares"]))
+        series.append(
+            Series(
+                f"{name} ({trend['baseline_days']}d baseline)",
+                [reason["baseline_share"]] * len(trend["days"]),
+                dashed=True,
+                same_color_as=name,
+            )
+        )
+    return line_chart(
+        "Top rejection reasons: share of the day's rejections",
+        [day.isoformat() for day in trend["days"]],
+        series,
+        y_format="percent",
+        x_title="day (UTC)",
+        y_title="share of rejections",
+    )
+
+
+def _closes_url(bot, since, until):
+    return (
+        reverse("admin:tradeops_trade_changelist")
+        + f"?bot__id__exact={bot.pk}&status__exact=closed"
+        + f"&closed_at__gte={since:%Y-%m-%d %H:%M:%S}&closed_at__lt={until:%Y-%m-%d %H:%M:%S}"
+    )
+
+
+def _people():
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[OPERATOR, TEAM_LEAD])
+        .distinct()
+        .order_by("username")
+    )
+
+
+class WeeklySignOffForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="The week's conclusion: kept with the sign-off.",
+    )
+    next_experiment = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        help_text="The next single-lever test: one of the bot's queued experiments.",
+    )
+    assignee = forms.ModelChoiceField(queryset=None, required=False)
+    assignment_due = forms.DateField(
+        required=False,
+        help_text="UTC day, YYYY-MM-DD.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    confirm_pending_keep = forms.BooleanField(
+        required=False,
+        label="Confirm the pending keep",
+        help_text="The candidate becomes the baseline for good. Not by the person who logged it.",
+    )
+
+    def __init__(self, *args, bot, **kwargs):
+        super().__init__(*args, **kwargs)
+        queue = [exp.pk for exp in queued_experiments(bot)]
+        self.fields["next_experiment"].queryset = bot.experiments.filter(pk__in=queue)
+        self.fields["assignee"].queryset = _people()
+
+
+def this_weeks_review(request, slug):
+    return redirect("admin:cadence_weekly_review", slug, iso_week(week_of(utc_day(timezone.now()))))
+
+
+def _week(text):
+    try:
+        return datetime.datetime.strptime(text + "-1", "%G-W%V-%u").date()
+    except ValueError:
+        raise Http404(f"not an ISO week: {text}") from None
+
+
+def weekly_review_page(request, slug, week):
+    _may_view(request)
+    bot, week, now = get_object_or_404(Bot, slug=slug), _week(week), timezone.now()
+    if week > utc_day(now):
+        raise Http404(f"the week of {week} has not begun yet (UTC)")
+    form = WeeklySignOffForm(request.POST or None, bot=bot)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sign_off_weekly_review(bot, week, by=request.user, now=now, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, refusal(exc))
+        else:
+            messages.success(
+                request, f"Signed off the weekly review of {bot.slug} for {iso_week(week)}."
+            )
+            return redirect("admin:cadence_weekly_review", bot.slug, iso_week(week))
+    review = weekly_review(bot, week, now)
+    scorecard = None
+    if review["scorecard"]:
+        scorecard = scorecard_html(review["scorecard"], review["scorecard_computed_at"])
+    return TemplateResponse(
+        request,
+        "admin/cadence/weekly_review.html",
+        {
+            **admin.site.each_context(request),
+            "title": f"Weekly review: {bot.slug}, {iso_week(week)}",
+            "bot": bot,
+            "review": review,
+            "scorecard": scorecard,
+            "form": form,
+            "may_sign_off": request.user.has_perm(SIGN_OFF_WEEKLY_REVIEW),
+            "previous_week": iso_week(week - datetime.timedelta(days=7)),
+            "next_week": None
+            if review["is_current"]
+            else iso_week(week + datetime.timedelta(days=7)),
+        },
+    )
+
+
+def checklist_page(request):
+    _may_view(request)
+    now = timezone.now()
+    bots = list(Bot.objects.filter(is_active=True).order_by("slug"))
+    lists = checklists(bots, now, integrity_gates(bots, now))
+    return TemplateResponse(
+        request,
+        "admin/cadence/checklist.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Immediate action checklist",
+            "rows": [(bot, lists[bot.pk]) for bot in bots],
+            "now": now,
+        },
+    )

@@ -1,0 +1,379 @@
+"""The operating cadence (plan section 6): the command center, the daily review and its
+sign-off, the weekly review, and the checklist derived from the data."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cadence.checklist import checklists
+from cadence.models import DailyReview, TriggerHeadroom, WeeklyReview
+from cadence.selectors import command_center, daily_review, rejection_trend
+from cadence.services import (
+    refresh_trigger_headroom,
+    sign_off_daily_review,
+    sign_off_weekly_review,
+)
+from cadence.weekly import iso_week, week_of
+from experiments.releases import run_release
+from integrity.services import acknowledge_incident, open_or_bump_incident
+from tests.factories import draft, ingest, log_in_as, run_through, trade
+from tradeops.models import AuditEvent, DecisionCount
+from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
+from tradeops.services import create_bot
+
+UTC = datetime.UTC
+
+
+def today():
+    return timezone.now().astimezone(UTC).date()
+
+
+def day_page(bot, day):
+    return reverse("admin:cadence_daily_review", args=[bot.slug, day.isoformat()])
+
+
+def state(bot, ts, value, detail=""):
+    ingest(
+        bot,
+        "health",
+        {"ts": ts.isoformat(), "kind": "state_change", "state": value, "detail": detail},
+    )
+
+
+# -- the command center ------------------------------------------------------------------
+
+
+def test_the_command_center_shows_each_bot_at_a_glance(bot, baseline, people):
+    now = timezone.now()
+    run_release(baseline, reason="baseline", reference="test", by=people["lead"], now=now)
+    state(bot, now - datetime.timedelta(hours=30), "NORMAL")
+    state(bot, now - datetime.timedelta(hours=3), "DEGRADED", "ws lag")
+    trade(bot, "y1", now - datetime.timedelta(days=1), "12.5", release=baseline)
+    trade(bot, "t1", now - datetime.timedelta(minutes=5), "-2", exit_reason="", release=baseline)
+    open_or_bump_incident(
+        bot=bot, kind="orphan_fills", severity="warning", title="Fills without a trade"
+    )
+    client = Client()
+    log_in_as(client, "vera", VIEWER)
+
+    page = client.get(reverse("admin:index")).content.decode()
+
+    assert f'id="bot-{bot.slug}"' in page
+    assert '<span class="badge DEGRADED"' in page
+    assert "v1.4.0" in page  # what it runs
+    assert "today 1, net -2.00" in page
+    assert "1 of " in page and "alert above 2%" in page  # the blank exit reason is unknown
+    assert "1 warning" in page
+    assert "checklist 0 of 6 done" in page  # no freeze, report, alert test, daily run or A
+    assert "Immediate action checklist" in page
+
+
+def test_the_command_center_reads_fifty_bots_in_as_many_queries_as_one(bot, baseline, people):
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as one:
+        command_center(now)
+    for n in range(5):
+        other, _ = create_bot(slug=f"bot-{n}", name=f"Bot {n}")
+        trade(other, f"o{n}", now - datetime.timedelta(hours=1), "1")
+        state(other, now - datetime.timedelta(hours=2), "NORMAL")
+    with CaptureQueriesContext(connection) as six:
+        cards = command_center(now)
+    assert len(cards) == 6
+    assert len(six) == len(one)
+
+
+def test_a_viewer_and_an_operator_open_the_command_center_and_every_link_on_it(
+    bot, baseline, people
+):
+    experiment = run_through(draft(baseline, people), people)
+    refresh_trigger_headroom()
+    trade(bot, "x", timezone.now() - datetime.timedelta(hours=1), "1", release=baseline)
+    for role in (VIEWER, OPERATOR, TEAM_LEAD):
+        client = Client()
+        log_in_as(client, f"u-{role[:4].lower()}", role)
+        response = client.get(reverse("admin:index"))
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert experiment.name in page and "safety events 0 of 3" in page
+        links = {
+            href
+            for href in _hrefs(page)
+            if href.startswith("/admin/") and "logout" not in href and "password" not in href
+        }
+        for href in links:
+            response = client.get(href.replace("&amp;", "&"), follow=True)
+            assert response.status_code == 200, href
+
+
+def _hrefs(page):
+    import re
+
+    return re.findall(r'href="([^"]+)"', page)
+
+
+# -- the daily review -----------------------------------------------------------------------
+
+
+def test_the_daily_review_shows_the_plans_five_items(bot, baseline, people):
+    day = today() - datetime.timedelta(days=1)
+    start = datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
+    state(bot, start - datetime.timedelta(days=2), "NORMAL")
+    state(bot, start + datetime.timedelta(hours=14), "HALT", "kill switch")
+    state(bot, start + datetime.timedelta(hours=15), "NORMAL", "recovered")
+    trade(bot, "a", start + datetime.timedelta(hours=9), "10", release=baseline)
+    trade(
+        bot, "b", start + datetime.timedelta(hours=10), "-4", exit_reason="weird", release=baseline
+    )
+    bot.known_exit_reasons = ["take_profit"]
+    bot.save()
+
+    review = daily_review(bot, day, timezone.now())
+
+    assert review["health"]["current"].state == "NORMAL"
+    assert [e.state for e in review["health"]["transitions"]] == ["HALT", "NORMAL"]
+    assert review["closes"] == {"count": 2, "net_pnl": Decimal("6")}
+    assert (review["unknown_exits"].unknown, review["unknown_exits"].closes) == (1, 2)
+    assert review["unknown_exits"].above_threshold
+
+
+def test_the_review_covers_the_time_since_the_last_sign_off(bot, baseline, people):
+    day = today() - datetime.timedelta(days=1)
+    start = datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
+    trade(bot, "before", start - datetime.timedelta(hours=2), "5", release=baseline)
+    sign_off_daily_review(
+        bot,
+        day - datetime.timedelta(days=1),
+        by=people["operator"],
+        note="fine",
+        now=start - datetime.timedelta(hours=1),
+    )
+    trade(bot, "after", start + datetime.timedelta(hours=1), "7", release=baseline)
+
+    review = daily_review(bot, day, timezone.now())
+
+    assert review["since"] == start - datetime.timedelta(hours=1)
+    assert review["closes"] == {"count": 1, "net_pnl": Decimal("7")}
+
+
+def test_incidents_opened_acknowledged_and_resolved_since_the_last_review(bot, people):
+    incident = open_or_bump_incident(
+        bot=bot, kind="orphan_fills", severity="warning", title="Fills without a trade"
+    )
+    acknowledge_incident(incident, user=people["operator"])
+
+    review = daily_review(bot, today(), timezone.now() + datetime.timedelta(seconds=1))
+
+    assert review["incidents"]["opened"] == [incident]
+    assert review["incidents"]["acknowledged"] == [incident]
+    assert review["incidents"]["resolved"] == []
+
+
+def test_the_rejection_trend_compares_daily_shares_with_the_30_day_baseline(bot):
+    day = datetime.date(2026, 11, 30)
+    for n in range(7, 37):  # the 30 days before the week: spread 60%, cap 40%
+        past = day - datetime.timedelta(days=n)
+        DecisionCount.objects.create(
+            bot=bot, day=past, outcome="rejected", reason="spread_too_wide", count=6
+        )
+        DecisionCount.objects.create(
+            bot=bot, day=past, outcome="rejected", reason="risk_cap_reached", count=4
+        )
+    DecisionCount.objects.create(
+        bot=bot, day=day, outcome="rejected", reason="spread_too_wide", count=1
+    )
+    DecisionCount.objects.create(
+        bot=bot, day=day, outcome="rejected", reason="risk_cap_reached", count=3
+    )
+
+    trend = rejection_trend(bot, day)
+
+    spread, cap = trend["reasons"]
+    assert (spread["reason"], spread["baseline_share"]) == ("spread_too_wide", 0.6)
+    assert (cap["reason"], cap["baseline_share"]) == ("risk_cap_reached", 0.4)
+    assert spread["shares"][-1] == 0.25 and cap["shares"][-1] == 0.75
+    assert spread["shares"][0] is None  # no rejection that day: no share, not 0%
+    assert trend["rejections"][-1] == 4
+
+
+def test_an_operator_signs_off_the_daily_review_and_it_is_audited(bot, people):
+    client = Client()
+    client.force_login(people["operator"])
+    day = today()
+
+    response = client.post(day_page(bot, day), {"note": "All five checked; nothing odd."})
+
+    assert response.status_code == 302
+    review = DailyReview.objects.get(bot=bot, day=day)
+    assert review.signed_off_by == people["operator"]
+    assert review.items["closes"] == 0 and "health_state" in review.items
+    event = AuditEvent.objects.get(subject_type="cadence.dailyreview", subject_id=review.pk)
+    assert event.action == "sign off" and event.note == "All five checked; nothing odd."
+    page = client.get(day_page(bot, day)).content.decode()
+    assert "signed off" in page and "All five checked" in page
+
+
+def test_a_day_is_signed_off_once(bot, people):
+    now = timezone.now()
+    sign_off_daily_review(bot, today(), by=people["operator"], note="first", now=now)
+    client = Client()
+    client.force_login(people["lead"])
+
+    response = client.post(day_page(bot, today()), {"note": "second"})
+
+    assert "already signed off by otto" in response.content.decode()
+    assert DailyReview.objects.get().note == "first"
+
+
+def test_a_sign_off_needs_a_note_and_a_day_that_has_begun(bot, people):
+    client = Client()
+    client.force_login(people["operator"])
+    assert client.post(day_page(bot, today()), {"note": "  "}).status_code == 200
+    tomorrow = today() + datetime.timedelta(days=1)
+    assert client.post(day_page(bot, tomorrow), {"note": "early"}).status_code == 404
+    assert not DailyReview.objects.exists()
+
+
+def test_a_viewer_cannot_sign_off_even_by_a_hand_made_post(bot):
+    client = Client()
+    log_in_as(client, "vera", VIEWER)
+    page = client.get(day_page(bot, today()))
+    assert page.status_code == 200 and "Sign off the daily review" not in page.content.decode()
+
+    response = client.post(day_page(bot, today()), {"note": "sneaky"})
+
+    assert response.status_code == 403
+    assert not DailyReview.objects.exists()
+
+
+def test_review_due_and_overdue_by_the_bots_hour(bot, people):
+    bot.daily_review_due_hour = 10
+    bot.save()
+    day = today()
+    early = datetime.datetime.combine(day, datetime.time(9), tzinfo=UTC)
+    late = datetime.datetime.combine(day, datetime.time(11), tzinfo=UTC)
+    assert command_center(early)[0].review_due == "due by 10:00 UTC"
+    assert command_center(late)[0].review_due == "overdue since 10:00 UTC"
+    sign_off_daily_review(bot, day, by=people["operator"], note="done", now=late)
+    assert command_center(late)[0].review_due == "signed off"
+
+
+# -- the weekly review ---------------------------------------------------------------------
+
+
+def test_a_team_lead_signs_off_the_week_with_the_next_single_lever_assignment(baseline, people):
+    bot = baseline.bot
+    queued = run_through(draft(baseline, people), people, until="submit")
+    week = week_of(today())
+    page = reverse("admin:cadence_weekly_review", args=[bot.slug, iso_week(week)])
+    client = Client()
+    client.force_login(people["lead"])
+    due = today() + datetime.timedelta(days=3)
+
+    response = client.post(
+        page,
+        {
+            "note": "A is next.",
+            "next_experiment": queued.pk,
+            "assignee": people["operator"].pk,
+            "assignment_due": due.isoformat(),
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    review = WeeklyReview.objects.get(bot=bot, week=week)
+    assert (review.next_experiment, review.assignee, review.assignment_due) == (
+        queued,
+        people["operator"],
+        due,
+    )
+    assert AuditEvent.objects.filter(subject_type="cadence.weeklyreview").count() == 1
+
+
+def test_an_operator_cannot_sign_off_the_weekly_review(baseline, people):
+    week = week_of(today())
+    page = reverse("admin:cadence_weekly_review", args=[baseline.bot.slug, iso_week(week)])
+    client = Client()
+    client.force_login(people["operator"])
+    assert "Sign off the weekly review" not in client.get(page).content.decode()
+
+    assert client.post(page, {"note": "mine"}).status_code == 403
+    assert not WeeklyReview.objects.exists()
+
+
+def test_the_next_assignment_must_be_a_queued_experiment_with_a_person_and_a_date(baseline, people):
+    running = run_through(draft(baseline, people), people)
+    with pytest.raises(Exception, match="not queued"):
+        sign_off_weekly_review(
+            baseline.bot,
+            week_of(today()),
+            by=people["lead"],
+            note="x",
+            next_experiment=running,
+            assignee=people["operator"],
+            assignment_due=today(),
+        )
+    queued = draft(baseline, people, lever="fib_proximity_bps", fib_proximity_bps=15)
+    with pytest.raises(Exception, match="a person and a due date"):
+        sign_off_weekly_review(
+            baseline.bot, week_of(today()), by=people["lead"], note="x", next_experiment=queued
+        )
+    assert not WeeklyReview.objects.exists()
+
+
+def test_a_week_is_named_by_its_monday(baseline, people):
+    with pytest.raises(Exception, match="not a Monday"):
+        sign_off_weekly_review(
+            baseline.bot,
+            week_of(today()) + datetime.timedelta(days=1),
+            by=people["lead"],
+            note="x",
+        )
+
+
+# -- trigger headroom -----------------------------------------------------------------------
+
+
+def test_the_headroom_job_stores_the_live_changes_distance_to_each_trigger(baseline, people):
+    experiment = run_through(draft(baseline, people), people)
+    refresh_trigger_headroom()
+    headroom = TriggerHeadroom.objects.get(bot=baseline.bot)
+    assert [line["trigger"] for line in headroom.lines] == [
+        "daily_loss",
+        "avg_loss",
+        "safety_events",
+    ]
+    assert headroom.subject == str(experiment)
+
+    experiment.status = "withdrawn"  # what a stop or decision leaves: no live change
+    experiment.save()
+    refresh_trigger_headroom()
+    assert not TriggerHeadroom.objects.exists()
+
+
+# -- the checklist --------------------------------------------------------------------------
+
+
+def test_the_checklist_is_derived_from_the_data(baseline, people):
+    bot = baseline.bot
+    items = checklists([bot])[bot.pk].items
+    assert [item.done for item in items] == [False, False, False, False, False, False]
+    assert items[0].evidence == "baseline v1.4.0 approved; no freeze recorded"
+    assert items[4].evidence == "not drafted"
+
+
+def test_experiment_a_reviewed_within_seven_days_of_its_start(baseline, people):
+    experiment = run_through(draft(baseline, people), people)
+    experiment.plan_key = "A"
+    experiment.save()
+    bot = baseline.bot
+    started, reviewed = checklists([bot])[bot.pk].items[4:]
+    assert started.done and not reviewed.done
+    assert reviewed.evidence.startswith("not decided yet; due by")
+    late = timezone.now() + datetime.timedelta(days=8)
+    assert "overdue since" in checklists([bot], late)[bot.pk].items[5].evidence
