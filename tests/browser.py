@@ -1,0 +1,195 @@
+"""Real-browser fixtures: headless Chromium (Debian's package, which `.ci/services` installs)
+driven by Playwright's sync API against pytest-django's `live_server`, on the demo's data, logged
+in through the admin's login form as the demo's lead, operator or viewer.
+
+A page test is a few lines (tests/test_browser.py):
+
+    @pytest.mark.parametrize("role", ROLES)
+    def test_the_page(browse, demo, role):
+        page = browse(role, "/admin/...")
+        expect(page.get_by_role("heading", name="...")).to_be_visible()
+        screenshot(page, "the-page", role)
+
+Every page `browse` opens fails its test on a browser console error (a script error, a resource
+that did not load) or a Content-Security-Policy violation.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.test import override_settings
+from playwright.sync_api import sync_playwright
+
+from demo.scenario import DEMO_BOT, DEMO_PASSWORD, load_demo
+from experiments.models import Experiment
+from tradeops.models import Bot
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the network flags Chromium keeps calling Google's hosts, which this machine refuses.
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROLES = ["lead", "operator", "viewer"]  # the demo's users: Team lead, Operator, Viewer
+VIEWPORT = {"width": 1280, "height": 900}
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Chromium reports a CSP violation on the console too, but not every kind; this catches all.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    const blocked = event.blockedURI || "inline";
+    console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked}`);
+});
+"""
+
+
+def screenshot(page, name, role=None, *, as_role="lead"):
+    """Save the whole page as docs/screenshots/<name>.png when SCREENSHOTS=1 (`make screenshots`).
+    Given the test's role, only the `as_role` run is saved, so a page has one picture."""
+    if os.environ.get("SCREENSHOTS") == "1" and role in (None, as_role):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium per test module.
+
+    Playwright's sync API keeps an asyncio loop running in this thread, which Django's
+    async-unsafe guard takes for an async context (SynchronousOnlyOperation on the next query).
+    The test code is synchronous, so the guard is lifted while the browser runs, and only then.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+def _tables():
+    return connection.introspection.django_table_names(only_existing=True, include_views=False)
+
+
+def _quoted(table):
+    return connection.ops.quote_name(table)
+
+
+@pytest.fixture(scope="session")
+def demo_rows(django_db_setup, django_db_blocker):
+    """The demo (`load_demo`, through the real services) loaded once per session and kept as
+    each table's rows in COPY format; the database is emptied again at once, as after any
+    transactional test, so no other test sees it. Jobs run in-process as in `make demo`, and
+    passwords use the tests' fast hasher."""
+    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with (
+        django_db_blocker.unblock(),
+        override_settings(REDIS_URL="", PASSWORD_HASHERS=hashers),
+    ):
+        load_demo()
+        rows = {}
+        with connection.cursor() as cursor:
+            for table in _tables():
+                with cursor.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
+                    rows[table] = b"".join(copy)
+        call_command("flush", interactive=False, verbosity=0)
+    return rows
+
+
+@dataclass
+class Demo:
+    bot: Bot
+    running: Experiment  # Experiment A, running its candidate
+    queued: Experiment  # Experiment B, submitted by the operator, waiting for a lead
+
+
+@pytest.fixture
+def demo(demo_rows, live_server):
+    """The demo, as loaded, for each test (restored in a few ms; the test's transactional
+    database access empties it afterwards), served by `live_server`.
+
+    The rows go back verbatim, with triggers off (session_replication_role, which needs the
+    superuser the tests run as): the trade table's rollup trigger would count the stored daily
+    rollup twice. Foreign-key checks, triggers too, are off with them: the rows were consistent
+    when copied."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        # DELETE, not TRUNCATE: the tables are (nearly) empty, and TRUNCATE costs ms per table.
+        cursor.execute("; ".join(f"DELETE FROM {_quoted(table)}" for table in demo_rows))
+        for table, rows in demo_rows.items():
+            with cursor.copy(f"COPY {_quoted(table)} FROM STDIN") as copy:
+                copy.write(rows)
+        models = [m for m in apps.get_models() if m._meta.db_table in demo_rows]
+        for statement in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(statement)
+    # The restored content types have the demo's ids, not the ones cached since the last flush.
+    ContentType.objects.clear_cache()
+    bot = Bot.objects.get(slug=DEMO_BOT)
+    return Demo(
+        bot=bot,
+        running=Experiment.objects.get(bot=bot, plan_key="A"),
+        queued=Experiment.objects.get(bot=bot, plan_key="B"),
+    )
+
+
+class Browse:
+    """`browse(role, path)`: a page of its own (fresh cookies) at `path`, reached by logging in
+    as the demo's user of `role` through the admin's login form, and checked to have loaded
+    (2xx). What the browser reports (console errors, CSP violations, uncaught script errors) is
+    collected in `problems`."""
+
+    def __init__(self, browser, base_url):
+        self.browser, self.base_url = browser, base_url
+        self.contexts, self.problems = [], []
+
+    def __call__(self, role, path="/admin/"):
+        context = self.browser.new_context(base_url=self.base_url, viewport=VIEWPORT)
+        self.contexts.append(context)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", lambda message: self._console(role, page, message))
+        page.on("pageerror", lambda error: self.problems.append(f"{role} at {page.url}: {error}"))
+        page.goto(f"/admin/login/?{urlencode({'next': path})}")
+        page.get_by_label("Username").fill(role)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        with page.expect_navigation() as landed:
+            page.get_by_role("button", name="Log in").click()
+        assert urlsplit(page.url).path == urlsplit(path).path, f"{role} not let in: {page.url}"
+        assert landed.value.ok, f"{role} at {path}: HTTP {landed.value.status}"
+        return page
+
+    def _console(self, role, page, message):
+        # The browser asks for /favicon.ico by itself; the app links none.
+        if message.type == "error" and not message.location["url"].endswith("/favicon.ico"):
+            self.problems.append(f"{role} at {page.url}: {message.text}")
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def browse(chromium, demo, live_server):
+    """A `Browse` on the demo; the test fails if any page it opened reported a problem."""
+    browse = Browse(chromium, live_server.url)
+    yield browse
+    browse.close()
+    assert not browse.problems, "the browser reported:\n" + "\n".join(browse.problems)
+
+
+def visit(page, path):
+    """Open `path` in a logged-in page and check the server answered it with a 2xx."""
+    response = page.goto(path)
+    assert response.ok, f"{path}: HTTP {response.status}"
+    return page
