@@ -16,7 +16,7 @@ from experiments.models import (
     Experiment,
     ExperimentDecision,
 )
-from experiments.releases import baseline_of, run_release, set_baseline
+from experiments.releases import approve_release, baseline_of, run_release, set_baseline
 from experiments.scorecard import build_scorecard
 from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
@@ -142,12 +142,21 @@ def submit(experiment, *, by, note, now=None):
 
 
 def approve(experiment, *, by, note, now=None):
-    """Team lead, not the submitter; the rollback thresholds are frozen onto the experiment."""
+    """Team lead, not the submitter; the rollback thresholds are frozen onto the experiment.
+    One approval: a candidate release not approved yet is approved with it, under the release's
+    own four-eyes rule too (approve_release), each with its audit row."""
 
     def apply(exp, now):
         if exp.submitted_by_id == by.pk:
             raise ValidationError(f"four-eyes: {by} submitted {exp.name} and cannot approve it")
         rules.check_one_change(exp.baseline_release, exp.candidate_release, exp.lever)
+        if not exp.candidate_release.is_approved:
+            approve_release(
+                exp.candidate_release,
+                by=by,
+                note=f"with experiment {exp.name} (#{exp.pk}): {note}",
+                now=now,
+            )
         exp.approved_by, exp.approved_at = by, now
         exp.triggers = rules.frozen_triggers(exp.baseline_release, now, exp.triggers)
 
