@@ -21,19 +21,21 @@ def buttons(page):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_admin_index(browse, role):
+def test_command_center(browse, role):
     page = browse(role, "/admin/")
 
-    expect(page.get_by_role("heading", name="Trading operations")).to_be_visible()
-    adds = page.locator("#content-main a.addlink")
-    # Only a Team lead manages bots; an Operator drafts experiments; a Viewer adds nothing.
+    expect(page.get_by_role("heading", name="Command center")).to_be_visible()
+    card = page.locator("#bot-demo-perp")
+    expect(card.get_by_role("link", name="v1.5.0-a")).to_be_visible()
+    # Under "All models": only a Team lead adds bots; an Operator drafts experiments; a Viewer
+    # adds and changes nothing.
     expect(page.locator("tr.model-bot a.addlink")).to_have_count(int(role == "lead"))
     expect(page.locator("tr.model-experiment a.addlink")).to_have_count(int(role != "viewer"))
     if role == "viewer":
-        expect(adds).to_have_count(0)
+        expect(page.locator("#content-main a.addlink")).to_have_count(0)
         expect(page.locator("#content-main a.changelink")).to_have_count(0)
     assert buttons(page) == []
-    screenshot(page, "admin-index", role)
+    screenshot(page, "command-center", role)
 
 
 @pytest.mark.parametrize("role", ROLES)
