@@ -22,6 +22,7 @@ from experiments import plan, services
 from experiments.admin_history import WatchedChangeMixin
 from experiments.lifecycle import open_moves
 from experiments.models import Experiment, ExperimentDecision
+from experiments.params import diff_params
 from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.registry import LABELS, format_figure
@@ -71,6 +72,15 @@ def stored_scorecard_html(experiment):
     return (
         "not computed yet: the refresh job computes it every 15 minutes, or now with "
         '"Recompute scorecard"'
+    )
+
+
+def approval_html(experiment):
+    """What the lead approves: the one lever's change, and the candidate release with it."""
+    release = experiment.candidate_release
+    state = "approved" if release.is_approved else "a draft, approved with this experiment"
+    return format_html(
+        "<p>{}</p><p>Candidate release {}: {}.</p>", experiment.lever_change(), release.tag, state
     )
 
 
@@ -156,13 +166,17 @@ class ExperimentAdmin(
         if obj is None:
             return []
         if obj.status == Experiment.Status.DRAFT:
-            return self.status_fields
-        return [*ExperimentForm.Meta.fields, *self.status_fields]
+            return ["lever_change", *self.status_fields]
+        return [*ExperimentForm.Meta.fields, "lever_change", *self.status_fields]
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ExperimentForm.Meta.fields
-        return [*ExperimentForm.Meta.fields, *self.status_fields]
+        # The lever's change on the lever's line.
+        fields = [
+            ("lever", "lever_change") if f == "lever" else f for f in ExperimentForm.Meta.fields
+        ]
+        return [*fields, *self.status_fields]
 
     def create(self, request, form):
         data = form.cleaned_data
@@ -200,6 +214,14 @@ class ExperimentAdmin(
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    @admin.display(description="baseline → candidate")
+    def lever_change(self, obj):
+        changed = diff_params(obj.baseline_release.params, obj.candidate_release.params)
+        others = sorted(set(changed) - {obj.lever})
+        if others:  # a draft not ready yet: submitting refuses it
+            return f"{obj.lever_change()}; the candidate also changes {', '.join(others)}"
+        return obj.lever_change()
+
     @admin.display(description="queued after")
     def queued_after(self, obj):
         return obj.prerequisite.name if obj.prerequisite else ""
@@ -227,7 +249,7 @@ class ExperimentAdmin(
     def submit(self, request, experiment, note):
         services.submit(experiment, by=request.user, note=note)
 
-    @note_action("Approve (Team lead, not the submitter)", "approve")
+    @note_action("Approve (Team lead, not the submitter)", "approve", details=approval_html)
     def approve(self, request, experiment, note):
         services.approve(experiment, by=request.user, note=note)
 

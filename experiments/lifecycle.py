@@ -1,7 +1,8 @@
 """One lifecycle mechanism for the changes the bot runs under watch: experiments and risk
-scaling steps. Each has a table of moves (from which states, to which, who may make it), and
-`transition` makes a move the same way for both: who may, a note, the row lock, the from-state,
-the move's own rules and effects, the new state and its audit row, in one transaction."""
+scaling steps. Each has a table of moves (from which states, to which, who may make it, who of
+those may not: four eyes), and `transition` makes a move the same way for both: who may, a note,
+the row lock, the from-state, four eyes, the move's own rules and effects, the new state and its
+audit row, in one transaction. The admin offers a person the moves `open_moves` lists."""
 
 from collections.abc import Callable
 from typing import NamedTuple
@@ -25,6 +26,8 @@ class Move(NamedTuple):
     target: str
     permission: str | None  # what a person needs to make it; None: no person makes it
     by_job: bool = False  # a job or trigger (an actor named by a string) makes it too
+    # Four eyes: (the field naming a person, what they did); that person may not make the move.
+    not_by: tuple = ()
 
 
 class Lifecycle(NamedTuple):
@@ -41,7 +44,12 @@ LIFECYCLES = {
         noun="experiments",
         moves={
             "submit": Move((Status.DRAFT,), Status.SUBMITTED, OPERATE_EXPERIMENT),
-            "approve": Move((Status.SUBMITTED,), Status.APPROVED, APPROVE_EXPERIMENT),
+            "approve": Move(
+                (Status.SUBMITTED,),
+                Status.APPROVED,
+                APPROVE_EXPERIMENT,
+                not_by=("submitted_by", "submitted"),
+            ),
             "start": Move((Status.APPROVED,), Status.RUNNING, OPERATE_EXPERIMENT),
             "review": Move((Status.RUNNING,), Status.REVIEW, OPERATE_EXPERIMENT),
             "decide": Move((Status.REVIEW,), Status.DECIDED, OPERATE_EXPERIMENT),
@@ -59,7 +67,9 @@ LIFECYCLES = {
     ScalingStep: Lifecycle(
         noun="scaling steps",
         moves={
-            "approve": Move((Step.PROPOSED,), Step.HOLDING, APPROVE_SCALING),
+            "approve": Move(
+                (Step.PROPOSED,), Step.HOLDING, APPROVE_SCALING, not_by=("proposed_by", "proposed")
+            ),
             "complete": Move((Step.HOLDING,), Step.COMPLETED, None, by_job=True),
             # A person or a rollback trigger; always allowed, freeze or not.
             "roll back": Move((Step.HOLDING,), Step.ROLLED_BACK, ROLL_BACK_SCALING, by_job=True),
@@ -78,12 +88,26 @@ def may_make(move, actor):
     return move.permission is not None and user.has_perm(move.permission)
 
 
+def four_eyes_refusal(obj, name, actor):
+    """Why `actor` may not make move `name` of `obj`, having made the step before it; or None."""
+    lifecycle, user = LIFECYCLES[type(obj)], person(actor)
+    move = lifecycle.moves[name]
+    if not move.not_by or user is None:
+        return None
+    field, done = move.not_by
+    if getattr(obj, f"{field}_id") != user.pk:
+        return None
+    return f"four-eyes: {user} {done} {lifecycle.label(obj)} and cannot {name} it"
+
+
 def open_moves(obj, user):
     """The moves `user` may make on `obj` as it stands (the admin's buttons)."""
     return [
         name
         for name, move in LIFECYCLES[type(obj)].moves.items()
-        if obj.status in move.sources and may_make(move, user)
+        if obj.status in move.sources
+        and may_make(move, user)
+        and four_eyes_refusal(obj, name, user) is None
     ]
 
 
@@ -107,6 +131,9 @@ def transition(obj, name, *, by, note, now=None, apply=None):
                     f"cannot {name} {lifecycle.label(current)}: it is {current.status}, not "
                     f"{' or '.join(move.sources)}"
                 )
+            refused = four_eyes_refusal(current, name, by)
+            if refused:
+                raise ValidationError(refused)
             if apply:
                 apply(current, now)
             before, current.status = current.status, move.target

@@ -1,3 +1,5 @@
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -125,6 +127,14 @@ class Experiment(models.Model):
     def is_live(self):
         return self.status == self.Status.RUNNING
 
+    def lever_change(self):
+        """The lever in the baseline and in the candidate: "fib_proximity_bps: 18 → 15"."""
+        before, after = (
+            release.params.get(self.lever)
+            for release in (self.baseline_release, self.candidate_release)
+        )
+        return f"{self.lever}: {_spelled(before)} → {_spelled(after)}"
+
     def shown_scorecard(self):
         """(scorecard, when it was computed): the one stored with the latest decision once
         decided, else the one the refresh job stored; (None, None) before its first run."""
@@ -132,6 +142,13 @@ class Experiment(models.Model):
         if decision is not None:
             return decision.scorecard, decision.decided_at
         return self.scorecard or None, self.scorecard_computed_at
+
+
+def _spelled(value):
+    """A param value as the team writes it: 0.3, 18, true; (absent) for a missing key."""
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class ExperimentDecision(models.Model):

