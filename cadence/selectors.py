@@ -196,17 +196,22 @@ def command_center(now=None, bots=None):
 
 
 def review_period(bot, day, now):
-    """(since, until) of the day's review: from the last sign-off before this day (or 24 h before
-    the end) to the day's own sign-off, or while it is not signed off to the end of the day or
-    now, whichever is first. A review is done during its day and covers what happened since the
-    one before."""
+    """(since, until) of the day's review: from the end of the last review before this day (or
+    24 h before its own end) to its sign-off, or while it is not signed off to now. A review is
+    done during its day and covers what happened since the one before; it never reaches past its
+    day, so one signed off late (the next morning) keeps what it showed, and the next day's
+    review starts where it ended."""
+
+    def end(reviewed, signed_off_at):
+        return min(signed_off_at, day_start(reviewed) + DAY)
+
     signed = dict(
         DailyReview.objects.filter(bot=bot, day__lte=day)
         .order_by("-day")
         .values_list("day", "signed_off_at")[:2]
     )
-    until = signed.get(day) or min(day_start(day) + DAY, now)
-    last = next((at for reviewed, at in signed.items() if reviewed < day), None)
+    until = end(day, signed.get(day, now))
+    last = next((end(*review) for review in signed.items() if review[0] < day), None)
     since = last if last is not None and last < until else until - DAY
     return since, until
 
@@ -262,12 +267,8 @@ def daily_review(bot, day, now=None):
     closes = Trade.objects.filter(
         bot=bot, status=Trade.Status.CLOSED, closed_at__gt=since, closed_at__lte=until
     )
-    reasons = dict(
-        closes.filter(closed_at__gt=until - DAY)
-        .values_list("exit_reason")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    # The unknown-exit count looks at 24 h, however recent the last review.
+    reasons = exit_reasons_per_bot([bot], until - DAY, until).get(bot.pk, {})
     totals = closes.aggregate(closes=Count("id"), net=Sum("net_pnl"))
     incidents = IntegrityIncident.objects.filter(bot=bot).order_by("opened_at")
     return {

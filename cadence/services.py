@@ -80,6 +80,10 @@ def sign_off_weekly_review(
             )
         if assignment_due < utc_day(now):
             raise ValidationError({"assignment_due": f"{assignment_due} is in the past"})
+    elif assignee is not None or assignment_due is not None:
+        raise ValidationError(
+            {"next_experiment": "name the queued experiment the person and date are for"}
+        )
     with transaction.atomic():
         pending = keep_awaiting_confirmation(bot)
         confirmed = None

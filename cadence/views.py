@@ -3,6 +3,7 @@ and cadence.checklist, the writes in cadence.services). Every role reads them; s
 the role's permission, which the services check."""
 
 import datetime
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,15 +18,22 @@ from django.utils import timezone
 from cadence.checklist import checklists
 from cadence.selectors import command_center, daily_review, utc_day
 from cadence.services import sign_off_daily_review, sign_off_weekly_review
-from cadence.weekly import iso_week, queued_experiments, week_of, weekly_review
+from cadence.weekly import (
+    iso_week,
+    keep_awaiting_confirmation,
+    queued_experiments,
+    week_of,
+    weekly_review,
+)
 from experiments.admin import scorecard_html
 from integrity.selectors import integrity_gates
 from kpis.charts import Series, line_chart
-from tradeops.admin_actions import refusal
 from tradeops.models import Bot
 from tradeops.roles import OPERATOR, SIGN_OFF_DAILY_REVIEW, SIGN_OFF_WEEKLY_REVIEW, TEAM_LEAD
 
 VIEW_CADENCE = "cadence.view_dailyreview"
+DAY_IN_URL = re.compile(r"\d{4}-\d{2}-\d{2}")
+WEEK_IN_URL = re.compile(r"\d{4}-W\d{2}")
 
 
 def _may_view(request):
@@ -52,11 +60,32 @@ class DailySignOffForm(forms.Form):
     )
 
 
+# No bot reports anything before the Unix epoch; earlier days would only overflow the date
+# arithmetic of the trend and the links to the day or week before.
+EARLIEST_DAY = datetime.date(1970, 1, 1)
+
+
 def _day(text):
+    """The UTC day of a URL, written one way only: YYYY-MM-DD."""
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text) if DAY_IN_URL.fullmatch(text) else None
     except ValueError:
-        raise Http404(f"not a day: {text}") from None
+        day = None
+    if day is None or day < EARLIEST_DAY:
+        raise Http404(f"not a day: {text}")
+    return day
+
+
+def _may_sign_off(request, permission):
+    """A sign-off posted by who may not give it is refused before its form is even read."""
+    if request.method == "POST" and not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def _refuse(form, exc):
+    """The service's refusal on the form: under the field it names, if the form has it."""
+    for name, errors in exc.update_error_dict({}).items():
+        form.add_error(name if name in form.fields else None, errors)
 
 
 def todays_review(request, slug):
@@ -65,17 +94,18 @@ def todays_review(request, slug):
 
 def daily_review_page(request, slug, day):
     _may_view(request)
+    _may_sign_off(request, SIGN_OFF_DAILY_REVIEW)
     bot, day, now = get_object_or_404(Bot, slug=slug), _day(day), timezone.now()
     if day > utc_day(now):
         raise Http404(f"{day} has not begun yet (UTC)")
-    form = DailySignOffForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = DailySignOffForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
         try:
             sign_off_daily_review(
                 bot, day, by=request.user, note=form.cleaned_data["note"], now=now
             )
         except ValidationError as exc:
-            form.add_error(None, refusal(exc))
+            _refuse(form, exc)
         else:
             messages.success(request, f"Signed off the daily review of {bot.slug} for {day}.")
             return redirect("admin:cadence_daily_review", bot.slug, day.isoformat())
@@ -154,7 +184,7 @@ class WeeklySignOffForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=None, required=False)
     assignment_due = forms.DateField(
         required=False,
-        help_text="UTC day, YYYY-MM-DD.",
+        help_text="A UTC day, today or later.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     confirm_pending_keep = forms.BooleanField(
@@ -163,11 +193,13 @@ class WeeklySignOffForm(forms.Form):
         help_text="The candidate becomes the baseline for good. Not by the person who logged it.",
     )
 
-    def __init__(self, *args, bot, **kwargs):
+    def __init__(self, *args, bot, keep_pending, **kwargs):
         super().__init__(*args, **kwargs)
         queue = [exp.pk for exp in queued_experiments(bot)]
         self.fields["next_experiment"].queryset = bot.experiments.filter(pk__in=queue)
         self.fields["assignee"].queryset = _people()
+        if keep_pending is None:
+            del self.fields["confirm_pending_keep"]  # nothing to confirm: no box to tick
 
 
 def this_weeks_review(request, slug):
@@ -175,32 +207,39 @@ def this_weeks_review(request, slug):
 
 
 def _week(text):
+    """The Monday of a URL's ISO week, written one way only: YYYY-Www."""
     try:
-        return datetime.datetime.strptime(text + "-1", "%G-W%V-%u").date()
+        week = datetime.datetime.strptime(text + "-1", "%G-W%V-%u").date()
     except ValueError:
-        raise Http404(f"not an ISO week: {text}") from None
+        week = None
+    if week is None or not WEEK_IN_URL.fullmatch(text) or week < EARLIEST_DAY:
+        raise Http404(f"not an ISO week: {text}")
+    return week
 
 
 def weekly_review_page(request, slug, week):
     _may_view(request)
+    _may_sign_off(request, SIGN_OFF_WEEKLY_REVIEW)
     bot, week, now = get_object_or_404(Bot, slug=slug), _week(week), timezone.now()
     if week > utc_day(now):
         raise Http404(f"the week of {week} has not begun yet (UTC)")
-    form = WeeklySignOffForm(request.POST or None, bot=bot)
-    if request.method == "POST" and form.is_valid():
+    form = WeeklySignOffForm(
+        request.POST if request.method == "POST" else None,
+        bot=bot,
+        keep_pending=keep_awaiting_confirmation(bot),
+    )
+    if form.is_bound and form.is_valid():
         try:
             sign_off_weekly_review(bot, week, by=request.user, now=now, **form.cleaned_data)
         except ValidationError as exc:
-            form.add_error(None, refusal(exc))
+            _refuse(form, exc)
         else:
             messages.success(
                 request, f"Signed off the weekly review of {bot.slug} for {iso_week(week)}."
             )
             return redirect("admin:cadence_weekly_review", bot.slug, iso_week(week))
     review = weekly_review(bot, week, now)
-    scorecard = None
-    if review["scorecard"]:
-        scorecard = scorecard_html(review["scorecard"], review["scorecard_computed_at"])
+    scorecard = _scorecard(review)
     return TemplateResponse(
         request,
         "admin/cadence/weekly_review.html",
@@ -218,6 +257,18 @@ def weekly_review_page(request, slug, week):
             else iso_week(week + datetime.timedelta(days=7)),
         },
     )
+
+
+def _scorecard(review):
+    """A signed-off week shows the scorecard the Team lead signed off on; a week not signed off
+    yet, the experiment's latest."""
+    if review["signed_off"] is not None:
+        items = review["signed_off"].items
+        scorecard, computed_at = items.get("scorecard"), items.get("scorecard_computed_at")
+        computed_at = computed_at and datetime.datetime.fromisoformat(computed_at)
+    else:
+        scorecard, computed_at = review["scorecard"], review["scorecard_computed_at"]
+    return scorecard_html(scorecard, computed_at) if scorecard else None
 
 
 def checklist_page(request):

@@ -230,6 +230,98 @@ def test_a_day_is_signed_off_once(bot, people):
     assert DailyReview.objects.get().note == "first"
 
 
+def test_a_late_sign_off_covers_its_day_and_the_next_review_starts_where_it_ended(
+    bot, baseline, people
+):
+    day = today() - datetime.timedelta(days=2)
+    next_day = day + datetime.timedelta(days=1)
+    midnight = datetime.datetime.combine(next_day, datetime.time(), tzinfo=UTC)
+    trade(bot, "in the day", midnight - datetime.timedelta(hours=12), "5", release=baseline)
+    trade(bot, "after midnight", midnight + datetime.timedelta(hours=3), "7", release=baseline)
+    late = midnight + datetime.timedelta(hours=8)  # signed off the next morning
+    signed = sign_off_daily_review(bot, day, by=people["operator"], note="late", now=late)
+
+    review = daily_review(bot, day, late)
+    following = daily_review(bot, next_day, late + datetime.timedelta(hours=1))
+
+    assert review["until"] == midnight and signed.items["until"] == midnight.isoformat()
+    assert review["closes"] == {"count": 1, "net_pnl": Decimal("5")}  # as it was signed off
+    assert following["since"] == midnight
+    assert following["closes"] == {"count": 1, "net_pnl": Decimal("7")}  # not lost between
+
+
+def test_unknown_exits_count_the_whole_24_h_after_a_recent_review(bot, baseline, people):
+    bot.known_exit_reasons = ["take_profit"]
+    bot.save()
+    day = today() - datetime.timedelta(days=1)
+    start = datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
+    trade(bot, "odd", start - datetime.timedelta(hours=6), "-3", exit_reason="weird")
+    sign_off_daily_review(
+        bot,
+        day - datetime.timedelta(days=1),
+        by=people["operator"],
+        note="fine",
+        now=start - datetime.timedelta(hours=4),
+    )
+
+    review = daily_review(bot, day, start + datetime.timedelta(hours=12))
+
+    assert review["closes"]["count"] == 0  # none since the last review
+    unknown = review["unknown_exits"]
+    assert (unknown.unknown, unknown.closes) == (1, 1)  # but one in the 24 h the item names
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "review/daily/{slug}/2026-13-45/",
+        "review/daily/{slug}/0001-01-01/",  # was a 500: the trend's 37 days overflowed
+        "review/daily/{slug}/20261201/",  # the same day written another way
+        "review/daily/{slug}/2026-W49-1/",
+        "review/daily/{slug}/2026-12-01T00:00/",
+        "review/weekly/{slug}/2026-W99/",
+        "review/weekly/{slug}/0001-W01/",  # was a 500: the week before overflowed
+        "review/weekly/{slug}/2026-W1/",
+        "review/weekly/{slug}/2026-w49/",
+        "review/daily/no-such-bot/2026-12-01/",
+        "review/weekly/no-such-bot/2026-W49/",
+    ],
+)
+def test_a_malformed_day_week_or_bot_is_not_found(bot, people, path):
+    client = Client()
+    client.force_login(people["operator"])
+
+    response = client.get("/admin/" + path.format(slug=bot.slug))
+
+    assert response.status_code == 404
+
+
+def test_a_sign_off_posted_by_a_role_without_it_is_refused_whatever_it_carries(baseline, people):
+    bot = baseline.bot
+    week = reverse("admin:cadence_weekly_review", args=[bot.slug, iso_week(week_of(today()))])
+    viewer = Client()
+    log_in_as(viewer, "vera", VIEWER)
+    operator = Client()
+    operator.force_login(people["operator"])
+
+    # An empty or invalid form was answered 200 with its errors, as if it might be signed.
+    assert viewer.post(day_page(bot, today()), {}).status_code == 403
+    assert viewer.post(week, {"note": ""}).status_code == 403
+    assert operator.post(week, {}).status_code == 403
+    assert not DailyReview.objects.exists() and not WeeklyReview.objects.exists()
+
+
+def test_an_empty_sign_off_says_the_note_is_required(bot, people):
+    client = Client()
+    client.force_login(people["operator"])
+
+    response = client.post(day_page(bot, today()), {})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"note": ["This field is required."]}
+    assert not DailyReview.objects.exists()
+
+
 def test_a_sign_off_needs_a_note_and_a_day_that_has_begun(bot, people):
     client = Client()
     client.force_login(people["operator"])
@@ -324,6 +416,69 @@ def test_the_next_assignment_must_be_a_queued_experiment_with_a_person_and_a_dat
             baseline.bot, week_of(today()), by=people["lead"], note="x", next_experiment=queued
         )
     assert not WeeklyReview.objects.exists()
+
+
+def weekly_page(bot, week=None):
+    return reverse(
+        "admin:cadence_weekly_review", args=[bot.slug, iso_week(week or week_of(today()))]
+    )
+
+
+def test_a_refused_weekly_sign_off_names_the_field(baseline, people):
+    bot = baseline.bot
+    queued = run_through(draft(baseline, people), people, until="submit")
+    client = Client()
+    client.force_login(people["lead"])
+    yesterday = today() - datetime.timedelta(days=1)
+
+    past = client.post(
+        weekly_page(bot),
+        {
+            "note": "x",
+            "next_experiment": queued.pk,
+            "assignee": people["operator"].pk,
+            "assignment_due": yesterday.isoformat(),
+        },
+    )
+    # A person and a date for no experiment were dropped without a word.
+    unassigned = client.post(
+        weekly_page(bot),
+        {"note": "x", "assignee": people["operator"].pk, "assignment_due": today().isoformat()},
+    )
+
+    assert past.context["form"].errors == {"assignment_due": [f"{yesterday} is in the past"]}
+    assert list(unassigned.context["form"].errors) == ["next_experiment"]
+    assert not WeeklyReview.objects.exists()
+
+
+def test_the_pending_keep_box_shows_only_when_a_keep_awaits_confirmation(baseline, people):
+    client = Client()
+    client.force_login(people["lead"])
+
+    page = client.get(weekly_page(baseline.bot)).content.decode()
+
+    assert "Sign off the weekly review" in page
+    assert "confirm_pending_keep" not in page and "Confirm the pending keep" not in page
+
+
+def test_a_signed_off_week_shows_the_scorecard_it_was_signed_off_on(baseline, people):
+    from experiments.jobs import refresh_scorecards
+
+    experiment = run_through(draft(baseline, people), people)
+    refresh_scorecards()
+    experiment.refresh_from_db()
+    signed_at = experiment.scorecard_computed_at
+    sign_off_weekly_review(baseline.bot, week_of(today()), by=people["lead"], note="ok")
+    later = signed_at + datetime.timedelta(hours=5, minutes=7)
+    experiment.scorecard_computed_at = later  # the refresh job ran again since
+    experiment.save()
+    client = Client()
+    client.force_login(people["operator"])
+
+    page = client.get(weekly_page(baseline.bot)).content.decode()
+
+    assert f"{signed_at:%Y-%m-%d %H:%M}" in page and f"{later:%Y-%m-%d %H:%M}" not in page
+    assert "As it stood when the week was signed off." in page
 
 
 def test_a_week_is_named_by_its_monday(baseline, people):
