@@ -1,6 +1,11 @@
-"""The hot path for trades: a trade written the common way (plain ASCII text, decimal strings or
-JSON numbers within the stored scale, ISO timestamps) is cleaned here in one pass, three times
-faster than the table-driven validate_record.
+"""The hot path for trades: a trade written the common way (numbers as plain decimal strings or
+JSON numbers within the stored scale, ISO timestamps, storable text) is cleaned here, about twice
+as fast as the table-driven validate_record (and as the per-field Python that was here before).
+
+msgspec checks the record's shape in C: no field but TRADE_FIELDS', the required ones present,
+text as strings no longer than their column, the side and status among their choices. What is
+left to Python is done for the whole record at once where it can be: one regex over all its
+decimal strings, one look at all its text for what PostgreSQL cannot store.
 
 It accepts only what validate_record accepts and gives the very same clean values, in the same
 order; for anything else (a missing or unusual value, any error) it returns None and
@@ -8,36 +13,77 @@ validate_record judges the record and words its errors. tests/test_trade_fast_pa
 two to that.
 """
 
+import re
 from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from ingestion.fields import _PLAIN_DECIMAL, FieldError, _parse_utc_timestamp
-from ingestion.records import TRADE_FIELDS, _trade_rules
+from ingestion.records import PNL_TOLERANCE, TRADE_FIELDS
 from tradeops.models import DECIMAL_PLACES, MAX_DIGITS, Trade
 
-_TRADE_KEYS = TRADE_FIELDS.keys()
-# Tuples, not sets: `in` compares, so an unhashable value is simply not a choice.
-_SIDES = tuple(Trade.Side.values)
-_STATUSES = tuple(Trade.Status.values)
 _DEFAULT_LEVERAGE = TRADE_FIELDS["leverage"].default
+_CLOSED = Trade.Status.CLOSED.value
+
+
+def _text(max_length):
+    # A value longer before strip() than its column may fit after it: validate_record judges it.
+    return Annotated[str, msgspec.Meta(max_length=max_length)]
+
+
+class _Trade(msgspec.Struct, forbid_unknown_fields=True):
+    """A trade's shape. Numbers are Any: msgspec would read a decimal string's "1_000" or " 0.5",
+    which validate_record refuses or strips, so their text is checked below."""
+
+    external_id: _text(128)
+    symbol: _text(32)
+    side: Literal[tuple(Trade.Side.values)]
+    status: Literal[tuple(Trade.Status.values)]
+    opened_at: str
+    qty: Any
+    entry_price: Any
+    closed_at: str | None = None
+    exit_price: Any = None
+    leverage: Any = None
+    gross_pnl: Any = None
+    fees: Any = None
+    funding: Any = None
+    net_pnl: Any = None
+    exit_reason: _text(100) | None = None
+    release: _text(100) | None = None
+    est_fees: Any = None
+    est_funding: Any = None
+    est_slippage_bps: Any = None
+
+
 _WHOLE_DIGITS = MAX_DIGITS - DECIMAL_PLACES
+# fields._PLAIN_DECIMAL, possessive (it never needs to backtrack, and twice as fast so), for
+# plain decimals joined by commas.
+_PLAIN = rf"-?+[0-9]{{1,{_WHOLE_DIGITS}}}+(?:\.[0-9]{{1,{DECIMAL_PLACES}}}+)?+"
+_plain_decimals = re.compile(rf"{_PLAIN}(?:,{_PLAIN})*+").fullmatch
 
 
 class _Unusual(Exception):
     """A value the hot path leaves to validate_record."""
 
 
-def _text(value, max_length, required=True):
-    # ASCII without NUL is storable as it is; strip() is the validator's own.
-    if type(value) is not str or not value.isascii():
+def _decimals(numbers):
+    """The numbers as to_decimal keeps them, None where absent; _Unusual for any it would change
+    or refuse."""
+    texts = [number for number in numbers if number is not None]
+    try:
+        joined = ",".join(texts)
+    except TypeError:
+        # Not all decimal strings: JSON numbers, or values validate_record refuses.
+        return [_decimal(number) for number in numbers]
+    # Decimal strings: one regex over them joined by commas, which no plain decimal holds.
+    if joined.count(",") != len(texts) - 1 or not _plain_decimals(joined):
         raise _Unusual
-    value = value.strip()
-    if len(value) > max_length or "\x00" in value or (required and not value):
-        raise _Unusual
-    return value
-
-
-def _optional_text(value, max_length):
-    return "" if value is None else _text(value, max_length, required=False)
+    if len(texts) == len(numbers):
+        return list(map(Decimal, texts))
+    decimals = map(Decimal, texts)
+    return [None if number is None else next(decimals) for number in numbers]
 
 
 def _decimal(value):
@@ -54,66 +100,94 @@ def _decimal(value):
             return value
     elif type(value) is int and -(10**_WHOLE_DIGITS) < value < 10**_WHOLE_DIGITS:
         return Decimal(value)
+    elif value is None:
+        return None
     raise _Unusual
 
 
-def _optional_decimal(value):
-    return None if value is None else _decimal(value)
-
-
-def _positive(value):
-    number = _decimal(value)
-    if number <= 0:
-        raise _Unusual
-    return number
-
-
-def _moment(value, latest_allowed):
-    if type(value) is not str:
-        raise _Unusual
-    try:
-        moment = _parse_utc_timestamp(value)
-    except FieldError:
-        raise _Unusual from None
-    if moment > latest_allowed:
-        raise _Unusual
-    return moment
+def _storable(texts):
+    """What text() refuses after strip(): a NUL character or a lone surrogate, in any of them."""
+    joined = "".join(texts)
+    if "\x00" in joined:
+        return False
+    if not joined.isascii():
+        try:
+            joined.encode()
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def clean_trade(data, latest_allowed):
     """validate_record's clean values for a trade written the common way; None for any other."""
-    if type(data) is not dict or not data.keys() <= _TRADE_KEYS:
+    if type(data) is not dict:
         return None
-    get = data.get
     try:
-        side, status = get("side"), get("status")
-        if side not in _SIDES or status not in _STATUSES:
-            return None
-        closed_at, exit_price, leverage = get("closed_at"), get("exit_price"), get("leverage")
-        # In TRADE_FIELDS' order, as validate_record builds it.
-        clean = {
-            "external_id": _text(get("external_id"), 128),
-            "symbol": _text(get("symbol"), 32),
-            "side": side,
-            "status": status,
-            "opened_at": _moment(get("opened_at"), latest_allowed),
-            "closed_at": None if closed_at is None else _moment(closed_at, latest_allowed),
-            "qty": _positive(get("qty")),
-            "entry_price": _positive(get("entry_price")),
-            "exit_price": None if exit_price is None else _positive(exit_price),
-            "leverage": _DEFAULT_LEVERAGE if leverage is None else _positive(leverage),
-            "gross_pnl": _optional_decimal(get("gross_pnl")),
-            "fees": _optional_decimal(get("fees")),
-            "funding": _optional_decimal(get("funding")),
-            "net_pnl": _optional_decimal(get("net_pnl")),
-            "exit_reason": _optional_text(get("exit_reason"), 100),
-            "release": _optional_text(get("release"), 100),
-            "est_fees": _optional_decimal(get("est_fees")),
-            "est_funding": _optional_decimal(get("est_funding")),
-            "est_slippage_bps": _optional_decimal(get("est_slippage_bps")),
-        }
-    except _Unusual:
+        trade = msgspec.convert(data, _Trade)
+    except (msgspec.ValidationError, UnicodeEncodeError):  # the latter: a field name "\ud800"
         return None
-    errors = {}
-    _trade_rules(clean, errors)
-    return None if errors else clean
+    exit_reason, release = trade.exit_reason or "", trade.release or ""
+    if not _storable((trade.external_id, trade.symbol, exit_reason, release)):
+        return None
+    external_id, symbol = trade.external_id.strip(), trade.symbol.strip()
+    if not external_id or not symbol:
+        return None
+    try:
+        opened_at = _parse_utc_timestamp(trade.opened_at)
+        closed_at = None if trade.closed_at is None else _parse_utc_timestamp(trade.closed_at)
+        qty, entry, exit_, leverage, gross, fees, funding, net, *estimates = _decimals(
+            (
+                trade.qty,
+                trade.entry_price,
+                trade.exit_price,
+                trade.leverage,
+                trade.gross_pnl,
+                trade.fees,
+                trade.funding,
+                trade.net_pnl,
+                trade.est_fees,
+                trade.est_funding,
+                trade.est_slippage_bps,
+            )
+        )
+    except (FieldError, _Unusual):
+        return None
+    # _trade_rules, for the records it passes. `is None`, not `None in`: Decimal == None asks
+    # numbers.Rational, slowly.
+    has_pnl = not (gross is None or fees is None or funding is None or net is None)
+    if trade.status == _CLOSED:
+        if closed_at is None or exit_ is None or not has_pnl or closed_at < opened_at:
+            return None
+    elif closed_at is not None or exit_ is not None:
+        return None
+    if opened_at > latest_allowed or (closed_at is not None and closed_at > latest_allowed):
+        return None
+    if qty is None or entry is None or qty <= 0 or entry <= 0:
+        return None
+    if (exit_ is not None and exit_ <= 0) or (leverage is not None and leverage <= 0):
+        return None
+    # P&L that adds up within the absolute tolerance; a larger difference may still be within
+    # the relative one, which validate_record judges.
+    if has_pnl and abs(net - (gross - fees - funding)) > PNL_TOLERANCE:
+        return None
+    return {
+        "external_id": external_id,
+        "symbol": symbol,
+        "side": trade.side,
+        "status": trade.status,
+        "opened_at": opened_at,
+        "closed_at": closed_at,
+        "qty": qty,
+        "entry_price": entry,
+        "exit_price": exit_,
+        "leverage": _DEFAULT_LEVERAGE if leverage is None else leverage,
+        "gross_pnl": gross,
+        "fees": fees,
+        "funding": funding,
+        "net_pnl": net,
+        "exit_reason": exit_reason.strip(),
+        "release": release.strip(),
+        "est_fees": estimates[0],
+        "est_funding": estimates[1],
+        "est_slippage_bps": estimates[2],
+    }
