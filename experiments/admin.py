@@ -5,6 +5,7 @@ Every button calls the same service the commands and jobs call.
 Releases, freezes, scaling steps and the audit history have their own admin modules, imported
 here so Django's autodiscovery registers them; none of them imports this one."""
 
+import datetime
 import json
 
 from django import forms
@@ -23,7 +24,7 @@ from experiments.admin_history import WatchedChangeMixin
 from experiments.lifecycle import open_moves
 from experiments.models import Experiment, ExperimentDecision
 from experiments.params import diff_params
-from experiments.scorecard import SCORED
+from experiments.scorecard import ELAPSED, SCORED
 from experiments.triggers import evaluate_rollback_triggers
 from kpis.registry import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin
@@ -45,6 +46,17 @@ TRANSITION_ACTIONS = {
 }
 
 
+def _test_span(test):
+    """How long the test ran, and what its per-day figures divide by."""
+    if test.get("days_basis") != ELAPSED:  # stored before the elapsed basis: calendar days
+        return f"{test['days']} day(s) to {test['to']}"
+    since, to = (datetime.datetime.fromisoformat(test[end]) for end in ("from", "to"))
+    return (
+        f"{test['days']:.2f} days elapsed, {since:%Y-%m-%d %H:%M} to {to:%Y-%m-%d %H:%M} UTC "
+        "(its per-day figures divide by the elapsed days, a day begun counting by its hours)"
+    )
+
+
 def scorecard_html(scorecard, computed_at=None):
     rows = [
         {
@@ -57,7 +69,12 @@ def scorecard_html(scorecard, computed_at=None):
     ]
     return render_to_string(
         "admin/experiments/scorecard.html",
-        {"scorecard": scorecard, "rows": rows, "computed_at": computed_at},
+        {
+            "scorecard": scorecard,
+            "rows": rows,
+            "computed_at": computed_at,
+            "test_span": _test_span(scorecard["test"]),
+        },
     )
 
 
@@ -216,9 +233,11 @@ class ExperimentAdmin(
 
     @admin.display(description="baseline → candidate")
     def lever_change(self, obj):
+        if obj.status != Experiment.Status.DRAFT:  # submitted: the one-change rule held
+            return obj.lever_change()
         changed = diff_params(obj.baseline_release.params, obj.candidate_release.params)
         others = sorted(set(changed) - {obj.lever})
-        if others:  # a draft not ready yet: submitting refuses it
+        if others:  # not ready yet: submitting refuses it
             return f"{obj.lever_change()}; the candidate also changes {', '.join(others)}"
         return obj.lever_change()
 

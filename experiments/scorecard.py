@@ -11,6 +11,7 @@ stores its own.
 """
 
 import datetime
+from decimal import Decimal
 
 import numpy as np
 from django.db.models import FloatField, Q
@@ -18,6 +19,7 @@ from django.db.models.functions import Cast
 
 from experiments.models import Experiment
 from kpis import queries
+from kpis.calculations import money, rate
 from kpis.registry import FIGURE_KEYS
 from kpis.services import BASELINE_DAYS, compute_kpis
 
@@ -28,6 +30,9 @@ CONFIDENCE = 0.95
 DRAWS_AT_ONCE = 1 << 20
 # The experiments whose scorecard the refresh job keeps: the ones still collecting evidence.
 SCORED = (Experiment.Status.RUNNING, Experiment.Status.REVIEW)
+DAY = datetime.timedelta(days=1)
+# What the test's per-day figures divide by, as the scorecard says it.
+ELAPSED = "elapsed"
 
 
 def _percentiles(values, method="linear"):
@@ -123,13 +128,27 @@ def _net_pnl(window):
     return np.fromiter(rows.iterator(chunk_size=20_000), float)
 
 
+def per_elapsed_day(figures, elapsed_days):
+    """The per-day figures over the days elapsed, a day begun counting by the time it has run:
+    at 01:00 on the 7th day of a test started at 00:00, 6.04 days, not 7."""
+    return figures | {
+        "trades_per_day": rate(figures["trades"] / elapsed_days),
+        "net_pnl_per_day": money(Decimal(figures["net_pnl"]) / Decimal(elapsed_days)),
+    }
+
+
 def build_scorecard(experiment, now):
-    """Baseline: the baseline release's 30 days before the start. Test: the candidate since."""
+    """Baseline: the baseline release's 30 days before the start. Test: the candidate from the
+    start to `now`, its per-day figures over the days elapsed (per_elapsed_day)."""
     bot, start_day = experiment.bot, experiment.started_at.date()
-    test_days = max((now.date() - start_day).days + 1, 1)
-    test_end = start_day + datetime.timedelta(days=test_days)
+    # The KPI window reads whole UTC days: every day the test touched, today's too. The
+    # candidate's trades are the test's own, since it runs only from the start.
+    touched = max((now.date() - start_day).days + 1, 1)
+    test_end = start_day + datetime.timedelta(days=touched)
+    elapsed_days = max(now - experiment.started_at, datetime.timedelta(seconds=1)) / DAY
     base = compute_kpis(bot, BASELINE_DAYS, start_day, experiment.baseline_release)
-    test = compute_kpis(bot, test_days, test_end, experiment.candidate_release)
+    test = compute_kpis(bot, touched, test_end, experiment.candidate_release)
+    test_figures = per_elapsed_day(test.figures, elapsed_days)
     base_pnl, test_pnl = _net_pnl(base.window), _net_pnl(test.window)
     interval, factors = bootstrap(base_pnl, test_pnl, seed=experiment.pk)
     return {
@@ -141,15 +160,17 @@ def build_scorecard(experiment, now):
         },
         "test": {
             "release": experiment.candidate_release.tag,
-            "days": test_days,
-            "to": test_end.isoformat(),
-            "figures": test.figures,
+            "days": round(elapsed_days, 4),
+            "days_basis": ELAPSED,
+            "from": experiment.started_at.isoformat(),
+            "to": now.isoformat(),
+            "figures": test_figures,
         },
         "kpis": [
             {
                 "kpi": key,
                 "baseline": base.figures[key],
-                "test": test.figures[key],
+                "test": test_figures[key],
                 "primary": key in experiment.primary_kpis,
             }
             for key in FIGURE_KEYS

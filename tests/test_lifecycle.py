@@ -125,7 +125,7 @@ def test_every_time_and_audit_row_of_an_experiment_is_the_clock_it_was_given(bas
     assert (experiment.started_at, experiment.ended_at) == (t0 + DAY, t0 + 7 * DAY)
     decision = experiment.decisions.get()
     assert decision.decided_at == t0 + 7 * DAY
-    assert decision.scorecard["test"]["days"] == 7  # measured up to the decision's clock
+    assert decision.scorecard["test"]["days"] == 6  # elapsed up to the decision's clock
 
 
 def test_a_scaling_step_completes_when_its_clock_passes_the_hold(baseline, people):
