@@ -5,8 +5,8 @@ Apprise), delivered at least once like the alerts (integrity.delivery)."""
 from django.conf import settings
 from django.urls import reverse
 
-from cadence.models import DigestMessage
-from cadence.selectors import daily_review, review_due
+from cadence.models import DailyReview, DigestMessage
+from cadence.selectors import DAY, daily_review, missed_review, review_due, utc_day
 from integrity import delivery
 from integrity.alerts import send_to_channel
 
@@ -51,9 +51,13 @@ def digest_text(bot, day, now):
 def _review_state(bot, review, now):
     signed = review["signed_off"]
     if signed is not None:
-        return f"signed off by {signed.signed_off_by} at {signed.signed_off_at:%H:%M} UTC"
-    bot.last_review_day = None
-    return review_due(bot, now)
+        state = f"signed off by {signed.signed_off_by} at {signed.signed_off_at:%H:%M} UTC"
+    else:
+        bot.last_review_day = None
+        state = review_due(bot, now)
+    yesterday = DailyReview.objects.filter(bot=bot, day=utc_day(now) - DAY).exists()
+    missed = missed_review(bot, now, yesterday)
+    return state + (f"; {missed} was not signed off: {review_url(bot, missed)}" if missed else "")
 
 
 def deliver_due_digests(now=None):

@@ -6,7 +6,7 @@ one bot or five hundred (the command center's benchmark: bench/home.py)."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -57,6 +57,7 @@ def cadence_bots(now, bots=None):
             last_review_day=Subquery(reviews.values("day")[:1]),
             last_review_at=Subquery(reviews.values("signed_off_at")[:1]),
             last_review_by=Subquery(reviews.values("signed_off_by__username")[:1]),
+            yesterday_signed_off=Exists(reviews.filter(day=utc_day(now) - DAY)),
         )
         # Since: the first report of the current state after the last report of another one.
         .annotate(
@@ -122,6 +123,7 @@ class Card:
     gate: object
     checklist: object
     review_due: str  # "signed off", "due by 10:00 UTC" or "overdue since 10:00 UTC"
+    missed_day: datetime.date | None  # yesterday, if its review was never signed off
     headroom: list = field(default_factory=list)
 
     @property
@@ -141,6 +143,17 @@ def review_due(bot, now):
         return "signed off"
     hour = f"{bot.daily_review_due_hour:02d}:00 UTC"
     return f"overdue since {hour}" if now.hour >= bot.daily_review_due_hour else f"due by {hour}"
+
+
+def missed_review(bot, now, yesterday_signed_off):
+    """Yesterday, if its review was due while the bot existed and was never signed off: past
+    midnight today's review is only "due", and a missed day must not drop out of sight (the
+    digest goes out before the review's hour by default)."""
+    yesterday = utc_day(now) - DAY
+    due = day_start(yesterday) + datetime.timedelta(hours=bot.daily_review_due_hour)
+    if yesterday_signed_off or bot.created_at > due:
+        return None
+    return yesterday
 
 
 def command_center(now=None, bots=None):
@@ -185,6 +198,7 @@ def command_center(now=None, bots=None):
                 gate=gates[bot.pk],
                 checklist=lists[bot.pk],
                 review_due=review_due(bot, now),
+                missed_day=missed_review(bot, now, bot.yesterday_signed_off),
                 headroom=headroom,
                 now=now,
             )

@@ -49,7 +49,9 @@ def command_center_context(request):
     return {
         "cards": cards,
         "now": now,
-        "overdue": [card for card in cards if card.review_due.startswith("overdue")],
+        # Reviews past their hour: today's, and yesterday's never signed off.
+        "overdue": [card for card in cards if card.review_due.startswith("overdue")]
+        + [card for card in cards if card.missed_day],
     }
 
 

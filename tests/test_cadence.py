@@ -355,6 +355,27 @@ def test_review_due_and_overdue_by_the_bots_hour(bot, people):
     assert command_center(late)[0].review_due == "signed off"
 
 
+def test_a_day_never_signed_off_stays_on_the_command_center_the_next_day(bot, people):
+    bot.created_at = timezone.now() - datetime.timedelta(days=3)
+    bot.save()
+    day = today()
+    yesterday = day - datetime.timedelta(days=1)
+    early = datetime.datetime.combine(day, datetime.time(8), tzinfo=UTC)
+    client = Client()
+    client.force_login(people["operator"])
+
+    (card,) = command_center(early)
+    page = client.get(reverse("admin:index")).content.decode()
+
+    # Past midnight today's review is only due: yesterday's dropped out of sight.
+    assert card.review_due == "due by 10:00 UTC" and card.missed_day == yesterday
+    assert f"{yesterday:%m-%d} not signed off" in page and day_page(bot, yesterday) in page
+    overdue = 1 + (timezone.now().hour >= 10)  # the page is today's: yesterday's and maybe today's
+    assert f"{overdue} daily review{'s' if overdue > 1 else ''} overdue" in page
+    sign_off_daily_review(bot, yesterday, by=people["operator"], note="late", now=early)
+    assert command_center(early)[0].missed_day is None
+
+
 # -- the weekly review ---------------------------------------------------------------------
 
 

@@ -86,6 +86,23 @@ def test_an_overdue_review_shows_in_the_digest(early_bot, channel, people):
     assert "Daily review: signed off by otto at 11:00 UTC" in digest.body
 
 
+def test_a_day_never_signed_off_shows_in_the_next_days_digest(early_bot, channel, people):
+    # The digest (07:00) goes out before the review's hour (10:00): a missed day was in none.
+    early_bot.created_at = at(0) - datetime.timedelta(days=3)
+    early_bot.save()
+    yesterday = at(7).date() - datetime.timedelta(days=1)
+
+    (digest,) = queue_daily_digests(at(7))
+
+    assert f"Daily review: due by 10:00 UTC; {yesterday} was not signed off: http" in digest.body
+    assert f"/admin/review/daily/{early_bot.slug}/{yesterday}/" in digest.body
+
+    DigestMessage.objects.all().delete()
+    sign_off_daily_review(early_bot, yesterday, by=people["operator"], note="ok", now=at(7))
+    (digest,) = queue_daily_digests(at(7, 5))
+    assert "not signed off" not in digest.body
+
+
 def test_a_channel_of_another_bot_gets_no_digest(early_bot, channel):
     other, _ = create_bot(slug="other", name="Other")
     AlertChannel.objects.create(name="Other's", kind="email", target="o@example.com", bot=other)
