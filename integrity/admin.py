@@ -15,9 +15,15 @@ from integrity.models import (
     IntegrityIncident,
 )
 from integrity.selectors import integrity_gates, with_tests_through
-from integrity.services import acknowledge_incident, resolve_incident, run_all_integrity_checks
+from integrity.services import (
+    acknowledge_incident,
+    acknowledgement,
+    resolve_incident,
+    run_all_integrity_checks,
+)
 from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin_actions import note_action
 from tradeops.models import Bot, BotPulse
 from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP
 
@@ -131,17 +137,34 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
     date_hierarchy = "opened_at"
     list_select_related = ["bot", "acknowledged_by"]
     exclude = ["detail"]
-    readonly_fields = ["detail_display"]
+    readonly_fields = ["acknowledgement_display", "detail_display"]
     actions = ["acknowledge", "resolve"]
+    change_form_template = "admin/integrity/integrityincident/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        incident = self.get_object(request, object_id)
+        may_acknowledge = (
+            incident is not None
+            and incident.status == IntegrityIncident.Status.OPEN
+            and self.has_handle_permission(request)
+        )
+        extra_context = {**(extra_context or {}), "may_acknowledge": may_acknowledge}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="detail")
     def detail_display(self, obj):
         return pretty_json(obj.detail)
 
-    @admin.action(description="Acknowledge selected incidents", permissions=["handle"])
-    def acknowledge(self, request, queryset):
-        done = sum(acknowledge_incident(incident, user=request.user) for incident in queryset)
-        self.message_user(request, f"Acknowledged {done} incident(s).", messages.SUCCESS)
+    @admin.display(description="acknowledgement")
+    def acknowledgement_display(self, obj):
+        row = acknowledgement(obj)
+        if row is None:
+            return "-"
+        return f"by {row.actor_name} at {row.at:%Y-%m-%d %H:%M} UTC: {row.note}"
+
+    @note_action("Acknowledge (the repeats stop; say what you do about it)", "handle")
+    def acknowledge(self, request, incident, note):
+        acknowledge_incident(incident, user=request.user, note=note)
 
     @admin.action(description="Resolve selected incidents", permissions=["handle"])
     def resolve(self, request, queryset):

@@ -1,5 +1,6 @@
 """Writes of the integrity app: incidents and their lifecycle, and integrity check runs."""
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -7,7 +8,9 @@ from django.utils import timezone
 from integrity.alerts import queue_incident_alerts
 from integrity.checks import CHECKED_KINDS, CHECKS, LastRun
 from integrity.models import AlertDelivery, IntegrityCheckRun, IntegrityIncident
+from tradeops.audit import history, record_audit, require_note
 from tradeops.models import Bot
+from tradeops.roles import HANDLE_INCIDENTS
 from tradeops.scheduling import enqueue
 
 Status = IntegrityIncident.Status
@@ -57,13 +60,35 @@ def _alert(incident, event):
         enqueue("integrity.jobs.dispatch_alerts")
 
 
-def acknowledge_incident(incident, *, user):
-    """An operator has seen it: repeats stop until it resolves or opens again."""
-    changed = IntegrityIncident.objects.filter(pk=incident.pk, status=Status.OPEN).update(
-        status=Status.ACKNOWLEDGED, acknowledged_at=timezone.now(), acknowledged_by=user
-    )
-    incident.refresh_from_db()
-    return bool(changed)
+def acknowledge_incident(incident, *, user, note, now=None):
+    """An Operator or a Team lead has seen it and says what they do about it (the note, kept
+    in its audit row): repeats stop until it resolves or opens again."""
+    if not user.has_perm(HANDLE_INCIDENTS):
+        raise PermissionDenied(f"{user} may not acknowledge incidents")
+    require_note(note, "acknowledge")
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = IntegrityIncident.objects.filter(pk=incident.pk, status=Status.OPEN).update(
+            status=Status.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=user
+        )
+        incident.refresh_from_db()
+        if not changed:
+            raise ValidationError(f"{incident.title} is {incident.status}, not open")
+        record_audit(
+            incident,
+            "acknowledged",
+            actor=user,
+            from_state=Status.OPEN,
+            to_state=Status.ACKNOWLEDGED,
+            note=note,
+            at=now,
+        )
+    return incident
+
+
+def acknowledgement(incident):
+    """The audit row of the incident's acknowledgement (who, when, the note), or None."""
+    return history(incident).filter(action="acknowledged").last()
 
 
 def resolve_incident(incident, *, user=None):

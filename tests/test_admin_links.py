@@ -50,7 +50,7 @@ def pages(baseline, people):
         severity="critical",
         title="t",
     )
-    acknowledge_incident(incident, user=people["operator"])
+    acknowledge_incident(incident, user=people["operator"], note="on it")
     issue_api_token(baseline.bot, label="ci", created_by=people["lead"])
     token = baseline.bot.api_tokens.get(label="ci")
     audit = AuditEvent.objects.filter(actor=people["lead"]).first()

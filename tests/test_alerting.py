@@ -132,7 +132,7 @@ def test_one_notice_per_channel_per_incident_however_often_it_is_bumped(bot, htt
     assert AlertDelivery.objects.filter(event="opened").count() == 1
 
 
-def test_repeats_while_unacknowledged_then_stop(bot, httpserver):
+def test_repeats_while_unacknowledged_then_stop(bot, people, httpserver):
     httpserver.expect_request("/hook").respond_with_data("ok")
     webhook(httpserver, repeat_minutes=30)
     incident = blocked_trade_incident(bot)
@@ -143,7 +143,7 @@ def test_repeats_while_unacknowledged_then_stop(bot, httpserver):
     assert [d.event for d in repeats] == ["repeat"]
     assert "STILL OPEN" in repeats[0].title
 
-    acknowledge_incident(incident, user=None)
+    acknowledge_incident(incident, user=people["operator"], note="looking into it")
     assert queue_repeats(now=timezone.now() + datetime.timedelta(hours=3)) == []
 
 

@@ -165,7 +165,7 @@ def test_incidents_opened_acknowledged_and_resolved_since_the_last_review(bot, p
     incident = open_or_bump_incident(
         bot=bot, kind="orphan_fills", severity="warning", title="Fills without a trade"
     )
-    acknowledge_incident(incident, user=people["operator"])
+    acknowledge_incident(incident, user=people["operator"], note="on it")
 
     review = daily_review(bot, today(), timezone.now() + datetime.timedelta(seconds=1))
 

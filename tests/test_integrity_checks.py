@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import django_rq
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -289,8 +289,8 @@ def test_a_bump_counts_on_an_acknowledged_incident_and_opens_a_new_one_after_res
     AlertChannel.objects.create(name="ops", kind="apprise", target="json://ops.example.com/hook")
     conflict = {"bot": bot, "kind": Kind.TRADE_CONFLICT, "severity": "critical", "key": "T-1"}
     first = open_or_bump_incident(**conflict, title="Conflict")
-    lena = User.objects.create_user("lena")
-    acknowledge_incident(first, user=lena)
+    lena = log_in_as(Client(), "lena", OPERATOR)
+    acknowledge_incident(first, user=lena, note="the bot resends T-1; checking with the dev")
 
     bumped = open_or_bump_incident(**conflict, title="Conflict again", occurrences=2)
 
@@ -320,7 +320,19 @@ def test_operator_acknowledges_and_resolves_in_the_admin(client, released):
     operator = log_in_as(client, "otto", OPERATOR)
     url = reverse("admin:integrity_integrityincident_changelist")
 
+    # The note page first; acknowledged once confirmed with a note.
     client.post(url, {"action": "acknowledge", "_selected_action": [incident.pk]})
+    incident.refresh_from_db()
+    assert incident.status == "open"
+    client.post(
+        url,
+        {
+            "action": "acknowledge",
+            "_selected_action": [incident.pk],
+            "confirm": "yes",
+            "note": "ok",
+        },
+    )
     incident.refresh_from_db()
     assert (incident.status, incident.acknowledged_by) == ("acknowledged", operator)
 
@@ -335,7 +347,7 @@ def test_viewer_cannot_acknowledge(client, released):
     log_in_as(client, "vera", VIEWER)
     client.post(
         reverse("admin:integrity_integrityincident_changelist"),
-        {"action": "acknowledge", "_selected_action": [incident.pk]},
+        {"action": "acknowledge", "_selected_action": [incident.pk], "confirm": "yes", "note": "x"},
     )
     incident.refresh_from_db()
     assert incident.status == "open"
