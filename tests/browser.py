@@ -1,6 +1,6 @@
 """Real-browser fixtures: headless Chromium (Debian's package, which `.ci/services` installs)
 driven by Playwright's sync API against pytest-django's `live_server`, on the demo's data, logged
-in through the admin's login form as the demo's lead, operator or viewer.
+in as the demo's lead, operator or viewer.
 
 A page test is a few lines (tests/test_browser.py):
 
@@ -21,7 +21,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
@@ -55,8 +57,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def screenshot(page, name, role=None, *, as_role="lead"):
-    """Save the whole page as docs/screenshots/<name>.png when SCREENSHOTS=1 (`make screenshots`).
-    Given the test's role, only the `as_role` run is saved, so a page has one picture."""
+    """Save the whole page as docs/screenshots/<name>.png when SCREENSHOTS=1 (README,
+    Screenshots). Given the test's role, only the `as_role` run saves, so a page has one."""
     if os.environ.get("SCREENSHOTS") == "1" and role in (None, as_role):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
@@ -86,12 +88,51 @@ def _quoted(table):
     return connection.ops.quote_name(table)
 
 
+class Snapshot:
+    """The demo's rows, table by table in COPY format, and the logins kept with them: a role's
+    browser cookies and its session row, from the first time it logged in through the form."""
+
+    def __init__(self, rows):
+        self.rows, self.logins = rows, {}
+
+    def restore(self):
+        """Put the rows back verbatim, with triggers off (session_replication_role, which needs
+        the superuser the tests run as): the trade table's rollup trigger would count the stored
+        daily rollup twice. Foreign-key checks, triggers too, are off with them: the rows were
+        consistent when copied."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            # DELETE, not TRUNCATE: the tables are (nearly) empty; TRUNCATE costs ms per table.
+            cursor.execute("; ".join(f"DELETE FROM {_quoted(table)}" for table in self.rows))
+            for table, rows in self.rows.items():
+                with cursor.copy(f"COPY {_quoted(table)} FROM STDIN") as copy:
+                    copy.write(rows)
+            models = [m for m in apps.get_models() if m._meta.db_table in self.rows]
+            for statement in connection.ops.sequence_reset_sql(no_style(), models):
+                cursor.execute(statement)
+        # The restored content types have the demo's ids, not those cached since the last flush.
+        ContentType.objects.clear_cache()
+
+    def keep_login(self, role, context):
+        """Keep `role`'s cookies and its session row, so later tests start logged in."""
+        state = context.storage_state()
+        key = next(
+            c["value"] for c in state["cookies"] if c["name"] == settings.SESSION_COOKIE_NAME
+        )
+        table = _quoted(Session._meta.db_table)
+        with connection.cursor() as cursor:
+            query = f"COPY (SELECT * FROM {table} WHERE session_key = %s) TO STDOUT"
+            with cursor.copy(query, [key]) as copy:
+                self.rows[Session._meta.db_table] += b"".join(copy)
+        self.logins[role] = state
+
+
 @pytest.fixture(scope="session")
-def demo_rows(django_db_setup, django_db_blocker):
-    """The demo (`load_demo`, through the real services) loaded once per session and kept as
-    each table's rows in COPY format; the database is emptied again at once, as after any
-    transactional test, so no other test sees it. Jobs run in-process as in `make demo`, and
-    passwords use the tests' fast hasher."""
+def demo_snapshot(django_db_setup, django_db_blocker):
+    """The demo (`load_demo`, through the real services), loaded once per session and kept as a
+    `Snapshot`; the database is emptied again at once, as after any transactional test, so no
+    other test sees it. Jobs run in-process as in `make demo`; passwords use the tests' fast
+    hasher."""
     hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with (
         django_db_blocker.unblock(),
@@ -104,7 +145,7 @@ def demo_rows(django_db_setup, django_db_blocker):
                 with cursor.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
                     rows[table] = b"".join(copy)
         call_command("flush", interactive=False, verbosity=0)
-    return rows
+    return Snapshot(rows)
 
 
 @dataclass
@@ -115,26 +156,10 @@ class Demo:
 
 
 @pytest.fixture
-def demo(demo_rows, live_server):
+def demo(demo_snapshot, live_server):
     """The demo, as loaded, for each test (restored in a few ms; the test's transactional
-    database access empties it afterwards), served by `live_server`.
-
-    The rows go back verbatim, with triggers off (session_replication_role, which needs the
-    superuser the tests run as): the trade table's rollup trigger would count the stored daily
-    rollup twice. Foreign-key checks, triggers too, are off with them: the rows were consistent
-    when copied."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        # DELETE, not TRUNCATE: the tables are (nearly) empty, and TRUNCATE costs ms per table.
-        cursor.execute("; ".join(f"DELETE FROM {_quoted(table)}" for table in demo_rows))
-        for table, rows in demo_rows.items():
-            with cursor.copy(f"COPY {_quoted(table)} FROM STDIN") as copy:
-                copy.write(rows)
-        models = [m for m in apps.get_models() if m._meta.db_table in demo_rows]
-        for statement in connection.ops.sequence_reset_sql(no_style(), models):
-            cursor.execute(statement)
-    # The restored content types have the demo's ids, not the ones cached since the last flush.
-    ContentType.objects.clear_cache()
+    database access empties it afterwards), served by `live_server`."""
+    demo_snapshot.restore()
     bot = Bot.objects.get(slug=DEMO_BOT)
     return Demo(
         bot=bot,
@@ -144,29 +169,38 @@ def demo(demo_rows, live_server):
 
 
 class Browse:
-    """`browse(role, path)`: a page of its own (fresh cookies) at `path`, reached by logging in
-    as the demo's user of `role` through the admin's login form, and checked to have loaded
-    (2xx). What the browser reports (console errors, CSP violations, uncaught script errors) is
+    """`browse(role, path)`: a page of its own at `path`, logged in as the demo's user of
+    `role`, and checked to have loaded (2xx). A role's first page in the session logs in through
+    the admin's login form; later ones start with the cookies it got (`Snapshot.keep_login`).
+    What the browser reports (console errors, CSP violations, uncaught script errors) is
     collected in `problems`."""
 
-    def __init__(self, browser, base_url):
-        self.browser, self.base_url = browser, base_url
+    def __init__(self, browser, base_url, snapshot):
+        self.browser, self.base_url, self.snapshot = browser, base_url, snapshot
         self.contexts, self.problems = [], []
 
     def __call__(self, role, path="/admin/"):
-        context = self.browser.new_context(base_url=self.base_url, viewport=VIEWPORT)
+        login = self.snapshot.logins.get(role)
+        context = self.browser.new_context(
+            base_url=self.base_url, viewport=VIEWPORT, storage_state=login
+        )
         self.contexts.append(context)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         page = context.new_page()
         page.on("console", lambda message: self._console(role, page, message))
         page.on("pageerror", lambda error: self.problems.append(f"{role} at {page.url}: {error}"))
-        page.goto(f"/admin/login/?{urlencode({'next': path})}")
-        page.get_by_label("Username").fill(role)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        with page.expect_navigation() as landed:
-            page.get_by_role("button", name="Log in").click()
+        if login:
+            response = page.goto(path)
+        else:
+            page.goto(f"/admin/login/?{urlencode({'next': path})}")
+            page.get_by_label("Username").fill(role)
+            page.get_by_label("Password").fill(DEMO_PASSWORD)
+            with page.expect_navigation() as landed:
+                page.get_by_role("button", name="Log in").click()
+            response = landed.value
+            self.snapshot.keep_login(role, context)
         assert urlsplit(page.url).path == urlsplit(path).path, f"{role} not let in: {page.url}"
-        assert landed.value.ok, f"{role} at {path}: HTTP {landed.value.status}"
+        assert response.ok, f"{role} at {path}: HTTP {response.status}"
         return page
 
     def _console(self, role, page, message):
@@ -180,9 +214,9 @@ class Browse:
 
 
 @pytest.fixture
-def browse(chromium, demo, live_server):
+def browse(chromium, demo_snapshot, demo, live_server):
     """A `Browse` on the demo; the test fails if any page it opened reported a problem."""
-    browse = Browse(chromium, live_server.url)
+    browse = Browse(chromium, live_server.url, demo_snapshot)
     yield browse
     browse.close()
     assert not browse.problems, "the browser reported:\n" + "\n".join(browse.problems)

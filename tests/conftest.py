@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ingestion.freqtrade_db import ORDER_COLUMNS, TRADE_COLUMNS
-from tests.browser import browse, chromium, demo, demo_rows  # noqa: F401 (real-browser fixtures)
+from tests.browser import browse, chromium, demo, demo_snapshot  # noqa: F401 (browser fixtures)
 from tests.factories import FREQTRADE_DATABASE, PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
 from tradeops.roles import OPERATOR, TEAM_LEAD
