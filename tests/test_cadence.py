@@ -322,6 +322,18 @@ def test_an_empty_sign_off_says_the_note_is_required(bot, people):
     assert not DailyReview.objects.exists()
 
 
+def test_a_stale_form_posted_to_a_signed_off_review_says_why_nothing_was_stored(bot, people):
+    sign_off_daily_review(bot, today(), by=people["operator"], note="first", now=timezone.now())
+    client = Client()
+    client.force_login(people["lead"])
+
+    # Its field errors were on a form the signed-off page no longer shows: no word at all.
+    page = client.post(day_page(bot, today()), {"note": ""}).content.decode()
+
+    assert "Not stored: this review was already signed off." in page
+    assert DailyReview.objects.get().note == "first"
+
+
 def test_a_sign_off_needs_a_note_and_a_day_that_has_begun(bot, people):
     client = Client()
     client.force_login(people["operator"])
