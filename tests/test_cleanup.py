@@ -158,11 +158,18 @@ def test_operator_dry_runs_from_the_admin_but_only_a_team_lead_applies(client, l
     )
     plan = CleanupPlan.objects.get()
     apply_url = reverse("admin:integrity_cleanupplan_changelist")
-    client.post(apply_url, {"action": "apply_plan", "_selected_action": [plan.pk]})
+    client.post(
+        apply_url, {"action": "apply_plan", "_selected_action": [plan.pk], "confirm": "yes"}
+    )
     plan.refresh_from_db()
     assert plan.status == "planned"
 
     log_in_as(client, "lena", TEAM_LEAD)
     client.post(apply_url, {"action": "apply_plan", "_selected_action": [plan.pk]})
+    plan.refresh_from_db()
+    assert plan.status == "planned"  # the confirmation page first
+    client.post(
+        apply_url, {"action": "apply_plan", "_selected_action": [plan.pk], "confirm": "yes"}
+    )
     plan.refresh_from_db()
     assert (plan.status, plan.applied_by) == ("applied", "admin:lena")
