@@ -116,7 +116,8 @@ _TRADE_COLUMNS = [field for field in Trade._meta.concrete_fields if not field.pr
 
 def bare_trades(bot, bodies):
     """The trades COPY'd as sent, one transaction per body: what storing them costs at least."""
-    now = timezone.now()
+    # The stamps as text, formatted once (as insert_rows sends them), not once a row.
+    now = str(timezone.now())
     constant = {"bot_id": bot.pk, "ingested_at": now, "changed_at": now}
     names = [field.attname for field in _TRADE_COLUMNS]
     sent_as = {"release_tag": "release"}

@@ -11,6 +11,7 @@ share keys in different orders queue behind each other instead of deadlocking.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Subquery, Sum, When
@@ -62,9 +63,10 @@ def insert_rows(model, bot, rows):
     def fallback(field):
         if field.attname == "bot_id":
             return bot.pk
-        if getattr(field, "auto_now_add", False):
-            return now
-        return field.get_default()
+        value = now if getattr(field, "auto_now_add", False) else field.get_default()
+        # A stamp goes as the text psycopg sends for it (str()), written once here instead of
+        # once a row: 1.6 us of CPU a timestamp, two a trade.
+        return str(value) if isinstance(value, datetime) else value
 
     # A row holds a clean record's fields, never the bot or a creation stamp: those, and any
     # field the record does not have, take their fallback.
