@@ -26,6 +26,8 @@ BASELINE_DAYS = 30
 # A live change: what the bot runs under watch, or awaits a decision on.
 LIVE_STATUSES = (Experiment.Status.RUNNING, Experiment.Status.REVIEW, "keep_pending")
 _LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=UTC)
+# Cards per page of the command center: a fleet of 500 is ten pages, those needing attention first.
+CARDS_PER_PAGE = 50
 
 
 def utc_day(moment):
@@ -42,6 +44,50 @@ def _state_changes(until):
     )
 
 
+def _glance(now):
+    """What the fleet's order and the cards both read per bot: its health state now, its last
+    daily review, whether yesterday's was signed off and whether a critical incident is open."""
+    reviews = DailyReview.objects.filter(bot=OuterRef("pk")).order_by("-day")
+    return {
+        "health_state": Subquery(_state_changes(now).order_by("-ts", "-id").values("state")[:1]),
+        "last_review_day": Subquery(reviews.values("day")[:1]),
+        "yesterday_signed_off": Exists(reviews.filter(day=utc_day(now) - DAY)),
+        "critical_open": Exists(
+            IntegrityIncident.objects.filter(
+                bot=OuterRef("pk"), severity=IntegrityIncident.Severity.CRITICAL
+            ).exclude(status=IntegrityIncident.Status.RESOLVED)
+        ),
+    }
+
+
+def needs_attention(bot, now):
+    """A person should look at this bot first: HALT or DEGRADED, a critical incident open, or a
+    daily review overdue or missed."""
+    return (
+        bot.health_state in (HealthEvent.State.HALT, HealthEvent.State.DEGRADED)
+        or bot.critical_open
+        or review_due(bot, now).startswith("overdue")
+        or missed_review(bot, now, bot.yesterday_signed_off) is not None
+    )
+
+
+def fleet_by_attention(now):
+    """Every active bot, read lightly in one query, those needing attention first (HALT, then
+    DEGRADED, then any other reason), then by slug: the order the command center pages by."""
+    bots = (
+        Bot.objects.filter(is_active=True)
+        .only("slug", "daily_review_due_hour", "created_at")
+        .annotate(**_glance(now))
+    )
+    states = {HealthEvent.State.HALT: 0, HealthEvent.State.DEGRADED: 1}
+    for bot in bots:
+        bot.needs_attention = needs_attention(bot, now)
+    return sorted(
+        bots,
+        key=lambda bot: (states.get(bot.health_state, 2 if bot.needs_attention else 3), bot.slug),
+    )
+
+
 def cadence_bots(now, bots=None):
     """Active bots (or `bots`' pks), each with its current health state and since when, and its
     last daily review, in one query."""
@@ -53,11 +99,9 @@ def cadence_bots(now, bots=None):
     return list(
         queryset.select_related("current_release", "trigger_headroom")
         .annotate(
-            health_state=Subquery(changes.order_by("-ts", "-id").values("state")[:1]),
-            last_review_day=Subquery(reviews.values("day")[:1]),
+            **_glance(now),
             last_review_at=Subquery(reviews.values("signed_off_at")[:1]),
             last_review_by=Subquery(reviews.values("signed_off_by__username")[:1]),
-            yesterday_signed_off=Exists(reviews.filter(day=utc_day(now) - DAY)),
         )
         # Since: the first report of the current state after the last report of another one.
         .annotate(

@@ -4,11 +4,13 @@ the role's permission, which the services check."""
 
 import datetime
 import re
+from collections import Counter
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -16,7 +18,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cadence.checklist import checklists
-from cadence.selectors import command_center, daily_review, utc_day
+from cadence.selectors import (
+    CARDS_PER_PAGE,
+    command_center,
+    daily_review,
+    fleet_by_attention,
+    missed_review,
+    review_due,
+    utc_day,
+)
 from cadence.services import sign_off_daily_review, sign_off_weekly_review
 from cadence.weekly import (
     iso_week,
@@ -42,16 +52,28 @@ def _may_view(request):
 
 
 def command_center_context(request):
+    """The page of cards asked for, of the whole fleet ordered by attention; the summary counts
+    the whole fleet."""
     if not request.user.has_perm(VIEW_CADENCE):
         return {"cards": None}
     now = timezone.now()
-    cards = command_center(now)
+    fleet = fleet_by_attention(now)
+    page = Paginator(fleet, CARDS_PER_PAGE).get_page(request.GET.get("page"))
+    order = {bot.pk: n for n, bot in enumerate(page)}
+    cards = sorted(command_center(now, bots=list(order)), key=lambda card: order[card.bot.pk])
     return {
         "cards": cards,
+        "page": page,
+        "fleet": len(fleet),
         "now": now,
+        "states": sorted(Counter(bot.health_state for bot in fleet if bot.health_state).items()),
         # Reviews past their hour: today's, and yesterday's never signed off.
-        "overdue": [card for card in cards if card.review_due.startswith("overdue")]
-        + [card for card in cards if card.missed_day],
+        "overdue": sum(
+            review_due(bot, now).startswith("overdue")
+            + (missed_review(bot, now, bot.yesterday_signed_off) is not None)
+            for bot in fleet
+        ),
+        "attention": sum(bot.needs_attention for bot in fleet),
     }
 
 

@@ -565,3 +565,33 @@ def test_experiment_a_reviewed_within_seven_days_of_its_start(baseline, people):
     assert reviewed.evidence.startswith("not decided yet; due by")
     late = timezone.now() + datetime.timedelta(days=8)
     assert "overdue since" in checklists([bot], late)[bot.pk].items[5].evidence
+
+
+def test_the_fleet_is_paged_with_the_bots_needing_attention_first(bot):
+    now = timezone.now()
+    for n in range(54):
+        create_bot(slug=f"quiet-{n:02d}", name=f"Quiet {n}")
+    halted, _ = create_bot(slug="zz-halted", name="Halted")
+    state(halted, now - datetime.timedelta(minutes=5), "HALT", "kill switch")
+    client = Client()
+    log_in_as(client, "vera", VIEWER)
+
+    first = client.get(reverse("admin:index")).content.decode()
+    second = client.get(reverse("admin:index") + "?page=2").content.decode()
+
+    assert first.index('id="bot-zz-halted"') < first.index('id="bot-alpha"')
+    assert "56 active bots" in first and "1 HALT" in first
+    assert first.count('class="cc-card"') == 50 and second.count('class="cc-card"') == 6
+    assert "Bots 1–50 of 56" in first
+
+
+def test_a_page_of_cards_costs_the_same_queries_for_a_small_and_a_large_fleet(bot, people):
+    client = Client()
+    client.force_login(people["lead"])
+    with CaptureQueriesContext(connection) as small:
+        client.get(reverse("admin:index"))
+    for n in range(60):
+        create_bot(slug=f"b-{n:02d}", name=f"Bot {n}")
+    with CaptureQueriesContext(connection) as large:
+        client.get(reverse("admin:index"))
+    assert len(large) == len(small)
