@@ -22,8 +22,8 @@ import time
 
 from django.conf import settings
 from django.db.models import Min
-from django.utils.module_loading import import_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from integrity.alerts import deliver_due_alerts
 from integrity.models import IntegrityIncident
