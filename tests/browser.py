@@ -55,13 +55,24 @@ document.addEventListener("securitypolicyviolation", (event) => {
 });
 """
 
+FULL_HEIGHT = """Math.max(document.documentElement.scrollHeight, ...Array.from(
+    document.querySelectorAll("#nav-sidebar"),
+    (nav) => nav.getBoundingClientRect().top + window.scrollY + nav.scrollHeight,
+))"""
+
 
 def screenshot(page, name, role=None, *, as_role="lead"):
     """Save the whole page as docs/screenshots/<name>.png when SCREENSHOTS=1 (README,
     Screenshots). Given the test's role, only the `as_role` run saves, so a page has one."""
     if os.environ.get("SCREENSHOTS") == "1" and role in (None, as_role):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        # The admin's nav sidebar is as tall as the window (sticky, 100vh) and scrolls inside
+        # itself: a full-page capture of a shorter window cuts it off. A window as tall as the
+        # page and the sidebar's models shows them whole.
+        height = page.evaluate(FULL_HEIGHT)
+        page.set_viewport_size({**VIEWPORT, "height": max(height, VIEWPORT["height"])})
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        page.set_viewport_size(VIEWPORT)
 
 
 @pytest.fixture(scope="module")
