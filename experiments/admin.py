@@ -35,13 +35,17 @@ from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 from tradeops.scheduling import enqueue
 
 KPI_LABELS = dict(LABELS)
-# Admin action name for each service transition, with its button label.
+# Admin action name for each service transition, with its button label (one button may make
+# more than one move: "Log decision" logs a keep or decides).
 TRANSITION_ACTIONS = {
     "submit": ("submit", "Submit for approval"),
     "approve": ("approve", "Approve"),
     "start": ("start", "Start"),
     "review": ("send_to_review", "Send to review"),
     "decide": ("decide", "Log decision"),
+    "keep": ("decide", "Log decision"),
+    "confirm keep": ("confirm_keep", "Confirm keep"),
+    "roll back keep": ("roll_back_keep", "Roll back instead"),
     "withdraw": ("withdraw", "Withdraw"),
 }
 
@@ -105,8 +109,9 @@ class DecisionForm(NoteForm):
     decision = forms.ChoiceField(
         choices=Experiment.Decision.choices,
         widget=forms.RadioSelect,
-        help_text="Keep: the candidate becomes the baseline (needs the horizon). Rollback: the "
-        "baseline runs again. Iterate: the baseline runs again and a new draft starts from this.",
+        help_text="Keep (needs the horizon): the candidate becomes the baseline once a Team lead "
+        "other than you confirms it; it runs meanwhile. Rollback: the baseline runs again, at "
+        "once. Iterate: the same, and a new draft starts from this one.",
     )
     field_order = ["decision", "note"]
 
@@ -161,6 +166,9 @@ class ExperimentAdmin(
         "approved_by",
         "approved_at",
         "started_at",
+        "keep_logged_by",
+        "keep_confirmed_by",
+        "keep_confirmed_at",
         "ended_at",
         "triggers_display",
         "trigger_evidence_display",
@@ -174,6 +182,8 @@ class ExperimentAdmin(
         "start",
         "send_to_review",
         "decide",
+        "confirm_keep",
+        "roll_back_keep",
         "withdraw",
         "evaluate_triggers",
         "refresh_scorecard",
@@ -225,7 +235,7 @@ class ExperimentAdmin(
     def change_view(self, request, object_id, form_url="", extra_context=None):
         experiment = self.get_object(request, object_id)
         moves = open_moves(experiment, request.user) if experiment else []
-        buttons = [TRANSITION_ACTIONS[move] for move in moves]
+        buttons = list(dict.fromkeys(TRANSITION_ACTIONS[move] for move in moves))
         if experiment and experiment.status in SCORED and self.has_operate_permission(request):
             buttons.append(("refresh_scorecard", "Recompute scorecard"))
         extra_context = {**(extra_context or {}), "transition_buttons": buttons}
@@ -293,6 +303,22 @@ class ExperimentAdmin(
             self.message_user(
                 request, format_html('New draft: <a href="{}">{}</a>', url, draft), messages.INFO
             )
+
+    @note_action(
+        "Confirm keep (Team lead, not who logged it): the candidate becomes the baseline",
+        "approve",
+        details=stored_scorecard_html,
+    )
+    def confirm_keep(self, request, experiment, note):
+        services.confirm_keep(experiment, by=request.user, note=note)
+
+    @note_action(
+        "Roll back instead of the keep (Team lead): the baseline runs again",
+        "approve",
+        details=stored_scorecard_html,
+    )
+    def roll_back_keep(self, request, experiment, note):
+        services.decide(experiment, decision="rollback", by=request.user, rationale=note)
 
     @note_action("Withdraw (before it runs)", "operate")
     def withdraw(self, request, experiment, note):

@@ -12,7 +12,7 @@ REFRESH_SCORECARDS = "experiments.refresh_scorecards"
 
 @recorded_job(EVALUATE_TRIGGERS)
 def evaluate_triggers_job(now):
-    """The hard rollback triggers of every running experiment."""
+    """The hard rollback triggers of every live experiment and holding scaling step."""
     fired = evaluate_live_changes(now)
     return {"stopped": [str(subject) for subject, evidence in fired if evidence]}
 

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from experiments.models import Experiment, ScalingStep
+from experiments.models import LIVE, Experiment, ScalingStep
 from tradeops.audit import person, record_audit, require_note
 from tradeops.roles import (
     APPROVE_EXPERIMENT,
@@ -26,7 +26,8 @@ class Move(NamedTuple):
     target: str
     permission: str | None  # what a person needs to make it; None: no person makes it
     by_job: bool = False  # a job or trigger (an actor named by a string) makes it too
-    # Four eyes: (the field naming a person, what they did); that person may not make the move.
+    # Four eyes: (the field naming a person, what they did to `{label}`); that person may not
+    # make the move.
     not_by: tuple = ()
 
 
@@ -48,12 +49,27 @@ LIFECYCLES = {
                 (Status.SUBMITTED,),
                 Status.APPROVED,
                 APPROVE_EXPERIMENT,
-                not_by=("submitted_by", "submitted"),
+                not_by=("submitted_by", "submitted {label} and cannot approve it"),
             ),
             "start": Move((Status.APPROVED,), Status.RUNNING, OPERATE_EXPERIMENT),
             "review": Move((Status.RUNNING,), Status.REVIEW, OPERATE_EXPERIMENT),
+            # Rollback or iterate: in effect at once, safety first.
             "decide": Move((Status.REVIEW,), Status.DECIDED, OPERATE_EXPERIMENT),
-            "stop": Move((Status.RUNNING,), Status.STOPPED, None, by_job=True),
+            # A keep raises exposure for good: logged, then in effect once a Team lead other
+            # than who logged it confirms it; meanwhile a Team lead may roll back instead.
+            "keep": Move((Status.REVIEW,), Status.KEEP_PENDING, OPERATE_EXPERIMENT),
+            "confirm keep": Move(
+                (Status.KEEP_PENDING,),
+                Status.DECIDED,
+                APPROVE_EXPERIMENT,
+                not_by=(
+                    "keep_logged_by",
+                    "logged the keep of {label}: another Team lead confirms it",
+                ),
+            ),
+            "roll back keep": Move((Status.KEEP_PENDING,), Status.DECIDED, APPROVE_EXPERIMENT),
+            # Whenever the candidate runs, a rollback trigger stops it.
+            "stop": Move(LIVE, Status.STOPPED, None, by_job=True),
             # Before it runs, a queued experiment can be withdrawn (its baseline was replaced).
             "withdraw": Move(
                 (Status.DRAFT, Status.SUBMITTED, Status.APPROVED),
@@ -62,13 +78,20 @@ LIFECYCLES = {
             ),
         },
         label=lambda experiment: experiment.name,
-        one_live=("one_running_experiment_per_bot", "another experiment is already running"),
+        one_live=(
+            "one_live_experiment_per_bot",
+            "another experiment is already running (or in review, or awaiting its keep's "
+            "confirmation)",
+        ),
     ),
     ScalingStep: Lifecycle(
         noun="scaling steps",
         moves={
             "approve": Move(
-                (Step.PROPOSED,), Step.HOLDING, APPROVE_SCALING, not_by=("proposed_by", "proposed")
+                (Step.PROPOSED,),
+                Step.HOLDING,
+                APPROVE_SCALING,
+                not_by=("proposed_by", "proposed {label} and cannot approve it"),
             ),
             "complete": Move((Step.HOLDING,), Step.COMPLETED, None, by_job=True),
             # A person or a rollback trigger; always allowed, freeze or not.
@@ -97,7 +120,7 @@ def four_eyes_refusal(obj, name, actor):
     field, done = move.not_by
     if getattr(obj, f"{field}_id") != user.pk:
         return None
-    return f"four-eyes: {user} {done} {lifecycle.label(obj)} and cannot {name} it"
+    return f"four-eyes: {user} {done.format(label=lifecycle.label(obj))}"
 
 
 def open_moves(obj, user):

@@ -30,6 +30,8 @@ class Experiment(models.Model):
         APPROVED = "approved"
         RUNNING = "running"
         REVIEW = "review"
+        # A keep logged, its Team lead's confirmation awaited: the candidate still runs.
+        KEEP_PENDING = "keep_pending", "Keep awaiting confirmation"
         DECIDED = "decided"
         STOPPED = "stopped", "Stopped by rollback trigger"
         WITHDRAWN = "withdrawn"
@@ -70,7 +72,7 @@ class Experiment(models.Model):
     triggers = models.JSONField(
         default=dict, blank=True, help_text="Rollback trigger thresholds, frozen at approval."
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -85,6 +87,14 @@ class Experiment(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # A keep raises exposure for good: one person logs it, a Team lead other than them confirms.
+    keep_logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    keep_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    keep_confirmed_at = models.DateTimeField(null=True, blank=True)
     trigger_evidence = models.JSONField(default=dict, blank=True)
     scorecard = models.JSONField(
         default=dict, blank=True, help_text="Baseline vs test, as the refresh job last computed."
@@ -95,9 +105,12 @@ class Experiment(models.Model):
         ordering = ["bot", "created_at"]
         permissions = [("approve_experiment", "Can approve experiments")]
         constraints = [
-            # Two people clicking "start" at once: the database lets exactly one through.
+            # Two people clicking "start" at once: the database lets exactly one through. Live is
+            # every state in which the bot runs the candidate (LIVE).
             models.UniqueConstraint(
-                fields=["bot"], condition=Q(status="running"), name="one_running_experiment_per_bot"
+                fields=["bot"],
+                condition=Q(status__in=["running", "review", "keep_pending"]),
+                name="one_live_experiment_per_bot",
             ),
             models.CheckConstraint(
                 condition=Q(min_horizon_days__gte=MIN_HORIZON_DAYS),
@@ -113,6 +126,15 @@ class Experiment(models.Model):
                 condition=~Q(baseline_release=F("candidate_release")),
                 name="experiment_candidate_differs",
             ),
+            models.CheckConstraint(
+                condition=Q(keep_confirmed_by__isnull=True)
+                | ~Q(keep_confirmed_by=F("keep_logged_by")),
+                name="experiment_keep_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="keep_pending") | Q(keep_logged_by__isnull=False),
+                name="experiment_pending_keep_was_logged",
+            ),
         ]
 
     def __str__(self):
@@ -125,7 +147,8 @@ class Experiment(models.Model):
 
     @property
     def is_live(self):
-        return self.status == self.Status.RUNNING
+        """The bot runs the candidate: the rollback triggers watch it."""
+        return self.status in LIVE
 
     def lever_change(self):
         """The lever in the baseline and in the candidate: "fib_proximity_bps: 18 → 15"."""
@@ -142,6 +165,11 @@ class Experiment(models.Model):
         if decision is not None:
             return decision.scorecard, decision.decided_at
         return self.scorecard or None, self.scorecard_computed_at
+
+
+# The states in which the bot runs the candidate: from the start until the decision takes
+# effect (a rollback, an iteration or a confirmed keep) or a trigger stops it.
+LIVE = (Experiment.Status.RUNNING, Experiment.Status.REVIEW, Experiment.Status.KEEP_PENDING)
 
 
 def _spelled(value):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from experiments.models import (
+    LIVE,
     SCALING_HOLD_DAYS,
     SCALING_STEP_MAX_PCT,
     SCALING_STEP_MIN_PCT,
@@ -129,10 +130,20 @@ def refuse_if_scaling_hold(bot, what, now=None):
         )
 
 
+LIVE_IN_WORDS = {
+    Experiment.Status.RUNNING: "is running",
+    Experiment.Status.REVIEW: "is in review",
+    Experiment.Status.KEEP_PENDING: "has a keep awaiting confirmation",
+}
+
+
 def refuse_if_experiment_running(bot, what):
-    running = bot.experiments.filter(status="running").first()
+    """While the bot runs an experiment's candidate (LIVE), its baseline and risk stay put."""
+    running = bot.experiments.filter(status__in=LIVE).first()
     if running is not None:
-        raise ValidationError(f"experiment {running.name} is running: cannot {what}")
+        raise ValidationError(
+            f"experiment {running.name} {LIVE_IN_WORDS[running.status]}: cannot {what}"
+        )
 
 
 def check_step_size(step_pct):

@@ -1,7 +1,8 @@
-"""The experiment lifecycle: draft → submitted → approved → running → review → decided, plus
-stopped-by-trigger and withdrawn. Every move goes through experiments.lifecycle.transition (the
-mechanism scaling steps share). Every service takes the clock (`now`, now if not given): the
-times it sets and its audit rows carry it, so history can be built through the services."""
+"""The experiment lifecycle: draft → submitted → approved → running → review → decided, a keep
+through keep_pending (in effect once a second Team lead confirms it), plus stopped-by-trigger
+and withdrawn. Every move goes through experiments.lifecycle.transition (the mechanism scaling
+steps share). Every service takes the clock (`now`, now if not given): the times it sets and its
+audit rows carry it, so history can be built through the services."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -194,27 +195,18 @@ def send_to_review(experiment, *, by, note, now=None):
 
 
 def decide(experiment, *, decision, by, rationale, now=None):
-    """Keep: the candidate becomes the baseline. Rollback: the baseline runs again. Iterate: the
-    baseline runs again and a new draft starts from this one. The scorecard is computed now and
-    stored as it was when the decision was made, with the decision and on the experiment."""
+    """Log the keep / rollback / iterate decision, with the scorecard computed now and stored as
+    it was, with the decision and on the experiment.
+
+    Rollback: the baseline runs again, at once (safety first). Iterate: the same, and a new
+    draft starts from this one. Keep: logged only (keep_pending); the bot goes on running the
+    candidate, watched by the rollback triggers, until a Team lead other than who logged it
+    confirms it (`confirm_keep`), or a Team lead logs a rollback instead."""
     decision = Experiment.Decision(decision)
     follow_up = {}
 
-    def apply(exp, now):
-        if decision == Experiment.Decision.KEEP:
-            rules.check_horizon(exp, now)
-            set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}", now=now)
-            current = exp.candidate_release
-        else:
-            current = exp.baseline_release
-        run_release(
-            current,
-            reason=Reason.DECISION,
-            reference=f"{exp.name} (#{exp.pk}): {decision.value}",
-            by=by,
-            now=now,
-        )
-        exp.decision, exp.ended_at = decision, now
+    def log(exp, now):
+        exp.decision = decision
         exp.scorecard, exp.scorecard_computed_at = build_scorecard(exp, now), now
         ExperimentDecision.objects.create(
             experiment=exp,
@@ -224,6 +216,27 @@ def decide(experiment, *, decision, by, rationale, now=None):
             decided_by=by,
             decided_at=now,
         )
+
+    if decision == Experiment.Decision.KEEP:
+
+        def keep(exp, now):
+            rules.check_horizon(exp, now)
+            log(exp, now)
+            exp.keep_logged_by = by
+
+        experiment = transition(experiment, "keep", by=by, note=rationale, now=now, apply=keep)
+        return experiment, None
+
+    def apply(exp, now):
+        run_release(
+            exp.baseline_release,
+            reason=Reason.DECISION,
+            reference=f"{exp.name} (#{exp.pk}): {decision.value}",
+            by=by,
+            now=now,
+        )
+        exp.ended_at = now
+        log(exp, now)
         if decision == Experiment.Decision.ITERATE:
             follow_up["draft"] = create_experiment(
                 bot=exp.bot,
@@ -243,8 +256,30 @@ def decide(experiment, *, decision, by, rationale, now=None):
                 now=now,
             )
 
-    experiment = transition(experiment, "decide", by=by, note=rationale, now=now, apply=apply)
+    status = Experiment.objects.values_list("status", flat=True).get(pk=experiment.pk)
+    pending = status == Status.KEEP_PENDING and decision == Experiment.Decision.ROLLBACK
+    move = "roll back keep" if pending else "decide"
+    experiment = transition(experiment, move, by=by, note=rationale, now=now, apply=apply)
     return experiment, follow_up.get("draft")
+
+
+def confirm_keep(experiment, *, by, note, now=None):
+    """A Team lead other than who logged the keep confirms it: the candidate becomes the
+    baseline, for good, and the bot is told it now runs it as the baseline."""
+
+    def apply(exp, now):
+        set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}", now=now)
+        run_release(
+            exp.candidate_release,
+            reason=Reason.DECISION,
+            reference=f"{exp.name} (#{exp.pk}): keep confirmed",
+            by=by,
+            now=now,
+        )
+        exp.ended_at = now
+        exp.keep_confirmed_by, exp.keep_confirmed_at = by, now
+
+    return transition(experiment, "confirm keep", by=by, note=note, now=now, apply=apply)
 
 
 def _fired(evidence):
@@ -258,6 +293,8 @@ def stop_by_trigger(experiment, *, evidence, actor="rollback trigger", now=None)
 
     def apply(exp, now):
         exp.ended_at, exp.trigger_evidence = now, evidence
+        if exp.status == Status.KEEP_PENDING:  # the logged keep never took effect
+            exp.decision = ""
         run_release(
             exp.baseline_release,
             reason=Reason.TRIGGER,

@@ -1,6 +1,7 @@
 """The plan's hard rollback triggers, evaluated by a worker and on demand.
 
-They watch a running experiment and a scaling step in its hold alike (the "subject"): each
+They watch an experiment whose candidate the bot runs (running, in review, or a keep awaiting
+its confirmation: LIVE) and a scaling step in its hold alike (the "subject"): each
 trigger reads the thresholds frozen onto the subject at approval and returns its evidence when
 it fires. `evaluate_rollback_triggers` stops the subject on a firing trigger: the release before
 it runs again, a critical incident opens and the alert goes out.
@@ -10,7 +11,7 @@ import datetime
 
 from django.utils import timezone
 
-from experiments.models import Experiment, ScalingStep
+from experiments.models import LIVE, Experiment, ScalingStep
 from experiments.scaling import complete_scaling_step, roll_back_scaling_step
 from experiments.services import stop_by_trigger
 from integrity.models import IntegrityIncident
@@ -173,12 +174,12 @@ def evaluate_rollback_triggers(subject, now=None):
 
 
 def evaluate_live_changes(now=None):
-    """The job's work: every running experiment and holding scaling step, as [(subject, fired
+    """The job's work: every live experiment and holding scaling step, as [(subject, fired
     evidence)]; a step whose hold ended without a trigger is completed."""
     now = now or timezone.now()
     results = [
         (experiment, evaluate_rollback_triggers(experiment, now))
-        for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING)
+        for experiment in Experiment.objects.filter(status__in=LIVE)
     ]
     for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING):
         fired = evaluate_rollback_triggers(step, now)

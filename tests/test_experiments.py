@@ -200,6 +200,7 @@ def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline
     )
     experiment.refresh_from_db()
     services.decide(experiment, decision="keep", by=people["operator"], rationale="better")
+    services.confirm_keep(experiment, by=people["lead"], note="confirmed at the weekly review")
 
     experiment.candidate_release.refresh_from_db()
     assert experiment.candidate_release.is_baseline
@@ -283,6 +284,7 @@ def test_a_queued_experiment_whose_baseline_was_replaced_is_withdrawn_and_redraf
     )
     a.refresh_from_db()
     services.decide(a, decision="keep", by=people["operator"], rationale="less one-sided")
+    services.confirm_keep(a, by=people["lead"], note="weekly review: kept")
 
     with pytest.raises(ValidationError, match="baseline v1.4.0 is no longer the bot's baseline"):
         services.start(b, by=people["operator"], note="go")

@@ -74,8 +74,7 @@ def test_a_keep_after_4_days_is_refused_and_after_5_accepted(baseline, people):
         rationale="5 days",
         now=started + 5 * DAY,
     )
-    assert experiment.status == "decided" and experiment.decision == "keep"
-    assert experiment.ended_at == started + 5 * DAY
+    assert experiment.status == "keep_pending" and experiment.decision == "keep"
 
 
 # -- history built through the services ------------------------------------------------------
@@ -106,6 +105,7 @@ def test_every_time_and_audit_row_of_an_experiment_is_the_clock_it_was_given(bas
     services.start(experiment, by=operator, note="deployed", now=t0 + DAY)
     services.send_to_review(experiment, by=operator, note="day 6", now=t0 + 6 * DAY)
     services.decide(experiment, decision="keep", by=operator, rationale="ok", now=t0 + 7 * DAY)
+    services.confirm_keep(experiment, by=lead, note="weekly review", now=t0 + 8 * DAY)
 
     assert [(e.action, e.at) for e in history(experiment)] == [
         ("created", t0 + 2 * HOUR),
@@ -113,16 +113,18 @@ def test_every_time_and_audit_row_of_an_experiment_is_the_clock_it_was_given(bas
         ("approve", t0 + 4 * HOUR),
         ("start", t0 + DAY),
         ("review", t0 + 6 * DAY),
-        ("decide", t0 + 7 * DAY),
+        ("keep", t0 + 7 * DAY),
+        ("confirm keep", t0 + 8 * DAY),
     ]
     assert [(e.action, e.at) for e in history(release)] == [
         ("created", t0),
         ("approved", t0 + HOUR),
-        ("baseline", t0 + 7 * DAY),
+        ("baseline", t0 + 8 * DAY),
     ]
     experiment.refresh_from_db()
     assert (experiment.created_at, experiment.approved_at) == (t0 + 2 * HOUR, t0 + 4 * HOUR)
-    assert (experiment.started_at, experiment.ended_at) == (t0 + DAY, t0 + 7 * DAY)
+    assert (experiment.started_at, experiment.ended_at) == (t0 + DAY, t0 + 8 * DAY)
+    assert experiment.keep_confirmed_at == t0 + 8 * DAY
     decision = experiment.decisions.get()
     assert decision.decided_at == t0 + 7 * DAY
     assert decision.scorecard["test"]["days"] == 6  # elapsed up to the decision's clock
