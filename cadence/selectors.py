@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cadence.models import DailyReview
-from experiments.models import Experiment
+from experiments.models import LIVE, Experiment
 from integrity.models import IntegrityIncident
 from integrity.selectors import integrity_gates
 from kpis.queries import Window, closes_per_bot_day, daily_decisions, exit_reasons_per_bot
@@ -23,8 +23,6 @@ DAY = datetime.timedelta(days=1)
 TRENDED_REJECTIONS = 3
 TREND_DAYS = 7
 BASELINE_DAYS = 30
-# A live change: what the bot runs under watch, or awaits a decision on.
-LIVE_STATUSES = (Experiment.Status.RUNNING, Experiment.Status.REVIEW, "keep_pending")
 _LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=UTC)
 # Cards per page of the command center: a fleet of 500 is ten pages, those needing attention first.
 CARDS_PER_PAGE = 50
@@ -211,7 +209,7 @@ def command_center(now=None, bots=None):
     reasons = exit_reasons_per_bot(bots, now - DAY, now)
     live = {
         exp.bot_id: exp
-        for exp in Experiment.objects.filter(bot__in=bots, status__in=LIVE_STATUSES)
+        for exp in Experiment.objects.filter(bot__in=bots, status__in=LIVE)
         .select_related("candidate_release")
         .order_by("started_at")
     }

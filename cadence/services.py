@@ -13,7 +13,7 @@ from cadence.selectors import as_record, daily_review, utc_day
 from cadence.weekly import as_weekly_record, keep_awaiting_confirmation, queued_experiments
 from experiments import services as experiment_services
 from experiments.headroom import trigger_headroom
-from experiments.models import Experiment, ScalingStep
+from experiments.models import LIVE, Experiment, ScalingStep
 from integrity.models import AlertChannel
 from tradeops.audit import record_audit, require_note
 from tradeops.models import Bot
@@ -121,7 +121,7 @@ def refresh_trigger_headroom(now=None):
     subjects = {}
     for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING).select_related("bot"):
         subjects[step.bot_id] = step
-    for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING).select_related(
+    for experiment in Experiment.objects.filter(status__in=LIVE).select_related(
         "bot", "candidate_release"
     ):
         subjects[experiment.bot_id] = experiment

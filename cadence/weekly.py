@@ -12,8 +12,6 @@ from experiments.models import Experiment
 
 WEEK = datetime.timedelta(days=7)
 QUEUED = (Experiment.Status.DRAFT, Experiment.Status.SUBMITTED, Experiment.Status.APPROVED)
-# A keep logged by one person waits for a second Team lead before it changes the baseline.
-KEEP_PENDING = "keep_pending"
 
 
 def week_of(day):
@@ -36,7 +34,7 @@ def queued_experiments(bot):
 
 
 def keep_awaiting_confirmation(bot):
-    return Experiment.objects.filter(bot=bot, status=KEEP_PENDING).first()
+    return Experiment.objects.filter(bot=bot, status=Experiment.Status.KEEP_PENDING).first()
 
 
 def experiment_of_week(bot, week, now):

@@ -595,3 +595,40 @@ def test_a_page_of_cards_costs_the_same_queries_for_a_small_and_a_large_fleet(bo
     with CaptureQueriesContext(connection) as large:
         client.get(reverse("admin:index"))
     assert len(large) == len(small)
+
+
+def _keep_logged_by(baseline, people, who):
+    from experiments import services as experiment_services
+
+    started = timezone.now() - datetime.timedelta(days=6)
+    experiment = draft(baseline, people)
+    experiment_services.submit(experiment, by=people["operator"], note="ready", now=started)
+    experiment_services.approve(experiment, by=people["lead"], note="go", now=started)
+    experiment_services.start(experiment, by=people["operator"], note="deployed", now=started)
+    experiment_services.send_to_review(experiment, by=people["operator"], note="day 6")
+    experiment_services.decide(experiment, decision="keep", by=people[who], rationale="better")
+    experiment.refresh_from_db()
+    assert experiment.status == "keep_pending"
+    return experiment
+
+
+def test_the_weekly_sign_off_confirms_a_pending_keep_with_four_eyes(baseline, people):
+    experiment = _keep_logged_by(baseline, people, "lead")
+    week = week_of(today())
+    with pytest.raises(Exception, match="lena"):
+        sign_off_weekly_review(
+            baseline.bot, week, by=people["lead"], note="keep it", confirm_pending_keep=True
+        )
+    assert not WeeklyReview.objects.exists()
+    experiment.refresh_from_db()
+    assert experiment.status == "keep_pending" and not experiment.candidate_release.is_baseline
+
+    review = sign_off_weekly_review(
+        baseline.bot, week, by=people["lead2"], note="keep it", confirm_pending_keep=True
+    )
+
+    experiment.refresh_from_db()
+    experiment.candidate_release.refresh_from_db()
+    assert review.confirmed_keep == experiment
+    assert experiment.status == "decided" and experiment.candidate_release.is_baseline
+    assert refresh_trigger_headroom() == []  # decided: no live change left to watch
