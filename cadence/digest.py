@@ -6,7 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from cadence.models import DailyReview, DigestMessage
-from cadence.selectors import DAY, daily_review, missed_review, review_due, utc_day
+from cadence.selectors import DAY, daily_review, missed_review, review_deadline, utc_day
 from integrity import delivery
 from integrity.alerts import send_to_channel
 
@@ -53,8 +53,7 @@ def _review_state(bot, review, now):
     if signed is not None:
         state = f"signed off by {signed.signed_off_by} at {signed.signed_off_at:%H:%M} UTC"
     else:
-        bot.last_review_day = None
-        state = review_due(bot, now)
+        state = review_deadline(bot, now)
     yesterday = DailyReview.objects.filter(bot=bot, day=utc_day(now) - DAY).exists()
     missed = missed_review(bot, now, yesterday)
     return state + (f"; {missed} was not signed off: {review_url(bot, missed)}" if missed else "")

@@ -14,7 +14,13 @@ from cadence.models import DailyReview
 from experiments.models import LIVE, Experiment
 from integrity.models import IntegrityIncident
 from integrity.selectors import integrity_gates
-from kpis.queries import Window, closes_per_bot_day, daily_decisions, exit_reasons_per_bot
+from kpis.queries import (
+    Window,
+    closes_per_bot_day,
+    daily_decisions,
+    day_start,
+    exit_reasons_per_bot,
+)
 from tradeops.models import Bot, HealthEvent, Trade
 
 UTC = datetime.UTC
@@ -30,10 +36,6 @@ CARDS_PER_PAGE = 50
 
 def utc_day(moment):
     return moment.astimezone(UTC).date()
-
-
-def day_start(day):
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
 
 
 def _state_changes(until):
@@ -64,7 +66,7 @@ def needs_attention(bot, now):
     return (
         bot.health_state in (HealthEvent.State.HALT, HealthEvent.State.DEGRADED)
         or bot.critical_open
-        or review_due(bot, now).startswith("overdue")
+        or review_overdue(bot, now)
         or missed_review(bot, now, bot.yesterday_signed_off) is not None
     )
 
@@ -178,13 +180,26 @@ class Card:
     now: datetime.datetime = None
 
 
+def past_review_hour(bot, now):
+    return now.hour >= bot.daily_review_due_hour
+
+
+def review_overdue(bot, now):
+    """Today's daily review is not signed off and the bot's review hour has passed."""
+    return bot.last_review_day != utc_day(now) and past_review_hour(bot, now)
+
+
+def review_deadline(bot, now):
+    """Of a daily review not signed off today: due by, or overdue since, the bot's hour."""
+    hour = f"{bot.daily_review_due_hour:02d}:00 UTC"
+    return f"overdue since {hour}" if past_review_hour(bot, now) else f"due by {hour}"
+
+
 def review_due(bot, now):
     """Whether today's daily review is signed off, due, or overdue (past the bot's hour)."""
-    today = utc_day(now)
-    if bot.last_review_day == today:
+    if bot.last_review_day == utc_day(now):
         return "signed off"
-    hour = f"{bot.daily_review_due_hour:02d}:00 UTC"
-    return f"overdue since {hour}" if now.hour >= bot.daily_review_due_hour else f"due by {hour}"
+    return review_deadline(bot, now)
 
 
 def missed_review(bot, now, yesterday_signed_off):

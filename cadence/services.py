@@ -145,7 +145,7 @@ def digest_due(bot, day, now):
 
 def digest_channels(bot, channels):
     """The active channels that hear about `bot`: its own and those of every bot."""
-    return [c for c in channels if c.is_active and c.bot_id in (None, bot.pk)]
+    return [c for c in channels if c.is_active and c.hears_about(bot.pk)]
 
 
 def queue_daily_digests(now=None):

@@ -24,7 +24,7 @@ from cadence.selectors import (
     daily_review,
     fleet_by_attention,
     missed_review,
-    review_due,
+    review_overdue,
     utc_day,
 )
 from cadence.services import sign_off_daily_review, sign_off_weekly_review
@@ -69,7 +69,7 @@ def command_center_context(request):
         "states": sorted(Counter(bot.health_state for bot in fleet if bot.health_state).items()),
         # Reviews past their hour: today's, and yesterday's never signed off.
         "overdue": sum(
-            review_due(bot, now).startswith("overdue")
+            review_overdue(bot, now)
             + (missed_review(bot, now, bot.yesterday_signed_off) is not None)
             for bot in fleet
         ),

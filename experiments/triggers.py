@@ -16,16 +16,12 @@ from experiments.scaling import complete_scaling_step, roll_back_scaling_step
 from experiments.services import stop_by_trigger
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident
-from kpis.queries import equity_at
+from kpis.queries import day_start, equity_at
 from kpis.services import compute_kpis
 from tradeops.models import HealthEvent
 
 DAY = datetime.timedelta(days=1)
 TRIGGER_ACTOR = "rollback trigger"
-
-
-def _day_start(day):
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
 
 
 def daily_losses(subject, now):
@@ -34,9 +30,9 @@ def daily_losses(subject, now):
     bounded number of rows (kpis.queries.equity_at), however long the bot's history."""
     bot, rows = subject.bot, []
     day = subject.started_at.date()
-    start = equity_at(bot, _day_start(day))
-    while _day_start(day) < now:
-        end = equity_at(bot, min(_day_start(day) + DAY, now))
+    start = equity_at(bot, day_start(day))
+    while day_start(day) < now:
+        end = equity_at(bot, min(day_start(day) + DAY, now))
         if start and end is not None:
             rows.append((day, float((end - start) / start * 100)))
         day, start = day + DAY, end

@@ -165,8 +165,12 @@ class AlertChannel(models.Model):
             return self.target
         return masked_url(self.target)
 
+    def hears_about(self, bot_id):
+        """A channel of one bot hears about that bot; a channel of no bot, about every bot."""
+        return self.bot_id is None or self.bot_id == bot_id
+
     def accepts(self, incident):
-        if self.bot_id and self.bot_id != incident.bot_id:
+        if not self.hears_about(incident.bot_id):
             return False
         return self.min_severity == "warning" or incident.severity == "critical"
 

@@ -23,6 +23,11 @@ from tradeops.models.trading import DailyCloses
 ZERO = Decimal(0)
 
 
+def day_start(day):
+    """Midnight UTC opening `day`: where a KPI window, a trigger's day and a review's day begin."""
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
+
+
 @dataclass(frozen=True)
 class Window:
     bot: object
@@ -32,7 +37,7 @@ class Window:
 
     @property
     def end(self):
-        return datetime.datetime.combine(self.as_of, datetime.time(), tzinfo=datetime.UTC)
+        return day_start(self.as_of)
 
     @property
     def start(self):
