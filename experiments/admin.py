@@ -238,7 +238,7 @@ class ExperimentAdmin(
         buttons = list(dict.fromkeys(TRANSITION_ACTIONS[move] for move in moves))
         if experiment and experiment.status in SCORED and self.has_operate_permission(request):
             buttons.append(("refresh_scorecard", "Recompute scorecard"))
-        extra_context = {**(extra_context or {}), "transition_buttons": buttons}
+        extra_context = {**(extra_context or {}), "action_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="baseline → candidate")

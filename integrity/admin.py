@@ -314,7 +314,7 @@ class CleanupPlanAdmin(ReadOnlyAdmin):
         }
         step = steps.get(plan.status) if plan and self.has_apply_permission(request) else None
         buttons = [(step, "Apply…" if step == "apply_plan" else "Restore…")] if step else []
-        extra_context = {**(extra_context or {}), "step_buttons": buttons}
+        extra_context = {**(extra_context or {}), "action_buttons": buttons}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="rows")
