@@ -127,6 +127,44 @@ def cyclic_gc_paused():
             gc.enable()
 
 
+def _record_cleaner(kind, latest_allowed):
+    """`clean(record)` -> (clean values, errors) for records of `kind`."""
+    # Trades written the common way are cleaned by the hot path, the same values in one pass.
+    clean_fast = clean_trade if kind == IngestKind.TRADES else None
+
+    def clean(record):
+        if record.parse_error:
+            return None, {"_record": record.parse_error}
+        if clean_fast is not None:
+            cleaned = clean_fast(record.data, latest_allowed)
+            if cleaned is not None:
+                return cleaned, None
+        return validate_record(kind, record.data, latest_allowed)
+
+    return clean
+
+
+def _clean_batch(kind, records, clean, latest_allowed):
+    """(valid [(record, clean)], decision events [(raw, key)], malformed [(record, errors)])."""
+    valid, malformed, events = [], [], []
+    counts_events = kind == IngestKind.DECISIONS
+    for record in records:
+        if counts_events and not record.parse_error:
+            key = decision_event_key(record.data, latest_allowed)
+            if key is not None:
+                events.append((record.raw, key))
+                continue
+        cleaned, errors = clean(record)
+        if errors:
+            malformed.append((record, errors))
+        elif counts_events and "ts" in cleaned:
+            key = (cleaned["ts"].date(), cleaned["symbol"], cleaned["outcome"], cleaned["reason"])
+            events.append((record.raw, key))
+        else:
+            valid.append((record, cleaned))
+    return valid, events, malformed
+
+
 @cyclic_gc_paused()
 def ingest_records(bot, kind, records, *, source, raw_body=None):
     """Validate and store a batch of records; refused ones are quarantined, never dropped.
@@ -134,46 +172,30 @@ def ingest_records(bot, kind, records, *, source, raw_body=None):
     Good records land even when others in the same batch are refused. The counts always add up:
     records in = accepted + updated + unchanged + quarantined. `raw_body`, when given, is kept on
     the batch (the exact bytes of values that were rounded to the stored scale).
+
+    Trades are cleaned as they are stored (RowWriter.stream), so that PostgreSQL stores the first
+    ones while Python cleans the next; other kinds are cleaned first.
     """
     kind = IngestKind(kind)
     records = list(records)
-    valid, malformed, events = [], [], []
     latest_allowed = latest_allowed_timestamp()
-    counts_events = kind == IngestKind.DECISIONS
-    # Trades written the common way are cleaned by the hot path, the same values in one pass.
-    clean_fast = clean_trade if kind == IngestKind.TRADES else None
-    for record in records:
-        if record.parse_error:
-            malformed.append((record, {"_record": record.parse_error}))
-            continue
-        if clean_fast is not None:
-            clean = clean_fast(record.data, latest_allowed)
-            if clean is not None:
-                valid.append((record, clean))
-                continue
-        if counts_events:
-            key = decision_event_key(record.data, latest_allowed)
-            if key is not None:
-                events.append((record.raw, key))
-                continue
-        clean, errors = validate_record(kind, record.data, latest_allowed)
-        if errors:
-            malformed.append((record, errors))
-        elif counts_events and "ts" in clean:
-            key = (clean["ts"].date(), clean["symbol"], clean["outcome"], clean["reason"])
-            events.append((record.raw, key))
-        else:
-            valid.append((record, clean))
+    clean = _record_cleaner(kind, latest_allowed)
+    if WRITERS[kind].streams:
+        valid, events, malformed = None, [], []
+    else:
+        valid, events, malformed = _clean_batch(kind, records, clean, latest_allowed)
 
     batch = {"received": len(records), "source": storable(source), "raw_body": raw_body}
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _store_batch(bot, kind, valid, events, malformed, **batch)
+                return _store_batch(bot, kind, records, clean, valid, events, malformed, **batch)
         except DataError:
             # A value validation let through but the database refuses. Validation is where it
             # belongs; until it is there, the batch's other records still land and this one is
             # kept in quarantine, instead of the whole batch failing on every retry.
+            if valid is None:
+                valid, events, malformed = _clean_batch(kind, records, clean, latest_allowed)
             valid, refused = _split_refused_by_database(bot, kind, valid)
             if not refused:
                 raise
@@ -204,7 +226,11 @@ def _split_refused_by_database(bot, kind, valid):
     return kept, refused
 
 
-def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_body):
+def _store_batch(
+    bot, kind, records, clean, valid, events, malformed, *, received, source, raw_body
+):
+    """Store a batch: `valid` [(record, clean)], or when None, `records` cleaned by `clean` as they
+    are stored."""
     result = IngestResult()
     if kind == IngestKind.HEALTH:
         # Heartbeats are kept on the bot's pulse; only a change of release is a health event.
@@ -212,8 +238,13 @@ def _store_batch(bot, kind, valid, events, malformed, *, received, source, raw_b
     else:
         conflicts = []
     counters = {ACCEPTED: "accepted", UPDATED: "updated", UNCHANGED: "unchanged"}
-    outcomes = WRITERS[kind]().apply(bot, valid)
-    for (record, _), outcome in zip(valid, outcomes, strict=True):
+    if valid is None:
+        written, refused_in_stream = WRITERS[kind]().stream(bot, records, clean)
+        malformed = malformed + refused_in_stream
+    else:
+        outcomes = WRITERS[kind]().apply(bot, valid)
+        written = [(record, outcome) for (record, _), outcome in zip(valid, outcomes, strict=True)]
+    for record, outcome in written:
         if outcome.status == CONFLICT:
             conflicts.append((record, outcome.errors))
         else:

@@ -2,7 +2,8 @@
 when a stored row may be updated and when a re-send is a conflict.
 
 `RowWriter.apply` classifies a batch against what is stored (and against earlier records of the
-same batch), then writes it with one bulk insert and at most one bulk update.
+same batch), then writes it with one bulk insert and at most one bulk update. `RowWriter.stream`
+does the same for trades while cleaning them, so PostgreSQL stores a batch as Python cleans it.
 
 Concurrent senders: the stored rows a batch compares with are locked (SELECT ... FOR UPDATE) until
 it commits, so a second close of the same trade waits for the first and then sees it closed (a
@@ -11,13 +12,14 @@ share keys in different orders queue behind each other instead of deadlocking.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Subquery, Sum, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, Exists, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
+from ingestion.bulk import insert_rows, one_of, rows_inserted, update_rows
+from ingestion.fields import FieldError, storable_or_error
+from ingestion.records import TRADE_FIELDS
 from tradeops.models import (
     ConfigRelease,
     DecisionCount,
@@ -28,13 +30,15 @@ from tradeops.models import (
 )
 
 ACCEPTED, UPDATED, UNCHANGED, CONFLICT = "accepted", "updated", "unchanged", "conflict"
-BULK_BATCH_SIZE = 2000
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     status: str
     errors: dict | None = None
+
+
+_ACCEPTED, _UNCHANGED, _UPDATED = Outcome(ACCEPTED), Outcome(UNCHANGED), Outcome(UPDATED)
 
 
 def _describe_differences(stored, row, fields):
@@ -45,100 +49,8 @@ def _describe_differences(stored, row, fields):
     }
 
 
-def insert_rows(model, bot, rows):
-    """Insert new rows of `model` for `bot`: COPY on PostgreSQL, bulk_create elsewhere.
-
-    COPY skips Django's per-field preparation, the main cost of ingesting tens of thousands of
-    trades a second; the values are already clean Python types psycopg adapts itself.
-    """
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        objects = [model(bot=bot, **row) for row in rows]
-        model.objects.bulk_create(objects, batch_size=BULK_BATCH_SIZE)
-        return
-    now = timezone.now()
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-
-    def fallback(field):
-        if field.attname == "bot_id":
-            return bot.pk
-        value = now if getattr(field, "auto_now_add", False) else field.get_default()
-        # A stamp goes as the text psycopg sends for it (str()), written once here instead of
-        # once a row: 1.6 us of CPU a timestamp, two a trade.
-        return str(value) if isinstance(value, datetime) else value
-
-    # A row holds a clean record's fields, never the bot or a creation stamp: those, and any
-    # field the record does not have, take their fallback.
-    names = [(field.attname, fallback(field)) for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    # Raw psycopg errors become Django's (IntegrityError...), as for any ORM query.
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.cursor.copy(sql) as copy,
-    ):
-        for row in rows:
-            get = row.get
-            copy.write_row([get(name, default) for name, default in names])
-
-
-def one_of(model, name, values):
-    """A filter: `name` is one of `values`. On PostgreSQL `= ANY(array)`, one parameter for a
-    batch's thousands of keys; `__in` sends a placeholder each, and building and splitting that
-    query took longer than running it."""
-    if connection.vendor != "postgresql":
-        return Q(**{f"{name}__in": values})
-    quote = connection.ops.quote_name
-    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
-    return RawSQL(f"{column} = ANY(%s)", [list(values)], output_field=BooleanField())
-
-
 def _in_key_order(rows_by_key):
     return [rows_by_key[key] for key in sorted(rows_by_key)]
-
-
-def update_rows(model, rows):
-    """Update rows (dicts with "pk" and the same fields each): one UPDATE ... FROM (VALUES ...)
-    per chunk on PostgreSQL, in the rows' order; bulk_update elsewhere.
-
-    Django's bulk_update writes one CASE WHEN per field listing every pk, which PostgreSQL
-    evaluates row by row: quadratic, seconds for a few thousand open trades updated at once.
-    """
-    if not rows:
-        return
-    if any(field.name == "changed_at" for field in model._meta.concrete_fields):
-        # An updated row is a changed row: the integrity checks read it again.
-        rows = [{**row, "changed_at": timezone.now()} for row in rows]
-    fields = [model._meta.get_field(name) for name in rows[0] if name != "pk"]
-    if connection.vendor != "postgresql":
-        objects = [model(**row) for row in rows]
-        names = [field.name for field in fields]
-        model.objects.bulk_update(objects, names, batch_size=BULK_BATCH_SIZE)
-        return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    pk = quote(model._meta.pk.column)
-    columns = [quote(field.column) for field in fields]
-    types = [field.cast_db_type(connection) for field in fields]
-    placeholder = "(%s::bigint, " + ", ".join(f"%s::{kind}" for kind in types) + ")"
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BULK_BATCH_SIZE):
-            chunk = rows[start : start + BULK_BATCH_SIZE]
-            values = ", ".join([placeholder] * len(chunk))
-            params = [
-                value
-                for row in chunk
-                for value in (row["pk"], *(row[field.attname] for field in fields))
-            ]
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} "
-                f"FROM (VALUES {values}) AS v ({pk}, {', '.join(columns)}) "
-                f"WHERE {table}.{pk} = v.{pk}",
-                params,
-            )
 
 
 class RowWriter:
@@ -146,6 +58,10 @@ class RowWriter:
     key_fields: tuple = ()
     # Filled in from other rows rather than sent by the bot; not compared.
     derived_fields: frozenset = frozenset()
+    # The fields compared with a stored row; by default a row's fields but the derived ones.
+    compared_fields = None
+    # Whether `stream` stores this kind: its key can be read from a record as sent (raw_key).
+    streams = False
 
     def prepare(self, bot, cleans):
         """Look up what `to_row` needs for this batch (one query per lookup, not per record)."""
@@ -181,44 +97,112 @@ class RowWriter:
             rows[self.key(stored)] = stored
         return rows
 
+    def _classify(self, row, state, creates, updates):
+        """The outcome of storing `row`, given `state`: the stored rows and the batch's earlier
+        ones, by key. A row to write goes into `creates` or `updates`."""
+        key = self.key(row)
+        stored = state.get(key)
+        if stored is None:
+            creates[key] = state[key] = row
+            return _ACCEPTED
+        differences = [f for f in self.compared_fields if stored[f] != row[f]]
+        if not differences:
+            return _UNCHANGED
+        errors = self.conflict(stored, row, differences)
+        if errors:
+            return Outcome(CONFLICT, errors)
+        if key in creates:
+            creates[key] = row
+        else:
+            updates[key] = {**row, "pk": stored["pk"]}
+        state[key] = {**row, "pk": stored.get("pk")}
+        return _UPDATED
+
     def apply(self, bot, items):
         """Store the valid records in `items` [(record, clean)] and return an Outcome for each."""
         self.prepare(bot, [clean for _, clean in items])
         rows = [self.to_row(bot, clean) for _, clean in items]
         if not rows:
             return []
-        self.compared_fields = [field for field in rows[0] if field not in self.derived_fields]
+        if self.compared_fields is None:
+            self.compared_fields = [field for field in rows[0] if field not in self.derived_fields]
         state = self._load(bot, {self.key(row) for row in rows})
-        creates, updates, outcomes = {}, {}, []
-        for row in rows:
-            key = self.key(row)
-            stored = state.get(key)
-            if stored is None:
-                creates[key] = row
-                state[key] = row
-                outcomes.append(Outcome(ACCEPTED))
-                continue
-            differences = [f for f in self.compared_fields if stored[f] != row[f]]
-            if not differences:
-                outcomes.append(Outcome(UNCHANGED))
-                continue
-            errors = self.conflict(stored, row, differences)
-            if errors:
-                outcomes.append(Outcome(CONFLICT, errors))
-                continue
-            if key in creates:
-                creates[key] = row
-            else:
-                updates[key] = {**row, "pk": stored["pk"]}
-            state[key] = {**row, "pk": stored.get("pk")}
-            outcomes.append(Outcome(UPDATED))
-        self._write(bot, _in_key_order(creates), _in_key_order(updates))
+        creates, updates = {}, {}
+        outcomes = [self._classify(row, state, creates, updates) for row in rows]
+        creates = _in_key_order(creates)
+        insert_rows(self.model, bot, creates)
+        update_rows(self.model, _in_key_order(updates))
+        self.after_write(bot, creates)
         return outcomes
 
-    def _write(self, bot, creates, updates):
-        insert_rows(self.model, bot, creates)
-        update_rows(self.model, updates)
-        self.after_write(bot, creates)
+    def stream(self, bot, records, clean):
+        """Store `records` [IncomingRecord], each cleaned by `clean(record)` -> (clean, errors)
+        while PostgreSQL stores the rows before it. Returns ([(record, Outcome)] for the valid
+        ones, [(record, errors)] for those `clean` refuses).
+
+        What `apply` does, without cleaning the whole batch first: the keys are read from the
+        records as sent (raw_key), to lock and load the stored rows before the first record is
+        cleaned. The records then go in key order, a key's records one after another, so a new
+        row is complete, and streamed, as soon as the next key begins.
+        """
+        keyed, malformed, cleaned_first = [], [], []
+        for record in records:
+            key = self.raw_key(record.data)
+            if key is not None:
+                keyed.append((key, record, None))
+                continue
+            cleaned, errors = clean(record)
+            if errors:
+                malformed.append((record, errors))
+            else:
+                cleaned_first.append((record, cleaned))
+        self.prepare(bot, [record.data for _, record, _ in keyed] + [c for _, c in cleaned_first])
+        for record, cleaned in cleaned_first:
+            row = self.to_row(bot, cleaned)
+            keyed.append((self.key(row), record, row))
+        keyed.sort(key=_first)
+        state = self._load(bot, {key for key, _, _ in keyed})
+
+        outcomes, created, creates, updates = [], [], {}, {}
+        with rows_inserted(self.model, bot) as insert:
+
+            def write_creates():
+                for row in creates.values():
+                    insert(row)
+                    created.append(row)
+                creates.clear()
+
+            current = None
+            for key, record, row in keyed:
+                if key != current:
+                    write_creates()
+                    current = key
+                if row is None:
+                    cleaned, errors = clean(record)
+                    if errors:
+                        malformed.append((record, errors))
+                        continue
+                    row = self.to_row(bot, cleaned)
+                outcomes.append((record, self._classify(row, state, creates, updates)))
+            write_creates()
+        update_rows(self.model, _in_key_order(updates))
+        self.after_write(bot, created)
+        return outcomes, malformed
+
+
+def _stripped_storable(value):
+    """A text field as clean would leave it, stripped; None when clean would refuse it or
+    it is not text (the database cannot be asked about it before clean has said so)."""
+    if type(value) is not str:
+        return None
+    try:
+        return storable_or_error(value.strip())
+    except FieldError:
+        return None
+
+
+def _first(item):
+    return item[0]
 
 
 def refresh_realized_slippage(bot, trade_ids):
@@ -285,10 +269,23 @@ class TradeWriter(RowWriter):
     key_fields = ("external_id",)
     derived_fields = frozenset({"release_id"})
     identity_fields = ("symbol", "side", "opened_at")
+    # A trade's row is its clean fields with the release as the tag sent (to_row).
+    compared_fields = (*(name for name in TRADE_FIELDS if name != "release"), "release_tag")
+    streams = True
 
-    def prepare(self, bot, cleans):
+    def raw_key(self, data):
+        """The key a trade as sent has once clean (its external_id, stripped); None when it has
+        none that can be looked up, which clean refuses."""
+        external_id = _stripped_storable(data.get("external_id") if type(data) is dict else None)
+        return None if external_id is None else (external_id,)
+
+    def prepare(self, bot, records):
+        """`records` are clean trades, or trades as sent (stream): a tag sent is looked up as
+        clean would leave it, stripped."""
         hold_fill_linking(bot, exclusive=False)
-        tags = {clean["release"] for clean in cleans if clean["release"]}
+        tags = {_stripped_storable(data.get("release")) for data in records}
+        tags.discard(None)
+        tags.discard("")
         self.release_ids = dict(
             ConfigRelease.objects.filter(bot=bot, tag__in=tags).values_list("tag", "pk")
         )
