@@ -12,13 +12,14 @@ share keys in different orders queue behind each other instead of deadlocking.
 """
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
 from ingestion.bulk import insert_rows, one_of, rows_inserted, update_rows
-from ingestion.fields import FieldError, storable_or_error
+from ingestion.fields import FieldError
 from ingestion.records import TRADE_FIELDS
 from tradeops.models import (
     ConfigRelease,
@@ -160,7 +161,7 @@ class RowWriter:
         for record, cleaned in cleaned_first:
             row = self.to_row(bot, cleaned)
             keyed.append((self.key(row), record, row))
-        keyed.sort(key=_first)
+        keyed.sort(key=itemgetter(0))
         state = self._load(bot, {key for key, _, _ in keyed})
 
         outcomes, created, creates, updates = [], [], {}, {}
@@ -190,19 +191,13 @@ class RowWriter:
         return outcomes, malformed
 
 
-def _stripped_storable(value):
-    """A text field as clean would leave it, stripped; None when clean would refuse it or
-    it is not text (the database cannot be asked about it before clean has said so)."""
-    if type(value) is not str:
-        return None
+def _as_clean(data, name):
+    """A trade field as sent, converted as clean converts it; None when clean would refuse it
+    (the database cannot be asked about a value before clean has said it can be stored)."""
     try:
-        return storable_or_error(value.strip())
+        return TRADE_FIELDS[name].convert(data.get(name))
     except FieldError:
         return None
-
-
-def _first(item):
-    return item[0]
 
 
 def refresh_realized_slippage(bot, trade_ids):
@@ -276,14 +271,14 @@ class TradeWriter(RowWriter):
     def raw_key(self, data):
         """The key a trade as sent has once clean (its external_id, stripped); None when it has
         none that can be looked up, which clean refuses."""
-        external_id = _stripped_storable(data.get("external_id") if type(data) is dict else None)
+        external_id = _as_clean(data, "external_id") if type(data) is dict else None
         return None if external_id is None else (external_id,)
 
     def prepare(self, bot, records):
         """`records` are clean trades, or trades as sent (stream): a tag sent is looked up as
         clean would leave it, stripped."""
         hold_fill_linking(bot, exclusive=False)
-        tags = {_stripped_storable(data.get("release")) for data in records}
+        tags = {_as_clean(data, "release") for data in records}
         tags.discard(None)
         tags.discard("")
         self.release_ids = dict(
