@@ -52,6 +52,19 @@ class UnsupportedContentType(ValueError):
     """Neither the Content-Type nor the content says what format the body is in (HTTP 415)."""
 
 
+class TooManyRecords(ValueError):
+    """The body holds more records than a batch may (HTTP 413): reading stops there."""
+
+    def __init__(self, most):
+        super().__init__(f"more than {most} records in one batch; send at most {most} per batch")
+        self.most = most
+
+
+def _check_count(records, most):
+    if most is not None and len(records) > most:
+        raise TooManyRecords(most)
+
+
 class IncomingRecord(NamedTuple):
     index: int
     raw: str
@@ -108,7 +121,7 @@ def _decode_record(text, pos, index):
     return IncomingRecord(index, text[pos:end], data, error), end
 
 
-def parse_json(text: str) -> list[IncomingRecord]:
+def parse_json(text: str, most=None) -> list[IncomingRecord]:
     """A JSON array of records (or a single record object), each kept as its exact source text."""
     pos = _whitespace.match(text).end()
     if text.startswith("{", pos):
@@ -125,6 +138,7 @@ def parse_json(text: str) -> list[IncomingRecord]:
             while True:
                 record, pos = _decode_record(text, pos, len(records))
                 records.append(record)
+                _check_count(records, most)
                 pos = _whitespace.match(text, pos).end()
                 if text.startswith("]", pos):
                     pos += 1
@@ -154,7 +168,7 @@ def _fast_record(line):
     return data
 
 
-def parse_ndjson(text: str) -> list[IncomingRecord]:
+def parse_ndjson(text: str, most=None) -> list[IncomingRecord]:
     """One JSON record per line; a line that is not JSON is its own refused record.
 
     Lines end at "\\n" (or "\\r\\n") only: U+2028, U+2029 and U+0085 are valid inside JSON strings.
@@ -162,6 +176,7 @@ def parse_ndjson(text: str) -> list[IncomingRecord]:
     records = []
     scan = _decoder.scan_once
     for line in text.split("\n"):
+        _check_count(records, most)
         index = len(records)
         raw = line.removesuffix("\r")
         # JSON whitespace around a record is the blank " \t\r" the line is stripped of below.
@@ -187,10 +202,11 @@ def parse_ndjson(text: str) -> list[IncomingRecord]:
             records.append(IncomingRecord(index, raw, parse_error=error))
         except (ValueError, ArithmeticError) as exc:
             records.append(IncomingRecord(index, raw, parse_error=f"invalid JSON: {exc}"))
+    _check_count(records, most)
     return records
 
 
-def parse_csv(text: str) -> list[IncomingRecord]:
+def parse_csv(text: str, most=None) -> list[IncomingRecord]:
     """CSV with a header row; empty cells are absent values."""
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra_values")
     try:
@@ -198,6 +214,7 @@ def parse_csv(text: str) -> list[IncomingRecord]:
             raise UnparseableBody("CSV has no header row")
         records = []
         for index, row in enumerate(reader):
+            _check_count(records, most)
             raw = json.dumps(row)
             if None in row.values():
                 error = "fewer values than header columns"
@@ -207,6 +224,7 @@ def parse_csv(text: str) -> list[IncomingRecord]:
             records.append(IncomingRecord(index=index, raw=raw, data=data))
     except csv.Error as exc:
         raise UnparseableBody(f"invalid CSV: {exc}") from None
+    _check_count(records, most)
     return records
 
 
@@ -239,15 +257,16 @@ def _format_of(text, content_type):
 PARSERS = {"json": parse_json, "ndjson": parse_ndjson, "csv": parse_csv}
 
 
-def parse_text(text: str, content_type: str) -> list[IncomingRecord]:
+def parse_text(text: str, content_type: str, most=None) -> list[IncomingRecord]:
+    """The body's records; TooManyRecords as soon as there are more than `most`."""
     form = _format_of(text, content_type)
     try:
-        records = PARSERS[form](text)
+        records = PARSERS[form](text, most)
     except UnparseableBody:
         # Labelled NDJSON but starting like a JSON array: a first line that is an array.
         if form != "json" or content_type not in NDJSON_CONTENT_TYPES:
             raise
-        records = parse_ndjson(text)
+        records = parse_ndjson(text, most)
     if not records and text.strip() not in ("", "[]"):
         raise UnparseableBody("no records found in a non-empty body")
     return records

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -52,13 +53,19 @@ class IngestResult:
     unchanged: int = 0
     quarantined: int = 0
     errors: list = field(default_factory=list)
+    # Refused records beyond the first INGEST_ERRORS_LISTED: counted, not listed (all are kept).
+    errors_not_listed: int = 0
 
     @property
     def records(self):
         return self.accepted + self.updated + self.unchanged + self.quarantined
 
     def as_dict(self):
-        return asdict(self)
+        """The response's counts; `errors_not_listed` only when some errors were left out."""
+        counts = asdict(self)
+        if not self.errors_not_listed:
+            del counts["errors_not_listed"]
+        return counts
 
 
 # -- bad tokens ------------------------------------------------------------------------------
@@ -266,7 +273,9 @@ def _store_batch(
         key=lambda item: item[0].index,
     )
     result.quarantined = len(refused)
-    result.errors = [error_entry(record, errors) for record, errors, _ in refused]
+    listed = settings.INGEST_ERRORS_LISTED
+    result.errors = [error_entry(record, errors) for record, errors, _ in refused[:listed]]
+    result.errors_not_listed = max(0, len(refused) - listed)
     if refused:
         quarantine_records(bot, kind, refused, source=source)
         records_refused.send(
@@ -295,15 +304,16 @@ def _store_batch(
 
 
 @cyclic_gc_paused()
-def ingest_body(bot, kind, body: bytes, *, content_type, source):
+def ingest_body(bot, kind, body: bytes, *, content_type, source, most_records=None):
     """Ingest a request body (JSON array, NDJSON or CSV). An unreadable body is quarantined whole.
 
-    Raises UnsupportedContentType (nothing stored) when neither the Content-Type nor the content
-    says how to read the body.
+    Raises UnsupportedContentType when neither the Content-Type nor the content says how to read
+    the body, and TooManyRecords for a body of more than `most_records`: either way nothing is
+    stored, and the sender still holds the records (it splits the batch or fixes its label).
     """
     try:
         text = decode_text(body)
-        records = parse_text(text, content_type)
+        records = parse_text(text, content_type, most_records)
     except UnparseableBody as exc:
         quarantine_unparseable_body(bot, kind, body, str(exc), source=source)
         raise

@@ -10,17 +10,20 @@ resolved when that day's run succeeds (`manage.py rqenqueue <job> <day>` reruns 
 that leaves the window without ever succeeding stays open for a person to close.
 
 The watch first sweeps abandoned runs (their worker died) so they count as failed. It runs on
-its own schedule and also from the ingestion API, throttled per process, which delivers due
-alerts too: a dead scheduler, dead workers or a dead Redis are noticed and reported while the
-bot is still pushing data.
+its own schedule and also from the ingestion API, throttled per process and on a thread of its
+own after the bot has its answer, which delivers due alerts too: a dead scheduler, dead workers
+or a dead Redis are noticed and reported while the bot is still pushing data, and no alert
+endpoint ever slows a bot's request.
 """
 
 import dataclasses
 import datetime
 import logging
+import threading
 import time
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -169,21 +172,64 @@ class Throttle:
         return True
 
 
+class Sweeper:
+    """Runs the sweep the ingestion API starts on a thread of its own, one at a time per process,
+    so that no alert endpoint or other outbound call is ever inside a bot's request."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def start(self, sweep):
+        """Start `sweep()` unless one is still running; False if one was."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._thread = threading.Thread(
+                target=self._run, args=(sweep,), name="tradeops-sweep", daemon=True
+            )
+            self._thread.start()
+            return True
+
+    def wait(self, timeout=None):
+        """Until the running sweep (if any) is done: for callers that must see its effect."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    @staticmethod
+    def _run(sweep):
+        try:
+            sweep()
+        except Exception:  # the watchdog must never cost the bot its ingestion
+            logger.exception("schedule watch from ingestion failed")
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
 ingestion_throttle = Throttle()
+sweeper = Sweeper()
 
 
 def watch_schedules_from_ingestion(now=None):
     """Called by the ingestion API once the batch is stored: the watch and the alerts run even if
     no scheduler, worker or Redis does.
 
-    Due alerts are delivered right here (also those a Redis outage left pending), since the
-    workers that would send them may be the thing that is down.
+    Due alerts are delivered by this sweep too (also those a Redis outage left pending), since
+    the workers that would send them may be the thing that is down. The request only decides,
+    from this process's throttle, whether a sweep is due; the sweep itself (the watch, its
+    enqueues and every send) runs on the sweeper's thread after the request has its answer.
     """
-    try:
-        missed = []
-        if ingestion_throttle.due("watch", WATCH_FROM_INGESTION_EVERY):
-            missed = watch_schedules(now)
-        if missed or ingestion_throttle.due("alerts", SWEEP_ALERTS_EVERY):
-            deliver_due_alerts(now)
-    except Exception:  # the watchdog must never cost the bot its ingestion
-        logger.exception("schedule watch from ingestion failed")
+    if not settings.SWEEP_FROM_INGESTION:
+        return
+    watch = ingestion_throttle.due("watch", WATCH_FROM_INGESTION_EVERY)
+    alerts = ingestion_throttle.due("alerts", SWEEP_ALERTS_EVERY)
+    if watch or alerts:
+        sweeper.start(lambda: _sweep(watch, now))
+
+
+def _sweep(watch, now):
+    if watch:
+        watch_schedules(now)
+    # After the watch, which may just have opened incidents that alert.
+    deliver_due_alerts(now)

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ingestion.freqtrade_db import ORDER_COLUMNS, TRADE_COLUMNS
+from integrity.schedules import sweeper
 from tests.browser import browse, chromium, demo, demo_snapshot  # noqa: F401 (browser fixtures)
 from tests.factories import FREQTRADE_DATABASE, PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
@@ -38,6 +39,23 @@ def plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def no_sweep_from_ingestion(settings):
+    """The sweep a batch starts runs on a thread with its own database connection, which would
+    not see a test's uncommitted rows and could outlive the test: off unless a test asks for it
+    (`sweep_from_ingestion`)."""
+    settings.SWEEP_FROM_INGESTION = False
+
+
+@pytest.fixture
+def sweep_from_ingestion(settings, transactional_db):
+    """The ingestion API's sweep, as in production; `sweep_from_ingestion()` waits for the one
+    running, and the test ends only once it is done."""
+    settings.SWEEP_FROM_INGESTION = True
+    yield sweeper.wait
+    sweeper.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -151,24 +151,22 @@ def test_two_spellings_of_one_bad_record_are_both_kept(client, bot_and_token):
     assert kept == {number[1:-1]: 1, text[1:-1]: 2}
 
 
-def test_an_address_guessing_tokens_gets_429_then_even_a_good_token_waits(client, bot_and_token):
+def test_an_address_guessing_tokens_gets_429_but_a_good_token_from_it_is_let_in(
+    client, bot_and_token
+):
+    """Behind a proxy or a NAT many bots share an address: someone else's bad tokens never cost
+    a bot with a valid one its request."""
     _, token = bot_and_token
     body = json.dumps([closed_trade()])
     statuses = [post(client, body, f"guess-{n}").status_code for n in range(TOKEN_FAILURES_ALLOWED)]
 
-    throttled = post(client, body, token)
-    elsewhere = client.post(
-        URL,
-        data=body,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}"},
-        REMOTE_ADDR="10.0.0.9",
-    )
+    guessing_on = post(client, body, "guess-more")
+    good = post(client, body, token)
 
     assert statuses == [401] * TOKEN_FAILURES_ALLOWED
-    assert throttled.status_code == 429
-    assert 0 < int(throttled["Retry-After"]) <= TOKEN_FAILURE_WINDOW.total_seconds() + 1
-    assert elsewhere.status_code == 200
+    assert guessing_on.status_code == 429
+    assert 0 < int(guessing_on["Retry-After"]) <= TOKEN_FAILURE_WINDOW.total_seconds() + 1
+    assert good.status_code == 200 and good.json()["accepted"] == 1
 
 
 def test_token_throttle_lifts_when_its_window_ends(db):

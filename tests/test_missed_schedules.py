@@ -169,7 +169,7 @@ def just_booted(monkeypatch):
 
 
 def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
-    client, old_bot, bot_and_token, httpserver, just_booted
+    client, old_bot, bot_and_token, httpserver, just_booted, sweep_from_ingestion
 ):
     httpserver.expect_request("/hook").respond_with_data("ok")
     AlertChannel.objects.create(
@@ -184,6 +184,7 @@ def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
         content_type="application/json",
         headers={"Authorization": f"Bearer {token}"},
     )
+    sweep_from_ingestion()
 
     assert response.status_code == 200
     found = missed(old_bot)

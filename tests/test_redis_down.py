@@ -41,7 +41,7 @@ def post_trades(client, token, *records):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_incident_opened_while_redis_is_down_is_answered_200_and_swept_out(
-    client, bot_and_token, httpserver, redis_down, process_clock, caplog
+    client, bot_and_token, httpserver, redis_down, process_clock, caplog, sweep_from_ingestion
 ):
     httpserver.expect_request("/hook").respond_with_data("ok")
     AlertChannel.objects.create(
@@ -49,6 +49,7 @@ def test_an_incident_opened_while_redis_is_down_is_answered_200_and_swept_out(
     )
     _, token = bot_and_token
     watch_schedules_from_ingestion()  # the sweep ran a moment ago in this process
+    sweep_from_ingestion()
 
     with caplog.at_level(logging.ERROR, logger="tradeops.scheduling"):
         response = post_trades(
@@ -65,6 +66,7 @@ def test_an_incident_opened_while_redis_is_down_is_answered_200_and_swept_out(
 
     process_clock[0] += schedules.SWEEP_ALERTS_EVERY
     assert post_trades(client, token, closed_trade()).status_code == 200
+    sweep_from_ingestion()
 
     delivery.refresh_from_db()
     assert delivery.status == "sent"

@@ -25,6 +25,9 @@ env = environ.Env(
     SECURE_SSL_REDIRECT=(bool, True),
     SECURE_HSTS_SECONDS=(int, 31536000),
     INGEST_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
+    INGEST_MAX_RECORDS=(int, 50_000),
+    HEARTBEATS_PER_MINUTE=(int, 12),
+    TRUSTED_PROXIES=(list, []),
     FIELD_ENCRYPTION_KEY=(list, []),
 )
 environ.Env.read_env(BASE_DIR / ".env")
@@ -116,7 +119,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # django-axes: 5 failed logins for a username from one address lock that pair out for an hour.
 # Per pair, so an attacker elsewhere cannot lock a lead out. Unlock early with
 # `manage.py axes_reset_username NAME`. Behind a reverse proxy every client shares the proxy's
-# address (REMOTE_ADDR), so the lock then falls on the username alone.
+# address (REMOTE_ADDR), so the lock then falls on the username alone, unless the proxy is named
+# in TRUSTED_PROXIES: the address is then the client it forwarded for (tradeops.clients).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -127,6 +131,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Its start-up banner would open the output of every manage.py command.
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "tradeops.clients.client_address"
+
+# The proxies (addresses or networks) whose X-Forwarded-For is believed; none by default, so a
+# client cannot pick its own address. The production recipe's nginx on the same host: 127.0.0.1.
+TRUSTED_PROXIES = env("TRUSTED_PROXIES")
 
 # django-csp: nothing but our own origin, and no inline script. The admin has none; the queue
 # dashboard's templates do, and its views (superusers only) allow them (tradeops.admin).
@@ -189,12 +198,24 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="tradeops@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 TRADEOPS_BASE_URL = env("TRADEOPS_BASE_URL", default="http://127.0.0.1:8000")
+# Release webhooks and alert channels may not reach inside addresses (loopback, private,
+# link-local...: integrity.outbound) except in these networks, e.g. an on-premise chat server:
+# OUTBOUND_ALLOWED_NETWORKS=10.0.5.20/32,fd00:5::/64. None by default.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 # The missed-schedule watch (integrity.schedules) also runs these, for schedules kept by apps
 # above the integrity app: each takes the clock.
 SCHEDULE_WATCHES = ["cadence.schedules.watch_digests"]
 
-# Ingestion API: larger bodies are refused with 413; the bot splits its batch.
+# Ingestion API: larger bodies, and bodies of more records, are refused with 413 before any
+# record is looked at; the bot splits its batch. A response lists the first errors only.
 INGEST_MAX_BODY_BYTES = env("INGEST_MAX_BODY_BYTES")
+INGEST_MAX_RECORDS = env("INGEST_MAX_RECORDS")
+INGEST_ERRORS_LISTED = 100
+# A bot's heartbeat-only batches beyond this many a minute get 429 (one a minute is the contract).
+HEARTBEATS_PER_MINUTE = env("HEARTBEATS_PER_MINUTE")
+# The schedule watch and the alert sweep the ingestion API starts, on a thread of their own after
+# the response (integrity.schedules): off in tests that do not ask for it.
+SWEEP_FROM_INGESTION = True
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")
