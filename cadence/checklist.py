@@ -92,12 +92,17 @@ def _report_item(report):
 
 
 def _alerts_item(paths):
+    """Done when a test alert of each critical path was confirmed as received (its link opened
+    by the recipient, or a webhook's 2xx answer) on an active channel: which, and when."""
     title = "Enable/verify integrity alerts"
-    tested = [path for path, sent in paths.items() if sent]
-    evidence = f"{len(tested)} of {len(paths)} firing paths tested on an active channel"
-    if tested:
-        evidence += f"; last test {_at(max(paths[path] for path in tested))}"
-    return Item(title, len(tested) == len(paths), evidence, _changelist(AlertChannel))
+    confirmed = [f"{path.label}: {firing}" for path, firing in paths.items() if firing]
+    missing = [path.label for path, firing in paths.items() if not firing]
+    evidence = f"{len(confirmed)} of {len(paths)} firing paths confirmed on an active channel"
+    if confirmed:
+        evidence += f" ({'; '.join(confirmed)})"
+    if missing:
+        evidence += f"; not confirmed: {', '.join(missing)}"
+    return Item(title, not missing, evidence, _changelist(AlertChannel))
 
 
 def _daily_checks_item(last_success, now):

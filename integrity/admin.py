@@ -2,12 +2,19 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import path as url_path
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from integrity.admin_push import ReleasePushOnBotPage, attempts_table
-from integrity.alerts import CRITICAL_PATHS, send_test_alerts
+from integrity.alerts import (
+    CRITICAL_PATHS,
+    confirm_test_alert,
+    send_test_alerts,
+    test_alert_confirmed_by,
+)
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
 from integrity.loop import LOOP_KINDS
 from integrity.models import (
@@ -17,7 +24,7 @@ from integrity.models import (
     IntegrityCheckRun,
     IntegrityIncident,
 )
-from integrity.selectors import integrity_gates, with_tests_through
+from integrity.selectors import integrity_gates, with_confirmations
 from integrity.services import (
     acknowledge_incident,
     acknowledgement,
@@ -112,12 +119,15 @@ class BotAdmin(ReleasePushOnBotPage, core_admin.BotAdmin):
 
 
 def path_tested_column(path):
-    """When a test alert down `path` last got through on this channel (see with_tests_through)."""
+    """When a test alert down `path` was last confirmed as received on this channel, or that one
+    sent is still waiting for its confirmation (see with_confirmations)."""
 
-    @admin.display(description=f"tested: {path.label}")
+    @admin.display(description=f"confirmed: {path.label}")
     def column(channel):
-        sent = getattr(channel, f"tested_{path}")
-        return f"{sent:%Y-%m-%d %H:%M} UTC" if sent else "never"
+        confirmed, sent = getattr(channel, f"confirmed_{path}"), getattr(channel, f"sent_{path}")
+        if confirmed:
+            return f"{confirmed:%Y-%m-%d %H:%M} UTC"
+        return f"not confirmed (sent {sent:%Y-%m-%d %H:%M} UTC)" if sent else "never"
 
     return column
 
@@ -209,7 +219,7 @@ class AlertChannelAdmin(admin.ModelAdmin):
     actions = ["send_test_alert"]
 
     def get_queryset(self, request):
-        return with_tests_through(super().get_queryset(request))
+        return with_confirmations(super().get_queryset(request))
 
     # Who may change a channel (a Team lead) sees its full target in the form; everyone else
     # sees it masked. Lists show it masked to all.
@@ -229,7 +239,11 @@ class AlertChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send test alert (each critical path)", permissions=["test"])
     def send_test_alert(self, request, queryset):
         for channel in queryset:
-            results = send_test_alerts(channel, user=request.user)
+            try:
+                results = send_test_alerts(channel, user=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{exc}: no test sent.", messages.ERROR)
+                continue
             failed = [d for d in results if d.status != AlertDelivery.Status.SENT]
             if failed:
                 self.message_user(
@@ -238,9 +252,19 @@ class AlertChannelAdmin(admin.ModelAdmin):
                     f"(will retry): {failed[0].error[:200]}",
                     messages.ERROR,
                 )
+            elif all(d.confirmed_at for d in results):
+                self.message_user(
+                    request,
+                    f"{channel}: {len(results)} test alerts delivered, confirmed by the "
+                    "receiver's answer.",
+                    messages.SUCCESS,
+                )
             else:
                 self.message_user(
-                    request, f"{channel}: {len(results)} test alerts delivered.", messages.SUCCESS
+                    request,
+                    f"{channel}: {len(results)} test alerts sent. Each path counts as tested once "
+                    "its recipient opens the confirmation link in the message.",
+                    messages.SUCCESS,
                 )
 
     def has_test_permission(self, request):
@@ -266,11 +290,54 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["channel", "incident__bot"]
     exclude = ["attempt_log"]
-    readonly_fields = ["attempts_display"]
+
+    # Where it went, as the channel's page shows it: in full to who may change channels (a Team
+    # lead), masked to everyone else.
+    def get_readonly_fields(self, request, obj=None):
+        target = "target" if request.user.has_perm(CHANGE_ALERT_CHANNELS) else "masked_target"
+        return [target, "attempts_display"]
+
+    @admin.display(description="sent to")
+    def target(self, delivery):
+        return delivery.channel.target
+
+    @admin.display(description="sent to")
+    def masked_target(self, delivery):
+        return delivery.channel.masked_target
 
     @admin.display(description="attempts")
     def attempts_display(self, delivery):
         return attempts_table(delivery)
+
+    def get_urls(self):
+        confirm = self.admin_site.admin_view(self.confirm_view)
+        return [
+            url_path("confirm/<str:token>/", confirm, name="integrity_alertdelivery_confirm"),
+            *super().get_urls(),
+        ]
+
+    def confirm_view(self, request, token):
+        """The link in a test alert. Opening it (GET) only shows the alert and a button: mail
+        scanners that open links confirm nothing. The button (POST) records who and when."""
+        try:
+            alert = test_alert_confirmed_by(token)
+        except ValueError as exc:
+            alert, problem = None, str(exc)
+        else:
+            problem = ""
+            if request.method == "POST" and not confirm_test_alert(alert, by=request.user):
+                problem = "This test alert was already confirmed; nothing more was recorded."
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Confirm a test alert arrived",
+            "alert": alert,
+            "problem": problem,
+            "confirmed_now": request.method == "POST" and not problem,
+        }
+        response = TemplateResponse(request, "admin/integrity/alertdelivery/confirm.html", context)
+        add_never_cache_headers(response)
+        return response
 
 
 def plan_rows_html(plan):

@@ -151,7 +151,11 @@ class ReleasePushOnBotPage:
     @admin.action(description="Send test push", permissions=["test_push"])
     def send_test_push(self, request, queryset):
         for webhook in ReleaseWebhook.objects.filter(bot__in=queryset).select_related("bot"):
-            push = send_test_push(webhook, user=request.user)
+            try:
+                push = send_test_push(webhook, user=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{webhook.bot}: {exc}.", messages.ERROR)
+                continue
             if push.status == ReleasePush.Status.SENT:
                 self.message_user(request, f"{webhook.bot}: test push delivered.", messages.SUCCESS)
             else:
@@ -184,7 +188,22 @@ class ReleasePushAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["webhook__bot", "change__bot", "change__release__bot"]
     exclude = ["attempt_log"]
-    readonly_fields = ["attempts_display"]
+
+    # Where the push goes, as the bot's page shows it: in full to who may change it (a Team
+    # lead), masked to everyone else.
+    def target(self, request):
+        return "url" if request.user.has_perm(CHANGE_RELEASE_PUSH) else "masked_url"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [self.target(request), "attempts_display"]
+
+    @admin.display(description="sent to")
+    def url(self, push):
+        return push.webhook.url
+
+    @admin.display(description="sent to")
+    def masked_url(self, push):
+        return push.webhook.masked_url
 
     @admin.display(description="bot", ordering="webhook__bot")
     def bot(self, push):

@@ -7,10 +7,13 @@ attempt is retried with exponential back-off until MAX_ATTEMPTS; each attempt is
 SEND_TIMEOUT_SECONDS, so a slow or broken receiver costs only its own timeout.
 
 The kinds differ only in how one attempt is sent: `send(row)` returns (response code or None,
-error text or "" for success) and may raise, which counts as that attempt's error.
+error text or "" for success) and may raise, which counts as that attempt's error. The error is
+a short reason ("HTTP 500 Internal Server Error", "refused: ..."), never what the receiver
+answered: whoever reads the row must not learn what an internal service says.
 """
 
 import datetime
+import http
 import time
 
 from django.db import models
@@ -25,6 +28,28 @@ STALE_CLAIM = datetime.timedelta(minutes=5)
 SEND_TIMEOUT_SECONDS = 5
 # An attempt's error as kept in the row's attempt log (the last one is kept whole in `error`).
 LOGGED_ERROR_CHARS = 300
+# Whatever kept an attempt from an answer, said alike: a closed port, a reset, a timeout and a
+# service that speaks another protocol must not be told apart (no port scanning by test sends).
+NO_ANSWER = "no answer (connection refused, closed or timed out, or not the service expected)"
+# What an attempt writes on its row: nothing else, so it never undoes a write made meanwhile
+# (a test alert confirmed while it was being sent).
+_ATTEMPT_FIELDS = [
+    "attempts",
+    "attempt_log",
+    "response_code",
+    "error",
+    "status",
+    "sent_at",
+    "next_attempt_at",
+]
+
+
+def http_error(code):
+    """A receiver's error answer as kept: its status, never its body."""
+    try:
+        return f"HTTP {code} {http.HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -44,18 +69,31 @@ PENDING, SENDING, SENT, FAILED = (
 )
 
 
-def due(model, now):
-    """`model`'s rows to send now: pending and due, or claimed by a worker that died."""
-    return model.objects.filter(
-        Q(status=PENDING, next_attempt_at__lte=now)
-        | Q(status=SENDING, claimed_at__lt=now - STALE_CLAIM)
+def _due_now(now):
+    """The row's own state that makes it due: pending and due, or claimed by a worker that
+    died."""
+    return Q(status=PENDING, next_attempt_at__lte=now) | Q(
+        status=SENDING, claimed_at__lt=now - STALE_CLAIM
     )
 
 
+def due(model, now):
+    """`model`'s rows to send now: due, to a destination switched on (model.SWITCHED_ON)."""
+    return model.objects.filter(_due_now(now), **{model.SWITCHED_ON: True})
+
+
 def claim(row, now):
-    """Take a due row for this worker; False if another worker already has it."""
+    """Take a due row for this worker; False if another worker already has it, or if its
+    destination is switched off."""
     model = type(row)
-    return due(model, now).filter(pk=row.pk).update(status=SENDING, claimed_at=now) == 1
+    if not due(model, now).filter(pk=row.pk).exists():
+        return False
+    # The conditional UPDATE tests the row's own columns only: with a joined table in its
+    # condition Django updates through a subquery, which PostgreSQL does not check again
+    # against the row another worker has just claimed.
+    return (
+        model.objects.filter(_due_now(now), pk=row.pk).update(status=SENDING, claimed_at=now) == 1
+    )
 
 
 def backoff(attempts):
@@ -106,5 +144,5 @@ def _attempt(row, send, now):
         row.status = FAILED
     else:
         row.status, row.next_attempt_at = PENDING, now + backoff(row.attempts)
-    row.save()
+    row.save(update_fields=_ATTEMPT_FIELDS)
     return row

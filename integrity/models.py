@@ -1,13 +1,22 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 
+from integrity import outbound
 from integrity.delivery import DeliveryStatus
 from tradeops.encryption import EncryptedCharField
 from tradeops.models import Bot, ReleaseChange
+
+
+def validate_outbound_url(url):
+    """A release webhook's URL may not point inside (integrity.outbound)."""
+    reason = outbound.refusal(url)
+    if reason:
+        raise ValidationError(f"TradeOps does not send to inside addresses: {reason}.")
 
 
 def masked_url(url):
@@ -22,6 +31,10 @@ def masked_url(url):
     if "." in host or ":" in host or host == "localhost":
         return f"{scheme}://{host}/…"
     return f"{scheme}://…"
+
+
+# Apprise's generic webhook schemes: the receiver's own 2xx answer means it took the message.
+RECEIVER_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms"}
 
 
 class IntegrityIncident(models.Model):
@@ -158,6 +171,22 @@ class AlertChannel(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        if self.kind == self.Kind.APPRISE and self.target:
+            reason = outbound.apprise_refusal(self.target)
+            if reason:
+                raise ValidationError(
+                    {"target": f"TradeOps does not send to inside addresses: {reason}."}
+                )
+
+    @property
+    def answers(self):
+        """A webhook receiver (a machine): its 2xx answer confirms that a test alert arrived.
+        Anything else (email, chat, syslog) is confirmed only by a person opening its link."""
+        if self.kind != self.Kind.APPRISE:
+            return False
+        return self.target.partition("://")[0].lower() in RECEIVER_SCHEMES
+
     @property
     def masked_target(self):
         """The target without its secrets (masked_url); an email list is shown as it is."""
@@ -177,6 +206,10 @@ class AlertChannel(models.Model):
 
 class Delivery(models.Model):
     """A message sent at least once (integrity.delivery): its state, and every attempt."""
+
+    # The flag that switches the message's destination on or off: a switched-off channel or
+    # webhook is sent nothing (what is pending for it waits until it is on again).
+    SWITCHED_ON = "channel__is_active"
 
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
@@ -204,9 +237,12 @@ class Delivery(models.Model):
 
 
 class AlertDeliveryQuerySet(models.QuerySet):
-    def tests_through(self):
-        """Test alerts that got through: the proof that their path fires."""
-        return self.filter(event=AlertDelivery.Event.TEST, status=AlertDelivery.Status.SENT)
+    def tests(self):
+        return self.filter(event=AlertDelivery.Event.TEST)
+
+    def confirmed_tests(self):
+        """Test alerts confirmed as received: the proof that their path fires."""
+        return self.tests().filter(confirmed_at__isnull=False)
 
 
 class AlertDelivery(Delivery):
@@ -219,6 +255,10 @@ class AlertDelivery(Delivery):
         TEST = "test"
 
     Status = DeliveryStatus
+
+    class Confirmation(models.TextChoices):
+        LINK = "link", "the recipient opened its confirmation link"
+        ANSWER = "answer", "the receiver answered 2xx"
 
     channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
     incident = models.ForeignKey(
@@ -236,6 +276,12 @@ class AlertDelivery(Delivery):
     )
     title = models.CharField(max_length=300)
     body = models.TextField()
+    # A test alert is proof only once confirmed as received (integrity.alerts).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(max_length=10, choices=Confirmation.choices, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = AlertDeliveryQuerySet.as_manager()
 
@@ -251,6 +297,10 @@ class AlertDelivery(Delivery):
             models.CheckConstraint(
                 condition=Q(incident__isnull=False) | Q(event="test"),
                 name="only_tests_have_no_incident",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | Q(event="test", confirmed_via__gt=""),
+                name="only_tests_are_confirmed_and_say_how",
             ),
         ]
         indexes = [
@@ -269,7 +319,7 @@ class ReleaseWebhook(models.Model):
     # A receiver's URL may carry its own token: encrypted at rest, like alert channel targets.
     url = EncryptedCharField(
         max_length=1000,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[URLValidator(schemes=["http", "https"]), validate_outbound_url],
         help_text="The bot's HTTPS endpoint that receives each release change as a signed POST.",
     )
     # The HMAC key the bot verifies pushes with: shown once when issued, never again.
@@ -297,6 +347,8 @@ class ReleaseWebhook(models.Model):
 class ReleasePush(Delivery):
     """One change of a bot's current release told to its webhook (or a test push), with every
     attempt. Sent by integrity.push through the shared delivery mechanism."""
+
+    SWITCHED_ON = "webhook__is_active"
 
     class Event(models.TextChoices):
         RELEASE_CHANGE = "release_change", "Release change"

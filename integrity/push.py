@@ -14,6 +14,7 @@ side of the check.
 
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
 import time
@@ -23,8 +24,8 @@ import urllib.request
 from django.db import transaction
 from django.utils import timezone
 
-from integrity import delivery
-from integrity.delivery import SEND_TIMEOUT_SECONDS, DeliveryStatus
+from integrity import delivery, outbound
+from integrity.delivery import NO_ANSWER, SEND_TIMEOUT_SECONDS, DeliveryStatus, http_error
 from integrity.models import ReleasePush, ReleaseWebhook
 from tradeops.audit import person, record_audit
 from tradeops.scheduling import enqueue
@@ -33,8 +34,6 @@ Event = ReleasePush.Event
 PUSH_JOB = "integrity.jobs.push_release_changes"
 SIGNATURE_HEADER = "X-TradeOps-Signature"
 TIMESTAMP_HEADER = "X-TradeOps-Timestamp"
-# A response body is kept in the attempt's error up to this many characters.
-RESPONSE_EXCERPT_CHARS = 300
 
 
 def new_secret():
@@ -120,7 +119,10 @@ def queue_release_push(change, now=None):
 
 def send_test_push(webhook, *, user=None, now=None):
     """A push marked as a test, carrying the config the bot should run now, delivered at once
-    (and retried like any push): proof the bot hears pushes."""
+    (and retried like any push): proof the bot hears pushes. A switched-off webhook is sent
+    nothing (ValueError)."""
+    if not webhook.is_active:
+        raise ValueError("the release push is switched off")
     now = now or timezone.now()
     push = ReleasePush.objects.create(
         webhook=webhook,
@@ -172,7 +174,7 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 
 def _send(push):
-    """One attempt: (response code, error text or "" for a 2xx)."""
+    """One attempt: (response code, error text or "" for a 2xx), under the outbound policy."""
     # The bot checks the timestamp against its own clock: the real time of sending, whatever
     # clock queued the push.
     timestamp = int(time.time())
@@ -190,9 +192,13 @@ def _send(push):
             SIGNATURE_HEADER: signature(push.webhook.secret, body),
         },
     )
-    try:
-        with _opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        excerpt = exc.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace")
-        return exc.code, f"HTTP {exc.code}: {excerpt}".strip()
+    with outbound.guard() as refused:
+        try:
+            with _opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
+                return response.status, ""
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return exc.code, http_error(exc.code)
+        except (OSError, http.client.HTTPException):
+            # URLError, a reset, a timeout or a non-HTTP answer: all one to whoever reads it.
+            return None, f"refused: {refused[0]}" if refused else NO_ANSWER

@@ -20,14 +20,15 @@ INTEGRITY_GATE_DAYS = 3
 @dataclass(frozen=True)
 class IntegrityGate:
     """The plan's section 2 gate on a bot: INTEGRITY_GATE_DAYS clean days in a row, and a test
-    alert through on every critical path."""
+    alert confirmed as received on every critical path."""
 
     clean_days: int
-    paths: dict  # critical path: when a test alert last got through, or None
+    paths: dict  # critical path: its latest confirmed test (alerts.FiringPath), or None
 
     @property
     def tested(self):
-        return sum(1 for sent in self.paths.values() if sent)
+        """The critical paths tested and confirmed firing."""
+        return sum(1 for firing in self.paths.values() if firing)
 
     @property
     def passed(self):
@@ -37,7 +38,7 @@ class IntegrityGate:
         return (
             f"{'passed' if self.passed else 'not passed'}: "
             f"{self.clean_days} of {INTEGRITY_GATE_DAYS} clean days, "
-            f"{self.tested} of {len(self.paths)} alert paths tested"
+            f"{self.tested} of {len(self.paths)} alert paths confirmed firing"
         )
 
 
@@ -92,17 +93,23 @@ def _clean_days_in_a_row(bots, as_of):
     return streaks
 
 
-def with_tests_through(channels):
-    """The alert channels, each annotated `tested_<path>` for every critical path: when a test
-    alert down that path last got through on the channel (None: never)."""
+def with_confirmations(channels):
+    """The alert channels, each annotated for every critical path with `confirmed_<path>`, when
+    a test alert down that path was last confirmed as received on the channel, and `sent_<path>`,
+    when one was last sent there (None: never)."""
+
+    def latest(tests, field, path):
+        return Subquery(
+            tests.filter(channel=OuterRef("pk"), path=path)
+            .order_by(F(field).desc(nulls_last=True))
+            .values(field)[:1]
+        )
+
+    tests = AlertDelivery.objects.tests()
     return channels.annotate(
         **{
-            f"tested_{path}": Subquery(
-                AlertDelivery.objects.tests_through()
-                .filter(channel=OuterRef("pk"), path=path)
-                .order_by("-sent_at")
-                .values("sent_at")[:1]
-            )
+            f"{field}_{path}": latest(tests, f"{field}_at", path)
+            for field in ("confirmed", "sent")
             for path in CRITICAL_PATHS
         }
     )

@@ -210,3 +210,14 @@ def redis_queue():
     queue.empty()
     yield queue
     queue.empty()
+
+
+@pytest.fixture
+def httpserver(httpserver, settings, monkeypatch):
+    """pytest-httpserver's local receiver (127.0.0.1), which TradeOps may send to only because
+    the test names its address in OUTBOUND_ALLOWED_NETWORKS (integrity.outbound); the
+    environment too, for the workers a test starts."""
+    addresses = {info[4][0] for info in socket.getaddrinfo(httpserver.host, httpserver.port)}
+    settings.OUTBOUND_ALLOWED_NETWORKS = [*settings.OUTBOUND_ALLOWED_NETWORKS, *addresses]
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", ",".join(settings.OUTBOUND_ALLOWED_NETWORKS))
+    return httpserver

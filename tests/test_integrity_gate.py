@@ -15,7 +15,7 @@ from integrity.selectors import (
     integrity_gate,
     integrity_gates,
     stabilization_exit_criteria,
-    with_tests_through,
+    with_confirmations,
 )
 from tradeops.services import create_bot
 
@@ -44,6 +44,8 @@ def clean_run(bot, *days_before):
 
 
 def alert_test(channel, path, *, sent_at=AS_OF - HOUR, status="sent"):
+    """A test alert; sent, the webhook receiver's 2xx answer confirmed it."""
+    sent = status == "sent"
     return AlertDelivery.objects.create(
         channel=channel,
         event="test",
@@ -51,8 +53,10 @@ def alert_test(channel, path, *, sent_at=AS_OF - HOUR, status="sent"):
         title="test",
         body="test",
         status=status,
-        sent_at=sent_at if status == "sent" else None,
+        sent_at=sent_at if sent else None,
         next_attempt_at=sent_at,
+        confirmed_at=sent_at if sent else None,
+        confirmed_via="answer" if sent else "",
     )
 
 
@@ -96,7 +100,7 @@ def test_the_gate_passes_on_the_third_clean_day_in_a_row(bot, tested, days):
     assert gate.passed is (days == 3)
     assert str(gate) == (
         f"{'passed' if days == 3 else 'not passed'}: {days} of 3 clean days, "
-        "3 of 3 alert paths tested"
+        "3 of 3 alert paths confirmed firing"
     )
 
 
@@ -135,7 +139,7 @@ def test_every_critical_path_must_have_a_test_through_on_a_channel_covering_the_
     clean_run(bot, 1, 2, 3)
     assert integrity_gate(bot, AS_OF).paths == dict.fromkeys(CRITICAL_PATHS)
     assert str(integrity_gate(bot, AS_OF)) == (
-        "not passed: 3 of 3 clean days, 0 of 3 alert paths tested"
+        "not passed: 3 of 3 clean days, 0 of 3 alert paths confirmed firing"
     )
 
     other, _ = create_bot(slug="other")
@@ -154,7 +158,8 @@ def test_every_critical_path_must_have_a_test_through_on_a_channel_covering_the_
     alert_test(channel("everyone's"), CRITICAL_PATHS[2], sent_at=AS_OF - 2 * HOUR)
     gate = integrity_gate(bot, AS_OF)
     assert (gate.tested, gate.passed) == (3, True)
-    assert gate.paths[CRITICAL_PATHS[2]] == AS_OF - 2 * HOUR
+    assert gate.paths[CRITICAL_PATHS[2]].at == AS_OF - 2 * HOUR
+    assert gate.paths[CRITICAL_PATHS[2]].channel == "everyone's"
 
 
 def test_the_gate_reads_as_of_its_moment(bot):
@@ -201,6 +206,6 @@ def test_reads_never_write(bot, tested):
         integrity_gates([bot], AS_OF)
         clean_days_in_a_row(bot, AS_OF)
         stabilization_exit_criteria(window, AS_OF)
-        list(with_tests_through(AlertChannel.objects.all()))
+        list(with_confirmations(AlertChannel.objects.all()))
     assert queries.captured_queries
     assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries)

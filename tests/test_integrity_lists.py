@@ -48,6 +48,8 @@ def channel_with_tests(name, bot=None):
             status="sent",
             sent_at=TESTED_AT,
             next_attempt_at=TESTED_AT,
+            confirmed_at=TESTED_AT,
+            confirmed_via="answer",
         )
     return channel
 
@@ -72,13 +74,13 @@ def test_bot_list_runs_as_many_queries_for_30_bots_as_for_3(
 ):
     add_bots(0, 3)
     three, page = queries_for(client, BOTS)
-    assert page.count("passed: 3 of 3 clean days, 3 of 3 alert paths tested") == 3
+    assert page.count("passed: 3 of 3 clean days, 3 of 3 alert paths confirmed firing") == 3
 
     add_bots(3, 30)
     client.get(BOTS)
     with django_assert_max_num_queries(three):
         page = client.get(BOTS).content.decode()
-    assert page.count("passed: 3 of 3 clean days, 3 of 3 alert paths tested") == 30
+    assert page.count("passed: 3 of 3 clean days, 3 of 3 alert paths confirmed firing") == 30
 
 
 def test_channel_list_runs_as_many_queries_for_30_channels_as_for_3(

@@ -106,7 +106,7 @@ def test_a_bot_without_an_active_webhook_is_pushed_nothing(bot, baseline, people
 
     hook, _ = set_up_release_push(bot, url="https://bot.example.com/push", by=people["lead"])
     ReleaseWebhook.objects.filter(pk=hook.pk).update(is_active=False)
-    run_release(baseline, reason=Reason.BASELINE, reference="again", by="tester")
+    run_release(baseline, bot=bot, reason=Reason.BASELINE, reference="again", by="tester")
     assert redis_queue.count == 0 and not ReleasePush.objects.exists()
 
 
@@ -122,7 +122,7 @@ def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorde
 
     push = ReleasePush.objects.get()
     assert (push.status, push.attempts, push.response_code) == ("pending", 1, 500)
-    assert push.error == "HTTP 500: down for deploy"
+    assert push.error == "HTTP 500 Internal Server Error"
     first_at = datetime.datetime.fromisoformat(push.attempt_log[0]["at"])
     wait = push.next_attempt_at - first_at
     assert FIRST_RETRY - datetime.timedelta(seconds=5) < wait <= FIRST_RETRY
@@ -132,7 +132,7 @@ def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorde
 
     assert (retried.status, retried.attempts, retried.response_code) == ("sent", 2, 200)
     assert [(a["response_code"], a["error"]) for a in retried.attempt_log] == [
-        (500, "HTTP 500: down for deploy"),
+        (500, "HTTP 500 Internal Server Error"),
         (200, ""),
     ]
     first, second = (request.headers["X-TradeOps-Push"] for request in received(httpserver))
@@ -167,7 +167,9 @@ def test_a_newer_change_supersedes_a_push_not_yet_through(
     make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
     deliver_due_pushes()
     newer = candidate(baseline, people, side_balance_pressure="0.3")
-    second = run_release(newer, reason=Reason.BASELINE, reference="hand", by="tester")
+    second = run_release(
+        newer, bot=newer.bot, reason=Reason.BASELINE, reference="hand", by="tester"
+    )
 
     [sent] = deliver_due_pushes(timezone.now() + datetime.timedelta(hours=2))
 
