@@ -62,7 +62,11 @@ def fleet(size):
             bot=bot, version=1, tag="v1.4.0", params=PARAMS, is_baseline=True, approved_at=now
         )
         run_release(
-            release, reason=ReleaseChange.Reason.BASELINE, reference="benchmark", by="bench"
+            release,
+            bot=bot,
+            reason=ReleaseChange.Reason.BASELINE,
+            reference="benchmark",
+            by="bench",
         )
         tokens.append(token)
     return tokens

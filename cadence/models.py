@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from experiments.models import Experiment
+from experiments.same_bot import SameBot
 from integrity.delivery import DeliveryStatus
 from integrity.models import AlertChannel, Delivery
 from tradeops.models import Bot
@@ -135,3 +136,14 @@ class DigestMessage(Delivery):
 
     def __str__(self):
         return f"{self.bot.slug} digest {self.day} → {self.channel} ({self.status})"
+
+
+# A weekly review names experiments of its own bot; a digest goes to a channel of its bot or of
+# every bot: held by the database too (experiments.same_bot; installed by cadence 0002).
+SAME_BOT = [
+    SameBot("cadence_weeklyreview", "next_experiment_id", "experiments_experiment"),
+    SameBot("cadence_weeklyreview", "confirmed_keep_id", "experiments_experiment"),
+    SameBot(
+        "cadence_digestmessage", "channel_id", "integrity_alertchannel", null_means_any="parent"
+    ),
+]

@@ -14,6 +14,7 @@ from cadence.weekly import as_weekly_record, keep_awaiting_confirmation, queued_
 from experiments import services as experiment_services
 from experiments.headroom import trigger_headroom
 from experiments.models import LIVE, Experiment, ScalingStep
+from experiments.same_bot import check_same_bot
 from integrity.models import AlertChannel
 from tradeops.audit import record_audit, require_note
 from tradeops.models import Bot
@@ -70,6 +71,7 @@ def sign_off_weekly_review(
     if week > utc_day(now):
         raise ValidationError({"week": f"the week of {week} has not begun yet (UTC)"})
     if next_experiment is not None:
+        check_same_bot(bot, next_experiment=next_experiment)
         if next_experiment.pk not in {exp.pk for exp in queued_experiments(bot)}:
             raise ValidationError(
                 {"next_experiment": f"{next_experiment.name} is not queued for {bot.slug}"}

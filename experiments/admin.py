@@ -193,8 +193,21 @@ class ExperimentAdmin(
         if obj is None:
             return []
         if obj.status == Experiment.Status.DRAFT:
-            return ["lever_change", *self.status_fields]
+            # A draft stays on the bot it was drafted for (services.edit_draft says why).
+            return ["bot", "lever_change", *self.status_fields]
         return [*ExperimentForm.Meta.fields, "lever_change", *self.status_fields]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None:  # a draft's candidate and prerequisite are offered from its bot only
+            offered = {
+                "candidate_release": obj.bot.releases.all(),
+                "prerequisite": obj.bot.experiments.exclude(pk=obj.pk),
+            }
+            for name, queryset in offered.items():
+                if name in form.base_fields:
+                    form.base_fields[name].queryset = queryset
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:

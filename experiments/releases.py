@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from experiments.params import validate_params
+from experiments.same_bot import check_same_bot
 from integrity.push import queue_release_push
 from tradeops.audit import history, record_audit
 from tradeops.models import Bot, ConfigRelease, ReleaseChange, StabilizationWindow
@@ -160,24 +161,26 @@ def baseline_of(bot):
     return ConfigRelease.objects.filter(bot=bot, is_baseline=True).first()
 
 
-def run_release(release, *, reason, reference, by, now=None):
-    """Make `release` the config the bot should run now (Bot.current_release), and record why:
+def run_release(release, *, bot, reason, reference, by, now=None):
+    """Make `release` the config `bot` should run now (Bot.current_release), and record why:
     `reason` (a ReleaseChange.Reason), `reference` naming the experiment, trigger or scaling step,
     `by` a user or the name of the job or trigger. The only place the current release changes;
     every call is a change the bot is told of (a new ETag, and a push to its webhook if it has
     one), also when the release stays and only the why changes (a kept candidate becomes the
-    baseline)."""
+    baseline). The caller names the bot it acts on (an experiment's, a step's): a release of
+    another bot is refused, never run on the bot it belongs to instead."""
+    check_same_bot(bot, release=release)
     now = now or timezone.now()
     with transaction.atomic():
         change = ReleaseChange.objects.create(
-            bot_id=release.bot_id,
+            bot=bot,
             release=release,
             reason=reason,
             reference=reference[:300],
             at=now,
             by=str(by),
         )
-        Bot.objects.filter(pk=release.bot_id).update(current_release=release, current_change=change)
+        Bot.objects.filter(pk=bot.pk).update(current_release=release, current_change=change)
         queue_release_push(change, now)
     return change
 
@@ -237,20 +240,20 @@ def end_freeze(window, *, by, note, now=None):
     return window
 
 
-def set_baseline(release, *, by, note, check_freeze=True, now=None):
-    """Make `release` the bot's current baseline (the config the bot should run).
+def set_baseline(release, *, bot, by, note, check_freeze=True, now=None):
+    """Make `release` the current baseline of `bot` (the config it should run); a release of
+    another bot is refused.
 
     `check_freeze=False` only for a rollback trigger: restoring the baseline is always allowed.
     """
+    check_same_bot(bot, release=release)
     if not release.is_approved:
         raise ValidationError(f"release {release.tag} is not approved")
     if check_freeze:
-        refuse_if_frozen(release.bot, "change the current release", now)
+        refuse_if_frozen(bot, "change the current release", now)
     with transaction.atomic():
         previous = (
-            ConfigRelease.objects.select_for_update()
-            .filter(bot=release.bot, is_baseline=True)
-            .first()
+            ConfigRelease.objects.select_for_update().filter(bot=bot, is_baseline=True).first()
         )
         if previous == release:
             return release

@@ -35,6 +35,7 @@ from experiments.releases import (
     run_release,
     set_baseline,
 )
+from experiments.same_bot import check_same_bot
 from integrity.models import IntegrityIncident
 from kpis.calculations import INFINITY
 from kpis.services import compute_kpis
@@ -168,6 +169,7 @@ def propose_scaling_step(*, bot, param, step_pct, tag, by, note, now=None):
             notes=f"risk scaling: {param} {baseline.params[param]} → {new_value} (+{actual_pct}%)",
             now=now,
         )
+        check_same_bot(bot, from_release=baseline, to_release=release)
         step = ScalingStep.objects.create(
             bot=bot,
             param=param,
@@ -192,9 +194,10 @@ def approve_scaling_step(step, *, by, note, now=None):
                 f"{step.from_release.tag} is no longer the baseline; propose the step again"
             )
         approve_release(step.to_release, by=by, note=note, now=now)
-        set_baseline(step.to_release, by=by, note=f"scaling step: {step}", now=now)
+        set_baseline(step.to_release, bot=step.bot, by=by, note=f"scaling step: {step}", now=now)
         run_release(
             step.to_release,
+            bot=step.bot,
             reason=ReleaseChange.Reason.SCALING,
             reference=f"scaling step #{step.pk} ({step.param} +{step.step_pct}%) approved",
             by=by,
@@ -224,9 +227,10 @@ def roll_back_scaling_step(step, *, by, note, evidence=None, now=None):
     with the permission, or the name of the rollback trigger."""
 
     def apply(step, now):
-        set_baseline(step.from_release, by=by, note=note, check_freeze=False, now=now)
+        set_baseline(step.from_release, bot=step.bot, by=by, note=note, check_freeze=False, now=now)
         run_release(
             step.from_release,
+            bot=step.bot,
             reason=ReleaseChange.Reason.TRIGGER if evidence else ReleaseChange.Reason.SCALING,
             reference=f"scaling step #{step.pk} ({step.param} +{step.step_pct}%) rolled back: "
             f"{note}",

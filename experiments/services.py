@@ -18,6 +18,7 @@ from experiments.models import (
     ExperimentDecision,
 )
 from experiments.releases import approve_release, baseline_of, run_release, set_baseline
+from experiments.same_bot import check_same_bot
 from experiments.scorecard import build_scorecard
 from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
@@ -40,8 +41,10 @@ def make_baseline(release, *, by, note, now=None):
     rules.refuse_if_experiment_running(release.bot, "change the baseline")
     rules.refuse_if_scaling_hold(release.bot, "change the baseline", now)
     with transaction.atomic():
-        set_baseline(release, by=by, note=note, now=now)
-        run_release(release, reason=Reason.BASELINE, reference=note, by=by, now=now)
+        set_baseline(release, bot=release.bot, by=by, note=note, now=now)
+        run_release(
+            release, bot=release.bot, reason=Reason.BASELINE, reference=note, by=by, now=now
+        )
     return release
 
 
@@ -52,16 +55,22 @@ def baseline_to_test_against(bot):
     return baseline
 
 
-def check_new_experiment(bot, candidate, min_horizon_days, baseline=None):
+def check_new_experiment(
+    bot, candidate, min_horizon_days, baseline=None, prerequisite=None, iterated_from=None
+):
     """What a new draft must satisfy; returns the baseline it is tested against (the bot's
-    current one unless given)."""
+    current one unless given). Its releases and the experiments it follows are all of `bot`:
+    every restore runs the baseline on the experiment's bot."""
     if min_horizon_days < MIN_HORIZON_DAYS:
         raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
     baseline = baseline or baseline_to_test_against(bot)
-    if candidate.bot_id != bot.pk:
-        raise ValidationError(
-            f"candidate {candidate.tag} is a release of {candidate.bot}, not {bot}"
-        )
+    check_same_bot(
+        bot,
+        baseline_release=baseline,
+        candidate_release=candidate,
+        prerequisite=prerequisite,
+        iterated_from=iterated_from,
+    )
     return baseline
 
 
@@ -84,7 +93,9 @@ def create_experiment(
     now=None,
 ):
     now = now or timezone.now()
-    baseline = check_new_experiment(bot, candidate, min_horizon_days, baseline)
+    baseline = check_new_experiment(
+        bot, candidate, min_horizon_days, baseline, prerequisite, iterated_from
+    )
     with transaction.atomic():
         experiment = Experiment.objects.create(
             bot=bot,
@@ -109,19 +120,36 @@ def create_experiment(
 
 def edit_draft(experiment, *, by, changed, now=None):
     """Save edits to a draft, held to what a new draft must satisfy; once submitted, an
-    experiment changes only by transitions."""
+    experiment changes only by transitions.
+
+    A draft stays on the bot it was drafted for, against the baseline it was drafted against:
+    its baseline, lever and candidate were chosen for that bot, so "the same test on another
+    bot" is a new draft there (against that bot's baseline), and this one is withdrawn."""
     if not by.has_perm(OPERATE_EXPERIMENT):
         raise PermissionDenied(f"{by} may not edit experiments")
-    check_new_experiment(
-        experiment.bot,
-        experiment.candidate_release,
-        experiment.min_horizon_days,
-        experiment.baseline_release,
-    )
     with transaction.atomic():
         stored = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if stored.status != Status.DRAFT:
             raise ValidationError(f"{stored.name} is {stored.status}: only a draft is edited")
+        if experiment.bot_id != stored.bot_id:
+            raise ValidationError(
+                {
+                    "bot": f"{stored.name} was drafted for {stored.bot} and stays on it: "
+                    f"withdraw it and draft the test for {experiment.bot} against its baseline"
+                }
+            )
+        if experiment.baseline_release_id != stored.baseline_release_id:
+            raise ValidationError(
+                {"baseline_release": "a draft keeps the baseline it was drafted against"}
+            )
+        check_new_experiment(
+            stored.bot,
+            experiment.candidate_release,
+            experiment.min_horizon_days,
+            stored.baseline_release,
+            experiment.prerequisite,
+            experiment.iterated_from,
+        )
         experiment.save()
         record_audit(experiment, "edited", actor=by, note=f"changed {', '.join(changed)}", at=now)
     return experiment
@@ -170,6 +198,7 @@ def start(experiment, *, by, note, now=None):
         exp.started_at = now
         run_release(
             exp.candidate_release,
+            bot=exp.bot,
             reason=Reason.EXPERIMENT,
             reference=f"{exp.name} (#{exp.pk}) started",
             by=by,
@@ -230,6 +259,7 @@ def decide(experiment, *, decision, by, rationale, now=None):
     def apply(exp, now):
         run_release(
             exp.baseline_release,
+            bot=exp.bot,
             reason=Reason.DECISION,
             reference=f"{exp.name} (#{exp.pk}): {decision.value}",
             by=by,
@@ -268,9 +298,10 @@ def confirm_keep(experiment, *, by, note, now=None):
     baseline, for good, and the bot is told it now runs it as the baseline."""
 
     def apply(exp, now):
-        set_baseline(exp.candidate_release, by=by, note=f"kept: {exp.name}", now=now)
+        set_baseline(exp.candidate_release, bot=exp.bot, by=by, note=f"kept: {exp.name}", now=now)
         run_release(
             exp.candidate_release,
+            bot=exp.bot,
             reason=Reason.DECISION,
             reference=f"{exp.name} (#{exp.pk}): keep confirmed",
             by=by,
@@ -297,6 +328,7 @@ def stop_by_trigger(experiment, *, evidence, actor="rollback trigger", now=None)
             exp.decision = ""
         run_release(
             exp.baseline_release,
+            bot=exp.bot,
             reason=Reason.TRIGGER,
             reference=f"{_fired(evidence)} stopped {exp.name} (#{exp.pk})",
             by=actor,

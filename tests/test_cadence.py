@@ -51,7 +51,7 @@ def state(bot, ts, value, detail=""):
 
 def test_the_command_center_shows_each_bot_at_a_glance(bot, baseline, people):
     now = timezone.now()
-    run_release(baseline, reason="baseline", reference="test", by=people["lead"], now=now)
+    run_release(baseline, bot=bot, reason="baseline", reference="test", by=people["lead"], now=now)
     state(bot, now - datetime.timedelta(hours=30), "NORMAL")
     state(bot, now - datetime.timedelta(hours=3), "DEGRADED", "ws lag")
     trade(bot, "y1", now - datetime.timedelta(days=1), "12.5", release=baseline)

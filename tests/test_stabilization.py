@@ -36,7 +36,9 @@ def test_only_a_team_lead_freezes_and_nothing_becomes_current(baseline, people):
         freeze_config(baseline.bot, days=7, reason="x", by=people["operator"])
     freeze_config(baseline.bot, days=7, reason="stabilize", by=people["lead"])
     with pytest.raises(ValidationError, match="stabilization freeze until"):
-        set_baseline(candidate(baseline, people), by=people["lead"], note="switch")
+        set_baseline(
+            candidate(baseline, people), bot=baseline.bot, by=people["lead"], note="switch"
+        )
 
 
 def test_exit_criteria_are_met_on_clean_data(baseline, people):
