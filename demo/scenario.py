@@ -24,7 +24,7 @@ from experiments.plan import draft_from_plan
 from experiments.releases import approve_release, create_release, freeze_config
 from experiments.services import make_baseline
 from ingestion.services import ingest_records
-from integrity.alerts import send_test_alerts
+from integrity.alerts import confirm_test_alert, send_test_alerts
 from integrity.models import AlertChannel
 from integrity.services import run_integrity_checks
 from kpis.jobs import compute_daily_snapshots
@@ -241,10 +241,12 @@ def _run_experiment_a(bot, experiment, lead, operator, started):
 
 
 def _integrity(bot):
-    """The operator tests the ops channel's firing paths; today's integrity check runs."""
+    """The operator tests the ops channel's firing paths and confirms each test alert reached
+    them (the link in the email); today's integrity check runs."""
 
     operator = User.objects.get(username=DEMO_USERS[1][0])
-    send_test_alerts(AlertChannel.objects.get(name=DEMO_CHANNEL), user=operator)
+    for alert in send_test_alerts(AlertChannel.objects.get(name=DEMO_CHANNEL), user=operator):
+        confirm_test_alert(alert, by=operator)
     run_integrity_checks(bot, triggered_by="demo")
 
 

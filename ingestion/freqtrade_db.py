@@ -7,8 +7,18 @@ ignored: TradeOps reads it with psycopg). The file is opened with SQLite's `mode
 PostgreSQL session is read-only, so a sync can never write to the bot's database. Only the
 columns the mapping needs are read (freqtrade's `trades` and `orders` tables, as freqtrade's own
 migrations leave them); freqtrade stores its times as naive UTC, read here as aware UTC.
+
+A PostgreSQL URL's query string may set only what a read-only connection needs (QUERY_PARAMETERS);
+anything else (host=, passfile=, options=, ssl files...) is refused, naming it. The password
+comes from the URL alone: never from the TradeOps process's environment or password file, which
+hold TradeOps's own credentials. The host is not held to the outbound policy of webhooks
+(integrity.outbound): a bot's database sits on an inside network by nature, and only a Team
+lead names it. So that this cannot probe the network or the disk, every failure to open or read
+a database says the same thing: whether a port is closed, answers another protocol or refuses
+the login, and whether a file is missing, unreadable or not freqtrade's, are not told apart.
 """
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,12 +62,55 @@ ORDER_COLUMNS = (
     "order_filled_date",
     "order_update_date",
 )
+# The query parameters a freqtrade PostgreSQL URL may carry, each with its check.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+CONNECT_TIMEOUT = 10  # seconds, unless the URL sets connect_timeout (1 to MAX_CONNECT_TIMEOUT)
+MAX_CONNECT_TIMEOUT = 30
+
+
+def _ssl_mode(value):
+    if value not in SSL_MODES:
+        raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
+    return value
+
+
+def _connect_timeout(value):
+    if not value.isdigit() or not 1 <= int(value) <= MAX_CONNECT_TIMEOUT:
+        raise ValueError(f"connect_timeout must be whole seconds from 1 to {MAX_CONNECT_TIMEOUT}")
+    return int(value)
+
+
+def _application_name(value):
+    if len(value) > 63 or not value.isprintable() or not value.isascii():
+        raise ValueError("application_name must be at most 63 printable ASCII characters")
+    return value
+
+
+QUERY_PARAMETERS = {
+    "sslmode": _ssl_mode,
+    "connect_timeout": _connect_timeout,
+    "application_name": _application_name,
+}
+
 _TIMES = ("open_date", "close_date", "order_date", "order_filled_date", "order_update_date")
 _FLAGS = ("is_open", "is_short", "ft_is_open")
 
 
 class FreqtradeDatabaseError(Exception):
     """The database cannot be opened or read; the message never holds the URL's password."""
+
+
+def _cannot_read(url):
+    """The one error of a database that cannot be opened or read, whatever the cause."""
+    if url.dialect == "sqlite":
+        return FreqtradeDatabaseError(
+            f"no freqtrade database at {url.path} (the file must exist, be readable by TradeOps "
+            "and hold freqtrade's trades and orders tables)"
+        )
+    return FreqtradeDatabaseError(
+        f"could not read a freqtrade database at {url.redacted()} (check the host, port, "
+        "database name and credentials, and that it holds freqtrade's trades and orders tables)"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,7 +152,16 @@ def parse_db_url(url):
             info["user"] = unquote(parts.username)
         if parts.password:
             info["password"] = unquote(parts.password)
-        info.update(parse_qsl(parts.query))
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name not in QUERY_PARAMETERS:
+                raise ValueError(
+                    f"a freqtrade PostgreSQL URL may not set {name!r} (it may set only "
+                    f"{', '.join(QUERY_PARAMETERS)})"
+                )
+            try:
+                info[name] = QUERY_PARAMETERS[name](value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         return FreqtradeURL("postgresql", conninfo=info)
     raise ValueError(
         f"unsupported freqtrade database {dialect or '(none)'!r}: use sqlite:/// or postgresql://"
@@ -110,29 +172,36 @@ class FreqtradeDatabase:
     """An open, read-only connection to one freqtrade database; use it in a `with`."""
 
     def __init__(self, url):
-        self.url = parse_db_url(url)
+        try:
+            self.url = parse_db_url(url)
+        except ValueError as exc:
+            # A URL kept before today's rules: the sync fails with the reason, not a crash.
+            raise FreqtradeDatabaseError(f"not a usable freqtrade database URL: {exc}") from None
         self._connection = None
 
     def __enter__(self):
         try:
             if self.url.dialect == "sqlite":
                 if not self.url.path.is_file():
-                    raise FreqtradeDatabaseError(f"no freqtrade database at {self.url.path}")
+                    raise _cannot_read(self.url)
                 uri = f"{self.url.path.resolve().as_uri()}?mode=ro"
                 self._connection = sqlite3.connect(uri, uri=True)
                 self._placeholder = "?"
             else:
                 self._connection = psycopg.connect(
-                    **self.url.conninfo,
-                    connect_timeout=10,
-                    options="-c default_transaction_read_only=on",
+                    **{
+                        "connect_timeout": CONNECT_TIMEOUT,
+                        # The URL's password or none: not PGPASSWORD nor ~/.pgpass of TradeOps.
+                        "password": "",
+                        "passfile": os.devnull,
+                        **self.url.conninfo,
+                        "options": "-c default_transaction_read_only=on",
+                    }
                 )
                 self._connection.read_only = True
                 self._placeholder = "%s"
-        except (sqlite3.Error, psycopg.Error) as exc:
-            raise FreqtradeDatabaseError(
-                f"cannot open the freqtrade database {self.url.redacted()}: {exc}"
-            ) from None
+        except (sqlite3.Error, psycopg.Error, OSError):
+            raise _cannot_read(self.url) from None
         return self
 
     def __exit__(self, *exc_info):
@@ -146,10 +215,8 @@ class FreqtradeDatabase:
             cursor = self._connection.cursor()
             cursor.execute(sql.replace("?", self._placeholder), params)
             rows = cursor.fetchall()
-        except (sqlite3.Error, psycopg.Error) as exc:
-            raise FreqtradeDatabaseError(
-                f"cannot read {table} from the freqtrade database {self.url.redacted()}: {exc}"
-            ) from None
+        except (sqlite3.Error, psycopg.Error):
+            raise _cannot_read(self.url) from None
         return [_typed(dict(zip(columns, row, strict=True))) for row in rows]
 
     def check(self):

@@ -232,8 +232,9 @@ def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(
     [
         ("mysql://x/y", "unsupported freqtrade database"),
         ("sqlite:////no/such/tradesv3.sqlite", "no freqtrade database at"),
-        ("a text file", "cannot read trades"),
-        ("TradeOps' own database", "cannot read trades"),  # no freqtrade tables
+        # Said as a missing file or an unreachable server are: the form probes nothing.
+        ("a text file", "no freqtrade database at"),
+        ("TradeOps' own database", "could not read a freqtrade database at"),  # no such tables
     ],
 )
 def test_a_url_that_is_no_freqtrade_database_is_refused_on_the_form(
