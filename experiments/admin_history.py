@@ -1,15 +1,14 @@
-"""The audit history in the admin: its own list, and the table and trigger fields the change
-pages of releases, freezes, experiments and scaling steps show (shared, so no admin module
-imports another)."""
+"""The audit history on the change pages of releases, freezes, experiments and scaling steps:
+the table and trigger fields they show (shared, so no admin module imports another). The audit
+list itself is the core's (tradeops.admin)."""
 
 import json
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin import pretty_json
 from tradeops.audit import history
-from tradeops.models import AuditEvent
 
 
 def _details(data):
@@ -64,21 +63,3 @@ class WatchedChangeMixin(HistoryMixin):
     @admin.display(description="trigger evidence")
     def trigger_evidence_display(self, obj):
         return pretty_json(obj.trigger_evidence) if obj.trigger_evidence else "-"
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_name", "subject_type", "subject", "action", "transition", "note"]
-    list_filter = ["subject_type", "action"]
-    search_fields = ["subject", "note", "actor_name"]
-    date_hierarchy = "at"
-    exclude = ["data"]
-    readonly_fields = ["data_display"]
-
-    @admin.display(description="from → to")
-    def transition(self, obj):
-        return f"{obj.from_state} → {obj.to_state}" if obj.from_state or obj.to_state else ""
-
-    @admin.display(description="data")
-    def data_display(self, obj):
-        return pretty_json(obj.data)

@@ -9,6 +9,7 @@ from kpis import reports
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.registry import LABELS, figure_rows, format_figure
 from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.exports import attachment
 
 EXPORTS = {
     "md": ("text/markdown; charset=utf-8", reports.as_markdown),
@@ -102,5 +103,4 @@ class BaselineReportAdmin(ReadOnlyAdmin):
         content_type, render = EXPORTS[fmt]
         response = HttpResponse(render(report), content_type=content_type)
         filename = f"baseline-{report.release.bot.slug}-{report.release.tag}-{report.as_of}.{fmt}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return attachment(response, filename)

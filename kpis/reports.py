@@ -1,12 +1,10 @@
 """The baseline report (plan section 1): 7d and 30d side by side, as a page and as exports."""
 
-import csv
-import io
-import json
 from decimal import Decimal
 
 from kpis.charts import Series, bar_chart, line_chart
-from kpis.registry import FIGURE_KEYS, KPIS
+from kpis.registry import KPIS, money
+from tradeops.exports import csv_text, json_text, markdown_text
 
 
 def baseline_rows(report):
@@ -102,21 +100,38 @@ def _complement(share):
     return None if share is None else round(1 - share, 6)
 
 
-def _title(report):
-    return f"Baseline {report.release.bot.slug} {report.release.tag} as of {report.as_of} (UTC)"
+def _title(report, text=str):
+    release = report.release
+    return f"Baseline {text(release.bot.slug)} {text(release.tag)} as of {report.as_of} (UTC)"
+
+
+def _markdown_figure(kpi, value):
+    """The figure as the page shows it, the bot's own words in it (rejection reasons) escaped."""
+    if kpi.key == "top_rejection_reasons":
+        value = [{**r, "reason": markdown_text(r["reason"])} for r in value]
+    return kpi.format(value)
 
 
 def as_markdown(report):
+    """Every value from outside (bot, tag, commit, user, the bot's reasons) through
+    markdown_text: a rendered report shows them, and holds no link, image or HTML of theirs."""
+    seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
+    release = report.release
     lines = [
-        f"# {_title(report)}",
+        f"# {_title(report, markdown_text)}",
         "",
-        f"Release {report.release.tag} (git {report.release.git_commit or 'n/a'}); captured "
-        f"{report.captured_at:%Y-%m-%d %H:%M} UTC by {report.captured_by or 'n/a'}.",
+        f"Release {markdown_text(release.tag)} (git {markdown_text(release.git_commit or 'n/a')}"
+        f"); captured {report.captured_at:%Y-%m-%d %H:%M} UTC by "
+        f"{markdown_text(report.captured_by or 'n/a')}.",
         "",
         *(f"> **Warning:** {warning}\n" for warning in coverage_warnings(report)),
         "| KPI | 7d | 30d |",
         "|---|---|---|",
-        *(f"| {label} | {seven} | {thirty} |" for label, seven, thirty in baseline_rows(report)),
+        *(
+            f"| {kpi.label} | {_markdown_figure(kpi, seven[kpi.key])} "
+            f"| {_markdown_figure(kpi, thirty[kpi.key])} |"
+            for kpi in KPIS
+        ),
         "",
         f"Input fingerprints: 7d `{report.snapshot_7d.fingerprint}`, "
         f"30d `{report.snapshot_30d.fingerprint}`.",
@@ -124,22 +139,28 @@ def as_markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def _csv_value(kpi, value):
+    """Money is a decimal string in the figures: a number in the CSV (a negative one is not
+    formula text); nested figures as JSON text."""
+    if value is not None and kpi.format is money:
+        return Decimal(value)
+    return json_text(value) if isinstance(value, dict | list) else value
+
+
 def as_csv(report):
-    """Machine-readable: one row per KPI, exact values (money as decimal strings)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["kpi", "7d", "30d"])
+    """Machine-readable: one row per KPI, exact values (money as decimal numbers)."""
     seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
-    for key in FIGURE_KEYS:
-        values = [seven[key], thirty[key]]
-        writer.writerow(
-            [key, *(json.dumps(v) if isinstance(v, dict | list) else v for v in values)]
-        )
-    return out.getvalue()
+    return csv_text(
+        ["kpi", "7d", "30d"],
+        (
+            [kpi.key, _csv_value(kpi, seven[kpi.key]), _csv_value(kpi, thirty[kpi.key])]
+            for kpi in KPIS
+        ),
+    )
 
 
 def as_json(report):
-    return json.dumps(
+    return json_text(
         {
             "bot": report.release.bot.slug,
             "release": report.release.tag,

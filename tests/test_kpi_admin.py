@@ -88,8 +88,8 @@ def test_viewer_reads_the_report_with_charts_and_exports(client, release):
     csv_text = client.get(
         reverse("admin:kpis_baselinereport_export", args=[report.pk, "csv"])
     ).content.decode()
-    assert csv_text.splitlines()[0] == "kpi,7d,30d"
-    assert "profit_factor,2.5,2.5" in csv_text  # 10 / 4
+    assert csv_text.splitlines()[0] == '"kpi","7d","30d"'  # text quoted, numbers bare
+    assert '"profit_factor",2.5,2.5' in csv_text  # 10 / 4
 
 
 def test_snapshot_list_and_detail(admin_client, release):

@@ -42,6 +42,8 @@ SIGN_OFF_WEEKLY_REVIEW = "cadence.sign_off_weeklyreview"
 # Where a freqtrade bot's database is (its URL may hold a password).
 SET_UP_FREQTRADE_SOURCE = "ingestion.add_freqtradesource"
 CHANGE_FREQTRADE_SOURCE = "ingestion.change_freqtradesource"
+# The audit trail, exported to be kept or checked elsewhere (its hash chain goes with it).
+EXPORT_AUDIT = "tradeops.export_auditevent"
 
 # Operators draft releases, experiments and scaling steps and log decisions; a Team lead
 # approves them (never their own: four-eyes is enforced in the services and the database).
@@ -80,6 +82,7 @@ ROLE_GRANTS = {
         APPROVE_EXPERIMENT,
         APPROVE_SCALING,
         SIGN_OFF_WEEKLY_REVIEW,
+        EXPORT_AUDIT,
     ],
 }
 

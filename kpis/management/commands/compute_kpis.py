@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kpis.registry import figure_rows
 from kpis.services import compute_kpis, today
+from tradeops.exports import plain_text
 from tradeops.models import Bot, ConfigRelease
 
 
@@ -40,4 +41,4 @@ class Command(BaseCommand):
         scope = f"release {release}" if release else "all releases"
         self.stdout.write(f"{bot}: {days}d to {result.window.as_of} ({scope})")
         for label, value in figure_rows(result.figures):
-            self.stdout.write(f"  {label:<28} {value}")
+            self.stdout.write(f"  {label:<28} {plain_text(value)}")  # a bot's reasons
