@@ -16,9 +16,15 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ingestion.heartbeats import TooManyHeartbeats
 from ingestion.parsing import TooManyRecords, UnparseableBody, UnsupportedContentType
 from ingestion.quarantine import quarantine_unparseable_body
-from ingestion.services import client_throttled_for, ingest_body, record_failed_token
+from ingestion.services import (
+    BatchLimits,
+    client_throttled_for,
+    ingest_body,
+    record_failed_token,
+)
 from tradeops.clients import client_address
 from tradeops.models import IngestBatch
 from tradeops.services import authenticate_bot_token
@@ -201,12 +207,14 @@ def ingest(request, kind):
             body,
             content_type=request.content_type,
             source=source,
-            most_records=settings.INGEST_MAX_RECORDS,
+            limits=BatchLimits.from_settings(),
         )
     except BodyRefused as refused:
         return error_response(refused.status, str(refused))
     except TooManyRecords as exc:
         return error_response(413, str(exc), max_records=exc.most)
+    except TooManyHeartbeats as exc:
+        return error_response(429, str(exc), exc.retry_after)
     except UnsupportedContentType as exc:
         return error_response(415, str(exc))
     except UnparseableBody as exc:

@@ -9,9 +9,54 @@ heartbeat is still accounted for in the ingest response: one that moves the puls
 again (a retry) is `unchanged`, one stamped with the last heard moment but another release is a
 conflict (quarantined: the bot said two things of one moment), and one that reports a new
 release is stored and counted as any health event.
+
+A batch of heartbeats only touches the pulse: it writes no IngestBatch row, and the API lets a
+bot send at most HEARTBEATS_PER_MINUTE of them a minute (429 past that). A batch with any other
+health record (a state change, a HALT) is never held back.
 """
 
+import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ingestion.models import HeartbeatCount
 from tradeops.models import BotPulse, HealthKind
+
+
+class TooManyHeartbeats(Exception):
+    """The bot sent more heartbeat-only batches this minute than it may (HTTP 429)."""
+
+    def __init__(self, per_minute, retry_after):
+        super().__init__(
+            f"more than {per_minute} heartbeat batches this minute; one a minute is enough"
+        )
+        self.retry_after = retry_after
+
+
+def only_heartbeats(valid, malformed):
+    """Whether a cleaned health batch is heartbeats and nothing else."""
+    return (
+        bool(valid) and not malformed and all(c["kind"] == HealthKind.HEARTBEAT for _, c in valid)
+    )
+
+
+def count_heartbeat_batch(bot, per_minute, now):
+    """Count a heartbeat-only batch in the bot's current UTC minute; TooManyHeartbeats once the
+    bot has sent more than `per_minute` of them in it."""
+    minute = now.replace(second=0, microsecond=0)
+    counted = HeartbeatCount.objects.filter(bot=bot, minute=minute)
+    if not counted.update(batches=F("batches") + 1):
+        try:
+            with transaction.atomic():
+                HeartbeatCount.objects.create(bot=bot, minute=minute, batches=1)
+        except IntegrityError:  # another request of the bot's opened the minute first
+            counted.update(batches=F("batches") + 1)
+        else:
+            HeartbeatCount.objects.filter(bot=bot, minute__lt=minute).delete()
+    if counted.values_list("batches", flat=True).first() > per_minute:
+        next_minute = minute + datetime.timedelta(minutes=1)
+        raise TooManyHeartbeats(per_minute, max(1, int((next_minute - now).total_seconds()) + 1))
 
 
 def take_heartbeats(bot, valid):

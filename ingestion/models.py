@@ -61,3 +61,20 @@ class FreqtradeSource(models.Model):
 
     def __str__(self):
         return f"freqtrade database of {self.bot.slug}"
+
+
+class HeartbeatCount(models.Model):
+    """How many heartbeat-only batches a bot sent in one UTC minute: the counter of the
+    heartbeat rate limit (ingestion.heartbeats). Only each bot's latest minute is kept."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    batches = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "minute"], name="heartbeat_count_one_per_minute")
+        ]
+
+    def __str__(self):
+        return f"{self.bot} {self.minute:%Y-%m-%d %H:%M}: {self.batches}"

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ingestion.decision_events import count_decision_events
 from ingestion.fastpath import clean_trade
-from ingestion.heartbeats import take_heartbeats
+from ingestion.heartbeats import count_heartbeat_batch, only_heartbeats, take_heartbeats
 from ingestion.parsing import FILE_CONTENT_TYPES, UnparseableBody, decode_text, parse_text
 from ingestion.quarantine import (
     error_entry,
@@ -172,8 +172,21 @@ def _clean_batch(kind, records, clean, latest_allowed):
     return valid, events, malformed
 
 
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one batch a bot sends over the API may be: the command line and the demo loader
+    take files of any size."""
+
+    most_records: int
+    heartbeats_per_minute: int
+
+    @classmethod
+    def from_settings(cls):
+        return cls(settings.INGEST_MAX_RECORDS, settings.HEARTBEATS_PER_MINUTE)
+
+
 @cyclic_gc_paused()
-def ingest_records(bot, kind, records, *, source, raw_body=None):
+def ingest_records(bot, kind, records, *, source, raw_body=None, limits=None):
     """Validate and store a batch of records; refused ones are quarantined, never dropped.
 
     Good records land even when others in the same batch are refused. The counts always add up:
@@ -191,8 +204,16 @@ def ingest_records(bot, kind, records, *, source, raw_body=None):
         valid, events, malformed = None, [], []
     else:
         valid, events, malformed = _clean_batch(kind, records, clean, latest_allowed)
+    pulse_only = kind == IngestKind.HEALTH and only_heartbeats(valid, malformed)
+    if pulse_only and limits is not None:
+        count_heartbeat_batch(bot, limits.heartbeats_per_minute, timezone.now())
 
-    batch = {"received": len(records), "source": storable(source), "raw_body": raw_body}
+    batch = {
+        "received": len(records),
+        "source": storable(source),
+        "raw_body": raw_body,
+        "pulse_only": pulse_only,
+    }
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -234,10 +255,10 @@ def _split_refused_by_database(bot, kind, valid):
 
 
 def _store_batch(
-    bot, kind, records, clean, valid, events, malformed, *, received, source, raw_body
+    bot, kind, records, clean, valid, events, malformed, *, received, source, raw_body, pulse_only
 ):
     """Store a batch: `valid` [(record, clean)], or when None, `records` cleaned by `clean` as they
-    are stored."""
+    are stored. A batch of heartbeats that all landed on the pulse is not itself recorded."""
     result = IngestResult()
     if kind == IngestKind.HEALTH:
         # Heartbeats are kept on the bot's pulse; only a change of release is a health event.
@@ -288,6 +309,8 @@ def _store_batch(
             source=source,
         )
 
+    if pulse_only and not refused:
+        return result
     IngestBatch.objects.create(
         bot=bot,
         kind=kind,
@@ -304,21 +327,22 @@ def _store_batch(
 
 
 @cyclic_gc_paused()
-def ingest_body(bot, kind, body: bytes, *, content_type, source, most_records=None):
+def ingest_body(bot, kind, body: bytes, *, content_type, source, limits=None):
     """Ingest a request body (JSON array, NDJSON or CSV). An unreadable body is quarantined whole.
 
     Raises UnsupportedContentType when neither the Content-Type nor the content says how to read
-    the body, and TooManyRecords for a body of more than `most_records`: either way nothing is
-    stored, and the sender still holds the records (it splits the batch or fixes its label).
+    the body, and TooManyRecords for a body of more records than `limits` allow: either way
+    nothing is stored, and the sender still holds the records (it splits the batch or fixes its
+    label).
     """
     try:
         text = decode_text(body)
-        records = parse_text(text, content_type, most_records)
+        records = parse_text(text, content_type, limits and limits.most_records)
     except UnparseableBody as exc:
         quarantine_unparseable_body(bot, kind, body, str(exc), source=source)
         raise
     raw_body = IngestBatch.pack_body(body) if _MORE_PLACES_THAN_STORED.search(text) else None
-    return ingest_records(bot, kind, records, source=source, raw_body=raw_body)
+    return ingest_records(bot, kind, records, source=source, raw_body=raw_body, limits=limits)
 
 
 def ingest_file(bot, kind, path, *, source=None):
