@@ -139,10 +139,10 @@ def apprise_refusal(url):
         return f"{scheme}:// delivers on the TradeOps machine itself, not to a person"
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
-        return ""  # not an Apprise URL at all: the send says so
+        return refusal(url)  # Apprise cannot send to it; an inside host is still said first
     if not any("{host}" in template for template in plugin.templates):
         return ""  # the service's own host (the URL holds tokens): checked when sending
-    return host_refusal(plugin.host, getattr(plugin, "port", None))
+    return host_refusal(plugin.host.strip("[]"), getattr(plugin, "port", None))
 
 
 @contextlib.contextmanager
