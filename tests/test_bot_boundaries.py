@@ -45,7 +45,7 @@ def victim(baseline, people):
         bot=bot,
         version=1,
         tag="v-victim",
-        params={**PARAMS, "fib_proximity_bps": 40},
+        params=PARAMS,  # the same config as alpha's: a candidate of one differs by one lever
         created_by=people["operator"],
         approved_by=people["lead"],
         approved_at=NOW,
@@ -93,20 +93,27 @@ def test_an_operator_cannot_move_a_draft_to_another_bot_in_the_admin(baseline, p
     assert (experiment.bot, experiment.candidate_release.bot) == (baseline.bot, baseline.bot)
 
 
-def test_a_hand_made_post_of_the_bot_alone_leaves_the_draft_on_its_bot(baseline, people, victim):
+def test_the_finding_a_moved_draft_would_roll_back_the_other_bot(baseline, people, victim):
+    """The hostile run: the Operator posts the draft's bot and candidate as victim's; the draft
+    had kept alpha's baseline, so the rollback ran it on alpha while victim went on running the
+    candidate. Now the move is refused, and the rollback acts on the experiment's bot only."""
     experiment = draft(baseline, people)
     operator = Client()
     operator.force_login(people["operator"])
     url = reverse("admin:experiments_experiment_change", args=[experiment.pk])
-
-    operator.post(url, {**change_form_data(operator, url), "bot": victim.pk})
-
+    theirs = victim_candidate(victim, people)
+    operator.post(
+        url, {**change_form_data(operator, url), "bot": victim.pk, "candidate_release": theirs.pk}
+    )
     experiment.refresh_from_db()
-    assert experiment.bot == baseline.bot
+
     run_through(experiment, people)
     services.send_to_review(experiment, by=people["operator"], note="seen")
     services.decide(experiment, decision="rollback", by=people["operator"], rationale="no")
-    assert victim_runs(victim) == "v-victim"  # the rollback acted on alpha alone
+
+    assert victim_runs(victim) == "v-victim"
+    baseline.bot.refresh_from_db()
+    assert baseline.bot.current_release == baseline
 
 
 # -- the services -------------------------------------------------------------------------------
@@ -236,6 +243,7 @@ def world(baseline, people, victim):
             "incident": IntegrityIncident.objects.create(
                 bot=bot,
                 kind="bot_silent",
+                key=bot.slug,
                 severity="critical",
                 title="silent",
                 opened_at=NOW,
@@ -281,8 +289,8 @@ CROSSINGS = {
         step_pct=10,
         proposed_by=who,
     ),
-    "release moved to another bot": lambda a, v, _: ConfigRelease.objects.filter(
-        pk=a["experiment"].candidate_release_id
+    "draft release moved to another bot": lambda a, v, _: ConfigRelease.objects.filter(
+        pk=ConfigRelease.objects.create(bot=a["bot"], version=99, tag="draft").pk
     ).update(bot=v["bot"]),
     "release change of another bot's release": lambda a, v, _: ReleaseChange.objects.create(
         bot=a["bot"], release=v["release"], reason="baseline", reference="x", at=NOW, by="x"
@@ -425,8 +433,8 @@ from django.db import IntegrityError, transaction
 from experiments.models import Experiment
 from tradeops.models import Bot, ConfigRelease
 a, b = Bot.objects.create(slug="a", name="a"), Bot.objects.create(slug="b", name="b")
-ra = ConfigRelease.objects.create(bot=a, version=1, tag="v")
-rb = ConfigRelease.objects.create(bot=b, version=1, tag="v")
+ra = ConfigRelease.objects.create(bot=a, version=1, tag="va")
+rb = ConfigRelease.objects.create(bot=b, version=2, tag="vb")
 for write in (
     lambda: Bot.objects.filter(pk=a.pk).update(current_release=rb),
     lambda: ConfigRelease.objects.filter(pk=ra.pk).update(bot=b),
@@ -463,6 +471,7 @@ def test_sqlite_refuses_relations_across_bots_after_every_migration(tmp_path):
     lines = [line for line in check.stdout.splitlines() if line.startswith(said)]
     assert [line.split()[0] for line in lines] == ["REFUSED", "REFUSED", "OWN"], check.stdout
     assert "tradeops_bot.current_release_id points at" in lines[0]
+    assert "tradeops_configrelease.bot_id never changes" in lines[1]
 
     with sqlite3.connect(database) as db:
         installed = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
