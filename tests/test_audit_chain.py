@@ -280,3 +280,14 @@ def test_an_exported_file_verifies_later(two_bots, tmp_path):
         1,
         f"{path}: row #3 was changed in the database since the export\n",
     )
+
+
+def test_the_export_page_asks_for_bot_period_and_format(client, two_bots):
+    log_in_as(client, "lara", TEAM_LEAD)
+    url = reverse("admin:tradeops_auditevent_export")
+    page = client.get(url).content.decode()
+    for field in ('name="bot"', 'name="since"', 'name="until"', 'name="format"'):
+        assert field in page
+    wrong = client.get(url, {"since": "2026-11-05", "until": "2026-11-01", "format": "csv"})
+    assert wrong["Content-Type"].startswith("text/html")
+    assert "since is after until" in wrong.content.decode()
