@@ -1,20 +1,16 @@
-import os
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 
 import django_rq
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from ingestion.freqtrade_db import ORDER_COLUMNS, TRADE_COLUMNS
 from integrity.schedules import sweeper
+from tests import servers
 from tests.browser import browse, chromium, demo, demo_snapshot  # noqa: F401 (browser fixtures)
 from tests.factories import FREQTRADE_DATABASE, PARAMS, log_in_as
 from tradeops.models import ConfigRelease, ParamSpec
@@ -98,13 +94,7 @@ def baseline(bot, people):
     return release
 
 
-# -- a real server: gunicorn on the test database -------------------------------------------
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# -- real servers: gunicorn on the test database, and nginx in front of it --------------------
 
 
 @pytest.fixture(scope="module")
@@ -113,38 +103,22 @@ def gunicorn_url(django_db_setup, django_db_blocker, tmp_path_factory):
 
     Tests using it need `transactional_db`, so what they create is committed and visible to it.
     """
-    db = settings.DATABASES["default"]
-    port = _free_port()
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": "test-only-secret-key",
-        "DEBUG": "False",
-        "SECURE_SSL_REDIRECT": "False",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    }
-    command = [sys.executable, "-m", "gunicorn", "tradeops.wsgi:application"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "120"]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command, env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
+    run_dir = tmp_path_factory.mktemp("gunicorn")
+    with servers.gunicorn(run_dir, "--workers", "2", "--timeout", "120") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def production_url(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The production set-up of deploy/: nginx in front of gunicorn (its config, 2 sync workers),
+    which trusts nginx's X-Forwarded-For. Tests using it need `transactional_db`."""
+    run_dir = tmp_path_factory.mktemp("production")
+    config = ["-c", str(servers.DEPLOY / "gunicorn.conf.py"), "--workers", "2"]
+    with (
+        servers.gunicorn(run_dir, *config, TRUSTED_PROXIES="127.0.0.1") as app,
+        servers.nginx(run_dir, app) as port,
+    ):
+        yield f"http://127.0.0.1:{port}"
 
 
 FREQTRADE_TYPES = {
