@@ -87,7 +87,7 @@ def postgresql(rules, keeps, per_statement=()):
     """Statements that install `rules` and `keeps` on PostgreSQL: a row trigger per table, or for
     the tables in `per_statement` (trades, fills: the ingest's hot path) one check per statement
     over the rows it wrote (a join, not a lookup per row)."""
-    statements = [PG_REFUSE]
+    statements = [PG_REFUSE] if keeps else []
     for table in dict.fromkeys(rule.table for rule in rules):
         mine = [rule for rule in rules if rule.table == table]
         function = f"{table}_same_bot"
@@ -148,6 +148,8 @@ def postgresql_drop(rules, keeps, per_statement=()):
     statements += [
         f"DROP TRIGGER IF EXISTS {_name(keep, 'keeps_bot')} ON {keep.table};" for keep in keeps
     ]
+    if keeps:
+        statements.append("DROP FUNCTION IF EXISTS tradeops_refuse_bot_move();")
     return statements
 
 
