@@ -71,7 +71,13 @@ def apply_cleanup(plan_id, *, by):
     """Move the planned rows to quarantine, if and only if they are still as planned."""
     plan = _plan(plan_id, CleanupPlan.Status.PLANNED)
     ids = [row["trade_id"] for row in plan.rows]
-    list(Trade.objects.select_for_update().filter(pk__in=ids))  # no writer slips in between
+    locked = Trade.objects.select_for_update().filter(pk__in=ids)  # no writer slips in between
+    # A plan acts on its own bot's trades only, whatever its stored rows were made to say.
+    if any(trade.bot_id != plan.bot_id for trade in locked):
+        raise CleanupRefused(
+            f"cleanup plan {plan_id} names a trade of another bot than {plan.bot.slug}; "
+            "nothing was applied"
+        )
     snapshots = {}
     for row in plan.rows:
         snapshot = _snapshot(row["trade_id"])

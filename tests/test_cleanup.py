@@ -10,11 +10,19 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
+from integrity.cleanup import (
+    CleanupRefused,
+    _fingerprint,
+    _snapshot,
+    apply_cleanup,
+    plan_cleanup,
+    restore_cleanup,
+)
 from integrity.models import CleanupPlan
 from tests.factories import closed_trade, ingest, log_in_as
 from tradeops.models import Fill, QuarantinedRecord, Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD
+from tradeops.services import create_bot
 
 FILL = {
     "trade_external_id": "BAD",
@@ -40,6 +48,10 @@ def legacy(bot):
     ingest(bot, "fills", {**FILL, "external_id": "F-BAD"})
     Trade.objects.filter(external_id="BAD").update(net_pnl=Decimal("999"))
     return bot
+
+
+def fingerprint(trade):
+    return _fingerprint(_snapshot(trade.pk))
 
 
 def everything():
@@ -173,3 +185,20 @@ def test_operator_dry_runs_from_the_admin_but_only_a_team_lead_applies(client, l
     )
     plan.refresh_from_db()
     assert (plan.status, plan.applied_by) == ("applied", "admin:lena")
+
+
+def test_a_plan_edited_to_name_another_bots_trade_is_refused_and_moves_nothing(legacy):
+    plan = plan_cleanup(legacy, by="otto")
+    other = create_bot(slug="victim")[0]
+    ingest(other, "trades", closed_trade(external_id="V1"))
+    victim_trade = Trade.objects.get(bot=other)
+    # Someone with database access points the stored plan at the other bot's trade.
+    plan.rows = [
+        {**plan.rows[0], "trade_id": victim_trade.pk, "fingerprint": fingerprint(victim_trade)}
+    ]
+    plan.save()
+
+    with pytest.raises(CleanupRefused, match="another bot than alpha"):
+        apply_cleanup(plan.pk, by="lena")
+    assert Trade.objects.filter(pk=victim_trade.pk).exists()
+    assert not QuarantinedRecord.objects.filter(reason="cleanup").exists()
