@@ -22,25 +22,29 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def _wait_for_port(port, process, log, what):
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start:\n{log.read_text()}") from None
-            time.sleep(0.1)
-
-
-def _stop(process):
-    process.terminate()
+@contextlib.contextmanager
+def _serving(command, port, log, **popen):
+    """Run `command` (its output to `log`) until it listens on `port`; stop it afterwards."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **popen)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # a worker stuck in a request: the test is over anyway
-        process.kill()
-        process.wait()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start:\n{log.read_text()}") from None
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a worker stuck in a request: the test is over anyway
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager
@@ -61,19 +65,9 @@ def gunicorn(run_dir, *options, **env):
         **env,
     }
     command = [sys.executable, "-m", "gunicorn", *options, "--bind", f"127.0.0.1:{port}"]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [*command, "tradeops.wsgi:application"],
-            env=env,
-            cwd=settings.BASE_DIR,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, server, log, "gunicorn")
+    command.append("tradeops.wsgi:application")
+    with _serving(command, port, log, env=env, cwd=settings.BASE_DIR):
         yield port
-    finally:
-        _stop(server)
 
 
 @contextlib.contextmanager
@@ -89,15 +83,6 @@ def nginx(run_dir, upstream_port):
     template = (DEPLOY / "nginx.conf.template").read_text()
     config = run_dir / "nginx.conf"
     config.write_text(re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], template))
-    log = run_dir / "nginx.out"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [NGINX, "-c", str(config), "-p", str(run_dir), "-g", "daemon off;"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, server, log, "nginx")
+    command = [NGINX, "-c", str(config), "-p", str(run_dir), "-g", "daemon off;"]
+    with _serving(command, port, run_dir / "nginx.out"):
         yield port
-    finally:
-        _stop(server)

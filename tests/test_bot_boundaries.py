@@ -37,6 +37,21 @@ NOW = datetime.datetime(2026, 11, 2, 10, tzinfo=datetime.UTC)
 Reason = ReleaseChange.Reason
 
 
+def fill(bot, trade):
+    return Fill.objects.create(
+        bot=bot,
+        external_id="F-1",
+        trade_external_id=trade.external_id,
+        trade=trade,
+        ts=NOW,
+        side="buy",
+        price=Decimal("100"),
+        qty=Decimal("1"),
+        fee=Decimal("0"),
+        liquidity="taker",
+    )
+
+
 @pytest.fixture
 def victim(baseline, people):
     """Another bot, running its own baseline, with a candidate of its own."""
@@ -305,18 +320,7 @@ CROSSINGS = {
     "trade's release updated": lambda a, v, _: Trade.objects.filter(pk=a["trade"].pk).update(
         release=v["release"]
     ),
-    "fill's trade": lambda a, v, _: Fill.objects.create(
-        bot=a["bot"],
-        external_id="F-1",
-        trade_external_id=v["trade"].external_id,
-        trade=v["trade"],
-        ts=NOW,
-        side="buy",
-        price=Decimal("100"),
-        qty=Decimal("1"),
-        fee=Decimal("0"),
-        liquidity="taker",
-    ),
+    "fill's trade": lambda a, v, _: fill(a["bot"], v["trade"]),
     "KPI snapshot's release": lambda a, v, _: snapshot(a["bot"], v["release"]),
     "baseline report's snapshot": lambda a, v, _: BaselineReport.objects.create(
         release=a["release"],
@@ -389,18 +393,7 @@ def test_the_database_lets_relations_within_a_bot_through(world):
         body="x",
         next_attempt_at=NOW,
     )
-    Fill.objects.create(
-        bot=alpha["bot"],
-        external_id="F-1",
-        trade_external_id=alpha["trade"].external_id,
-        trade=alpha["trade"],
-        ts=NOW,
-        side="buy",
-        price=Decimal("100"),
-        qty=Decimal("1"),
-        fee=Decimal("0"),
-        liquidity="taker",
-    )
+    fill(alpha["bot"], alpha["trade"])
     Trade.objects.filter(pk=alpha["trade"].pk).update(release=None)
     Experiment.objects.filter(pk=alpha["experiment"].pk).update(name="renamed")
 
