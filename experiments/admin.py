@@ -96,6 +96,22 @@ def stored_scorecard_html(experiment):
     )
 
 
+def keep_evidence_html(experiment):
+    """What a pending keep rests on, for the Team lead who confirms it: a warning first when it
+    was logged without a concurrent 'better' verdict, then the scorecard it was logged with."""
+    logged = experiment.decisions.filter(decision=Experiment.Decision.KEEP).first()
+    scorecard = stored_scorecard_html(experiment)
+    if logged is None or not logged.kept_without_better:
+        return scorecard
+    return format_html(
+        "<p class=\"errornote\">Kept without a concurrent 'better' verdict: the scorecard said "
+        "{} when {} logged the keep, and said so.</p>{}",
+        logged.scorecard.get("verdict", "nothing"),
+        logged.decided_by,
+        scorecard,
+    )
+
+
 def approval_html(experiment):
     """What the lead approves: the one lever's change, and the candidate release with it."""
     release = experiment.candidate_release
@@ -113,7 +129,14 @@ class DecisionForm(NoteForm):
         "other than you confirms it; it runs meanwhile. Rollback: the baseline runs again, at "
         "once. Iterate: the same, and a new draft starts from this one.",
     )
-    field_order = ["decision", "note"]
+    without_better = forms.BooleanField(
+        label="Keep without a 'better' verdict",
+        required=False,
+        help_text="A keep rests on the scorecard's concurrent 'better' verdict. If it says "
+        "anything else, tick this to say you keep all the same; the Team lead who confirms the "
+        "keep sees it, and the audit keeps it.",
+    )
+    field_order = ["decision", "without_better", "note"]
 
 
 class ExperimentForm(forms.ModelForm):
@@ -309,8 +332,14 @@ class ExperimentAdmin(
         form_class=DecisionForm,
         details=stored_scorecard_html,
     )
-    def decide(self, request, experiment, note, decision):
-        _, draft = services.decide(experiment, decision=decision, by=request.user, rationale=note)
+    def decide(self, request, experiment, note, decision, without_better):
+        _, draft = services.decide(
+            experiment,
+            decision=decision,
+            by=request.user,
+            rationale=note,
+            without_better=without_better,
+        )
         if draft is not None:
             url = reverse("admin:experiments_experiment_change", args=[draft.pk])
             self.message_user(
@@ -320,7 +349,7 @@ class ExperimentAdmin(
     @note_action(
         "Confirm keep (Team lead, not who logged it): the candidate becomes the baseline",
         "approve",
-        details=stored_scorecard_html,
+        details=keep_evidence_html,
     )
     def confirm_keep(self, request, experiment, note):
         services.confirm_keep(experiment, by=request.user, note=note)

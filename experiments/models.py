@@ -186,6 +186,11 @@ class ExperimentDecision(models.Model):
     decision = models.CharField(max_length=10, choices=Experiment.Decision.choices)
     rationale = models.TextField()
     scorecard = models.JSONField(default=dict)
+    kept_without_better = models.BooleanField(
+        default=False,
+        help_text="A keep logged although the scorecard's verdict was not a concurrent "
+        '"better": the one who logged it said so explicitly.',
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

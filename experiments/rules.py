@@ -188,3 +188,21 @@ def check_horizon(experiment, now=None):
             f"keep needs {experiment.min_horizon_days} days of running; "
             f"{experiment.name} has run {ran.days} day(s)"
         )
+
+
+# The verdict a keep may rest on without anyone saying otherwise: a concurrent "better".
+KEEP_VERDICT = "better"
+
+
+def check_keep_evidence(scorecard, without_better):
+    """A keep rests on a "better" verdict, or the one who logs it says explicitly that it does
+    not (the confirming Team lead sees it, and the audit keeps it)."""
+    verdict = scorecard.get("verdict", "none")
+    if verdict != KEEP_VERDICT and not without_better:
+        raise ValidationError(
+            {
+                "without_better": f"the scorecard's verdict is {verdict!r}, not {KEEP_VERDICT!r}: "
+                "to keep all the same, say so by ticking this box (the confirming Team lead "
+                "sees it)"
+            }
+        )

@@ -223,9 +223,10 @@ def send_to_review(experiment, *, by, note, now=None):
     return experiment
 
 
-def decide(experiment, *, decision, by, rationale, now=None):
+def decide(experiment, *, decision, by, rationale, without_better=False, now=None):
     """Log the keep / rollback / iterate decision, with the scorecard computed now and stored as
-    it was, with the decision and on the experiment.
+    it was, with the decision and on the experiment. A keep whose scorecard does not say "better"
+    is refused unless `without_better` says the one logging it knows (rules.check_keep_evidence).
 
     Rollback: the baseline runs again, at once (safety first). Iterate: the same, and a new
     draft starts from this one. Keep: logged only (keep_pending); the bot goes on running the
@@ -234,26 +235,34 @@ def decide(experiment, *, decision, by, rationale, now=None):
     decision = Experiment.Decision(decision)
     follow_up = {}
 
-    def log(exp, now):
+    def log(exp, now, kept_without_better=False):
         exp.decision = decision
-        exp.scorecard, exp.scorecard_computed_at = build_scorecard(exp, now), now
         ExperimentDecision.objects.create(
             experiment=exp,
             decision=decision,
             rationale=rationale,
             scorecard=exp.scorecard,
+            kept_without_better=kept_without_better,
             decided_by=by,
             decided_at=now,
         )
 
+    def score(exp, now):
+        exp.scorecard, exp.scorecard_computed_at = build_scorecard(exp, now), now
+
     if decision == Experiment.Decision.KEEP:
+        note = rationale
+        if without_better:
+            note = f"{rationale} [kept without a concurrent 'better' verdict]"
 
         def keep(exp, now):
             rules.check_horizon(exp, now)
-            log(exp, now)
+            score(exp, now)
+            rules.check_keep_evidence(exp.scorecard, without_better)
+            log(exp, now, kept_without_better=without_better)
             exp.keep_logged_by = by
 
-        experiment = transition(experiment, "keep", by=by, note=rationale, now=now, apply=keep)
+        experiment = transition(experiment, "keep", by=by, note=note, now=now, apply=keep)
         return experiment, None
 
     def apply(exp, now):
@@ -266,6 +275,7 @@ def decide(experiment, *, decision, by, rationale, now=None):
             now=now,
         )
         exp.ended_at = now
+        score(exp, now)
         log(exp, now)
         if decision == Experiment.Decision.ITERATE:
             follow_up["draft"] = create_experiment(

@@ -606,7 +606,9 @@ def _keep_logged_by(baseline, people, who):
     experiment_services.approve(experiment, by=people["lead"], note="go", now=started)
     experiment_services.start(experiment, by=people["operator"], note="deployed", now=started)
     experiment_services.send_to_review(experiment, by=people["operator"], note="day 6")
-    experiment_services.decide(experiment, decision="keep", by=people[who], rationale="better")
+    experiment_services.decide(
+        experiment, decision="keep", by=people[who], rationale="better", without_better=True
+    )
     experiment.refresh_from_db()
     assert experiment.status == "keep_pending"
     return experiment

@@ -193,13 +193,21 @@ def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline
     experiment = run_through(draft(baseline, people), people)
     services.send_to_review(experiment, by=people["operator"], note="review")
     with pytest.raises(ValidationError, match="keep needs 5 days of running"):
-        services.decide(experiment, decision="keep", by=people["operator"], rationale="looks good")
+        services.decide(
+            experiment,
+            decision="keep",
+            by=people["operator"],
+            rationale="looks good",
+            without_better=True,
+        )
 
     Experiment.objects.filter(pk=experiment.pk).update(
         started_at=timezone.now() - datetime.timedelta(days=5)
     )
     experiment.refresh_from_db()
-    services.decide(experiment, decision="keep", by=people["operator"], rationale="better")
+    services.decide(
+        experiment, decision="keep", by=people["operator"], rationale="better", without_better=True
+    )
     services.confirm_keep(experiment, by=people["lead"], note="confirmed at the weekly review")
 
     experiment.candidate_release.refresh_from_db()
@@ -283,7 +291,9 @@ def test_a_queued_experiment_whose_baseline_was_replaced_is_withdrawn_and_redraf
         started_at=timezone.now() - datetime.timedelta(days=6)
     )
     a.refresh_from_db()
-    services.decide(a, decision="keep", by=people["operator"], rationale="less one-sided")
+    services.decide(
+        a, decision="keep", by=people["operator"], rationale="less one-sided", without_better=True
+    )
     services.confirm_keep(a, by=people["lead"], note="weekly review: kept")
 
     with pytest.raises(ValidationError, match="baseline v1.4.0 is no longer the bot's baseline"):

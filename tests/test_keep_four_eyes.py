@@ -33,7 +33,9 @@ def reviewed(baseline, people):
 
 
 def keep(experiment, by):
-    experiment, _ = services.decide(experiment, decision="keep", by=by, rationale="less one-sided")
+    experiment, _ = services.decide(
+        experiment, decision="keep", by=by, rationale="less one-sided", without_better=True
+    )
     return experiment
 
 

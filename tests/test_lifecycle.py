@@ -73,6 +73,7 @@ def test_a_keep_after_4_days_is_refused_and_after_5_accepted(baseline, people):
         by=people["operator"],
         rationale="5 days",
         now=started + 5 * DAY,
+        without_better=True,
     )
     assert experiment.status == "keep_pending" and experiment.decision == "keep"
 
@@ -104,7 +105,14 @@ def test_every_time_and_audit_row_of_an_experiment_is_the_clock_it_was_given(bas
     services.approve(experiment, by=lead, note="go", now=t0 + 4 * HOUR)
     services.start(experiment, by=operator, note="deployed", now=t0 + DAY)
     services.send_to_review(experiment, by=operator, note="day 6", now=t0 + 6 * DAY)
-    services.decide(experiment, decision="keep", by=operator, rationale="ok", now=t0 + 7 * DAY)
+    services.decide(
+        experiment,
+        decision="keep",
+        by=operator,
+        rationale="ok",
+        now=t0 + 7 * DAY,
+        without_better=True,
+    )
     services.confirm_keep(experiment, by=lead, note="weekly review", now=t0 + 8 * DAY)
 
     assert [(e.action, e.at) for e in history(experiment)] == [
