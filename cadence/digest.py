@@ -1,14 +1,19 @@
 """The daily digest: the daily review's five items in a few lines, with a link, pushed at each
 bot's digest hour through the alert channels (email, or Slack, Telegram and others through
-Apprise), delivered at least once like the alerts (integrity.delivery)."""
+Apprise), delivered at least once like the alerts (integrity.delivery).
+
+Digests are of live bots: a shadow's dry-run closes are never money, so they are no digest of
+their own; the live bot's digest names them on a line of their own, apart from its P&L."""
 
 from django.conf import settings
+from django.db.models import Count
 from django.urls import reverse
 
 from cadence.models import DailyReview, DigestMessage
 from cadence.selectors import DAY, daily_review, missed_review, review_deadline, utc_day
 from integrity import delivery
 from integrity.alerts import send_to_channel
+from tradeops.models import Bot, Trade
 
 
 def review_url(bot, day):
@@ -42,10 +47,26 @@ def digest_text(bot, day, now):
             f"{len(incidents['acknowledged'])} acknowledged, {len(incidents['resolved'])} resolved",
             f"Top rejection reasons today: {top or 'none in the last 30 days'}",
             f"Daily review: {_review_state(bot, review, now)}",
+            *_shadow_line(bot, review),
             review_url(bot, day),
         ]
     )
     return f"[DIGEST] {bot.slug} {day}: {state}, {closes['count']} closes", body
+
+
+def _shadow_line(bot, review):
+    """The shadow's closes over the review's period, said to be dry-run: [] without a shadow."""
+    shadow = Bot.objects.filter(shadow_of=bot).select_related("current_release").first()
+    if shadow is None:
+        return []
+    closes = Trade.objects.filter(
+        bot=shadow,
+        status=Trade.Status.CLOSED,
+        closed_at__gt=review["since"],
+        closed_at__lte=review["until"],
+    ).aggregate(n=Count("id"))["n"]
+    runs = shadow.current_release.tag if shadow.current_release else "no release"
+    return [f"Shadow {shadow.slug} (dry-run, not money): runs {runs}, {closes} closes"]
 
 
 def _review_state(bot, review, now):

@@ -33,7 +33,7 @@ def missed_digests(now=None):
     channels = list(AlertChannel.objects.filter(is_active=True))
     queued = set(DigestMessage.objects.filter(day__in=days).values_list("bot", "day").distinct())
     missed = []
-    for bot in Bot.objects.filter(is_active=True):
+    for bot in Bot.objects.live().filter(is_active=True):  # a shadow has no digest
         if not digest_channels(bot, channels):
             continue
         for day in days:

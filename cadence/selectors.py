@@ -1,7 +1,10 @@
 """What the command center and the daily review show, read from the data. Reads never write.
 
 Everything a page of bots shows is read for all of them at once: a fixed number of queries for
-one bot or five hundred (the command center's benchmark: bench/home.py)."""
+one bot or five hundred (the command center's benchmark: bench/home.py).
+
+The fleet is the live bots: a shadow (Bot.shadow_of) trades no money, so it is no card to review
+and no daily review is due for it; it shows as a line in its live bot's card."""
 
 import datetime
 from dataclasses import dataclass, field
@@ -75,7 +78,8 @@ def fleet_by_attention(now):
     """Every active bot, read lightly in one query, those needing attention first (HALT, then
     DEGRADED, then any other reason), then by slug: the order the command center pages by."""
     bots = (
-        Bot.objects.filter(is_active=True)
+        Bot.objects.live()
+        .filter(is_active=True)
         .only("slug", "daily_review_due_hour", "created_at")
         .annotate(**_glance(now))
     )
@@ -89,15 +93,22 @@ def fleet_by_attention(now):
 
 
 def cadence_bots(now, bots=None):
-    """Active bots (or `bots`' pks), each with its current health state and since when, and its
-    last daily review, in one query."""
+    """Active live bots (or `bots`' pks), each with its current health state and since when, its
+    last daily review, and its shadow (what it runs, its pulse), in one query."""
     changes = _state_changes(now)
     reviews = DailyReview.objects.filter(bot=OuterRef("pk")).order_by("-day")
     queryset = (
-        Bot.objects.filter(is_active=True) if bots is None else Bot.objects.filter(pk__in=bots)
+        Bot.objects.live().filter(is_active=True)
+        if bots is None
+        else Bot.objects.filter(pk__in=bots)
     )
     return list(
-        queryset.select_related("current_release", "trigger_headroom")
+        queryset.select_related(
+            "current_release",
+            "trigger_headroom",
+            "shadow__current_release",
+            "shadow__pulse",
+        )
         .annotate(
             **_glance(now),
             last_review_at=Subquery(reviews.values("signed_off_at")[:1]),
@@ -156,6 +167,23 @@ def unknown_exits(bot, reasons):
 
 
 @dataclass
+class ShadowLine:
+    """A live bot's shadow, as a line of the live bot's card: dry-run, never money."""
+
+    bot: Bot
+    closes_today: int
+
+    @property
+    def runs(self):
+        return self.bot.current_release
+
+    @property
+    def heartbeat_at(self):
+        pulse = getattr(self.bot, "pulse", None)
+        return pulse.last_heartbeat_at if pulse else None
+
+
+@dataclass
 class Card:
     """One bot on the command center."""
 
@@ -169,6 +197,7 @@ class Card:
     review_due: str  # "signed off", "due by 10:00 UTC" or "overdue since 10:00 UTC"
     missed_day: datetime.date | None  # yesterday, if its review was never signed off
     headroom: list = field(default_factory=list)
+    shadow: ShadowLine | None = None
 
     @property
     def live_day(self):
@@ -220,7 +249,9 @@ def command_center(now=None, bots=None):
     now = now or timezone.now()
     bots = cadence_bots(now, bots)
     today = utc_day(now)
-    closes = closes_per_bot_day(bots, today - DAY, today)
+    shadows = {bot.pk: shadow for bot in bots if (shadow := getattr(bot, "shadow", None))}
+    # The shadows' closes come with the live bots' (one query), each counted for its own bot.
+    closes = closes_per_bot_day([*bots, *shadows.values()], today - DAY, today)
     reasons = exit_reasons_per_bot(bots, now - DAY, now)
     live = {
         exp.bot_id: exp
@@ -257,6 +288,9 @@ def command_center(now=None, bots=None):
                 review_due=review_due(bot, now),
                 missed_day=missed_review(bot, now, bot.yesterday_signed_off),
                 headroom=headroom,
+                shadow=ShadowLine(shadow, closes.get((shadow.pk, today), (0, None))[0])
+                if (shadow := shadows.get(bot.pk))
+                else None,
                 now=now,
             )
         )

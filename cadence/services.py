@@ -158,7 +158,7 @@ def queue_daily_digests(now=None):
     today = utc_day(now)
     channels = list(AlertChannel.objects.filter(is_active=True))
     queued = []
-    for bot in Bot.objects.filter(is_active=True, created_at__lte=now):
+    for bot in Bot.objects.live().filter(is_active=True, created_at__lte=now):  # not shadows
         if digest_due(bot, today, now) > now:
             continue
         targets = digest_channels(bot, channels)

@@ -298,7 +298,7 @@ def _scorecard(review):
 def checklist_page(request):
     _may_view(request)
     now = timezone.now()
-    bots = list(Bot.objects.filter(is_active=True).order_by("slug"))
+    bots = list(Bot.objects.live().filter(is_active=True).order_by("slug"))
     lists = checklists(bots, now, integrity_gates(bots, now))
     return TemplateResponse(
         request,

@@ -9,6 +9,11 @@ row's own bot (`own`, an SQL expression of the row). A rule `KeepsBot` says: a r
 changes once written, so a relation checked when it was made stays true (the parent side needs
 no trigger of its own, and no race between the two).
 
+A shadow bot (Bot.shadow_of) runs its live bot's releases: a rule with `live` (an SQL
+expression of the row's live bot, NULL for a live bot) also lets the row point at the live bot's
+parent rows: a shadow's trades, KPI snapshots, release changes and current release name the live
+bot's releases (experiments 0011 installs those rules; 0009 the ones before shadows).
+
 Installing is idempotent. SQLite's schema editor rebuilds a table to alter it, which drops the
 table's triggers: after every migrate they are installed again there (`heal_after_migrate`)."""
 
@@ -20,11 +25,16 @@ from django.core.exceptions import ValidationError
 def check_same_bot(bot, **related):
     """Refuse, keyed by the field, any of `related` (a release, an experiment, a release change;
     None is skipped) that belongs to another bot than `bot`: every service writing a relation
-    between bot-owned rows calls it, so admin, commands and jobs are held to it alike."""
+    between bot-owned rows calls it, so admin, commands and jobs are held to it alike. The one
+    exception: a shadow runs (`release=`) its live bot's releases."""
+
+    def allowed(field, obj):
+        return obj.bot_id == bot.pk or (field == "release" and obj.bot_id == bot.shadow_of_id)
+
     errors = {
         field: f"{obj} belongs to {obj.bot}, not {bot}: it stays within its bot"
         for field, obj in related.items()
-        if obj is not None and obj.bot_id != bot.pk
+        if obj is not None and not allowed(field, obj)
     }
     if errors:
         raise ValidationError(errors)
@@ -40,6 +50,10 @@ class SameBot(NamedTuple):
     # "parent": a parent with no bot serves every bot (an alert channel for all bots);
     # "own": a row with no bot of its own is for every bot (an alert to an all-bots channel).
     null_means_any: str = ""
+    # The row's live bot if the row's bot is a shadow (NULL otherwise), whose parents the row may
+    # point at too; "" for no such exception.
+    live: str = ""
+    refusal: str = ""  # the message, when not "of another bot"
 
     @property
     def name(self):
@@ -47,7 +61,9 @@ class SameBot(NamedTuple):
 
     @property
     def message(self):
-        return f"{self.name} points at a {self.parent} row of another bot: it stays within its bot"
+        return self.refusal or (
+            f"{self.name} points at a {self.parent} row of another bot: it stays within its bot"
+        )
 
     def crossing(self, row, differs):
         """SQL that is true when `row` points at a parent of another bot; `differs` is the
@@ -55,9 +71,11 @@ class SameBot(NamedTuple):
         own = self.own.format(row=row)
         theirs = f"p.{self.parent_key}"
         guard = {"parent": f" AND {theirs} IS NOT NULL", "own": f" AND {own} IS NOT NULL"}
+        # Compared last: the lookup of the live bot runs only for a row that would cross.
+        live = f" AND {theirs} {differs} {self.live.format(row=row)}" if self.live else ""
         return (
             f"EXISTS (SELECT 1 FROM {self.parent} p WHERE p.id = {row}.{self.column} "
-            f"AND {theirs} {differs} {own}{guard.get(self.null_means_any, '')})"
+            f"AND {theirs} {differs} {own}{guard.get(self.null_means_any, '')}{live})"
         )
 
 
@@ -212,6 +230,24 @@ def installer(rules, keeps, per_statement=()):
     return run(0), run(1)
 
 
+def reinstaller(before, after, per_statement=()):
+    """RunPython (forward, backward) functions that replace the rules and keeps `before` (each a
+    (rules, keeps) pair) by those `after`, and back. SQLite's CREATE TRIGGER IF NOT EXISTS keeps a
+    trigger of the same name: the old ones are dropped first."""
+
+    def run(old, new):
+        def apply(apps, schema_editor):
+            vendor = schema_editor.connection.vendor
+            drop = _statements(vendor, *old, per_statement)[1]
+            install = _statements(vendor, *new, per_statement)[0]
+            for statement in [*drop, *install]:
+                schema_editor.execute(statement, params=None)
+
+        return apply
+
+    return run(before, after), run(after, before)
+
+
 def heal_after_migrate(rules, keeps):
     """A post_migrate receiver: on SQLite, install again the triggers a table rebuild dropped,
     once the migration that installs them has run (some of them are there)."""
@@ -236,8 +272,9 @@ def heal_after_migrate(rules, keeps):
 
 RELEASE = "tradeops_configrelease"
 EXPERIMENT = "experiments_experiment"
-# The relations of the decision framework and the layers below it (cadence: cadence.models).
-RULES = [
+# The relations of the decision framework and the layers below it (cadence: cadence.models), as
+# experiments 0009 installed them, before shadow bots.
+RULES_0009 = [
     SameBot(EXPERIMENT, "baseline_release_id", RELEASE),
     SameBot(EXPERIMENT, "candidate_release_id", RELEASE),
     SameBot(EXPERIMENT, "prerequisite_id", EXPERIMENT),
@@ -292,7 +329,7 @@ RULES = [
     ),
 ]
 # The rows pointed at never change bot, so each relation is checked once, when it is written.
-KEEPS = [
+KEEPS_0009 = [
     KeepsBot(RELEASE),
     KeepsBot(EXPERIMENT),
     KeepsBot("tradeops_releasechange", ("bot_id", "release_id")),
@@ -303,3 +340,36 @@ KEEPS = [
 ]
 # The ingest's hot path: one check per statement over the rows it wrote.
 PER_STATEMENT = ("tradeops_trade", "tradeops_fill")
+
+# A shadow's rows may name its live bot's releases (a bot's shadow_of never changes: KEEPS).
+LIVE_OF_ROW_BOT = "(SELECT s.shadow_of_id FROM tradeops_bot s WHERE s.id = {row}.bot_id)"
+SHADOW_RUNS_LIVE = {
+    "tradeops_trade.release_id": LIVE_OF_ROW_BOT,
+    "tradeops_releasechange.release_id": LIVE_OF_ROW_BOT,
+    "kpis_kpisnapshot.release_id": LIVE_OF_ROW_BOT,
+    "tradeops_bot.current_release_id": "{row}.shadow_of_id",
+}
+# Since experiments 0011: the rules above with the shadow exceptions, the bot's shadow_of never
+# changes, and a shadow has no shadow (nor is it its own: a CHECK on the bot).
+RULES = [
+    *(
+        rule._replace(
+            live=SHADOW_RUNS_LIVE.get(rule.name, ""),
+            own_columns=(*rule.own_columns, "shadow_of_id")
+            if rule.table == "tradeops_bot"
+            else rule.own_columns,
+        )
+        for rule in RULES_0009
+    ),
+    SameBot(
+        "tradeops_bot",
+        "shadow_of_id",
+        "tradeops_bot",
+        parent_key="shadow_of_id",
+        own="NULL",
+        own_columns=(),
+        null_means_any="parent",
+        refusal="tradeops_bot.shadow_of_id points at a shadow: a shadow has no shadow",
+    ),
+]
+KEEPS = [*KEEPS_0009, KeepsBot("tradeops_bot", ("shadow_of_id",))]

@@ -36,6 +36,7 @@ from experiments.releases import (
     set_baseline,
 )
 from experiments.same_bot import check_same_bot
+from experiments.shadows import follow_live
 from integrity.models import IntegrityIncident
 from kpis.calculations import INFINITY
 from kpis.services import compute_kpis
@@ -68,6 +69,11 @@ def scaling_readiness(bot, now=None):
     """Whether the evidence allows a step at `now`, with every check and its figures. Reads
     only: the week figures it judges are kept in the result, nothing is stored."""
     as_of = (now or timezone.now()).date()
+    if bot.is_shadow:  # dry-run: its figures are no evidence, and its risk is its live bot's
+        return {
+            "passed": False,
+            "checks": [_check(False, f"{bot.slug} is a shadow of {bot.shadow_of}: scale that")],
+        }
     baseline = baseline_of(bot)
     if baseline is None:
         return {"passed": False, "checks": [_check(False, f"{bot.slug} has no baseline release")]}
@@ -207,7 +213,10 @@ def approve_scaling_step(step, *, by, note, now=None):
         step.hold_until = now + datetime.timedelta(days=SCALING_HOLD_DAYS)
         step.triggers = rules.frozen_triggers(step.from_release, now)
 
-    return transition(step, "approve", by=by, note=note, now=now, apply=apply)
+    with transaction.atomic():  # the shadow runs what its live bot runs
+        step = transition(step, "approve", by=by, note=note, now=now, apply=apply)
+        follow_live(step.bot)
+    return step
 
 
 def complete_scaling_step(step, now=None, actor="scaling hold"):
@@ -239,4 +248,7 @@ def roll_back_scaling_step(step, *, by, note, evidence=None, now=None):
         )
         step.ended_at, step.trigger_evidence = now, evidence or {}
 
-    return transition(step, "roll back", by=by, note=note, now=now, apply=apply)
+    with transaction.atomic():
+        step = transition(step, "roll back", by=by, note=note, now=now, apply=apply)
+        follow_live(step.bot)
+    return step

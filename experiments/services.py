@@ -20,6 +20,7 @@ from experiments.models import (
 from experiments.releases import approve_release, baseline_of, run_release, set_baseline
 from experiments.same_bot import check_same_bot
 from experiments.scorecard import build_scorecard
+from experiments.shadows import follow_live
 from kpis.registry import FIGURE_KEYS
 from tradeops.audit import record_audit, require_note
 from tradeops.models import ReleaseChange
@@ -45,6 +46,7 @@ def make_baseline(release, *, by, note, now=None):
         run_release(
             release, bot=release.bot, reason=Reason.BASELINE, reference=note, by=by, now=now
         )
+        follow_live(release.bot)
     return release
 
 
@@ -63,6 +65,10 @@ def check_new_experiment(
     every restore runs the baseline on the experiment's bot."""
     if min_horizon_days < MIN_HORIZON_DAYS:
         raise ValidationError(f"the test horizon is at least {MIN_HORIZON_DAYS} trading days")
+    if bot.is_shadow:
+        raise ValidationError(
+            {"bot": f"{bot} is a shadow: it runs {bot.shadow_of}'s experiments, none of its own"}
+        )
     baseline = baseline or baseline_to_test_against(bot)
     check_same_bot(
         bot,
@@ -205,7 +211,9 @@ def start(experiment, *, by, note, now=None):
             now=now,
         )
 
-    experiment = transition(experiment, "start", by=by, note=note, now=now, apply=apply)
+    with transaction.atomic():  # the shadow, if any, runs the baseline beside the candidate
+        experiment = transition(experiment, "start", by=by, note=note, now=now, apply=apply)
+        follow_live(experiment.bot)
     enqueue(REFRESH_SCORECARDS_JOB)  # the page has a scorecard from the first minutes on
     return experiment
 
@@ -299,7 +307,9 @@ def decide(experiment, *, decision, by, rationale, without_better=False, now=Non
     status = Experiment.objects.values_list("status", flat=True).get(pk=experiment.pk)
     pending = status == Status.KEEP_PENDING and decision == Experiment.Decision.ROLLBACK
     move = "roll back keep" if pending else "decide"
-    experiment = transition(experiment, move, by=by, note=rationale, now=now, apply=apply)
+    with transaction.atomic():
+        experiment = transition(experiment, move, by=by, note=rationale, now=now, apply=apply)
+        follow_live(experiment.bot)
     return experiment, follow_up.get("draft")
 
 
@@ -320,7 +330,10 @@ def confirm_keep(experiment, *, by, note, now=None):
         exp.ended_at = now
         exp.keep_confirmed_by, exp.keep_confirmed_at = by, now
 
-    return transition(experiment, "confirm keep", by=by, note=note, now=now, apply=apply)
+    with transaction.atomic():
+        experiment = transition(experiment, "confirm keep", by=by, note=note, now=now, apply=apply)
+        follow_live(experiment.bot)
+    return experiment
 
 
 def _fired(evidence):
@@ -345,11 +358,14 @@ def stop_by_trigger(experiment, *, evidence, actor="rollback trigger", now=None)
             now=now,
         )
 
-    return transition(
-        experiment,
-        "stop",
-        by=actor,
-        note=evidence.get("summary", "rollback trigger fired"),
-        now=now,
-        apply=apply,
-    )
+    with transaction.atomic():
+        experiment = transition(
+            experiment,
+            "stop",
+            by=actor,
+            note=evidence.get("summary", "rollback trigger fired"),
+            now=now,
+            apply=apply,
+        )
+        follow_live(experiment.bot)
+    return experiment

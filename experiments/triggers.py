@@ -143,7 +143,7 @@ def fired_triggers(subject, now=None):
 
 def evaluate_rollback_triggers(subject, now=None):
     """Stop `subject` if a hard trigger fires. Returns the evidence, or [] if none fired."""
-    if not subject.is_live:
+    if not subject.is_live or subject.bot.is_shadow:
         return []
     now = now or timezone.now()
     fired = fired_triggers(subject, now)
@@ -173,11 +173,15 @@ def evaluate_live_changes(now=None):
     """The job's work: every live experiment and holding scaling step, as [(subject, fired
     evidence)]; a step whose hold ended without a trigger is completed."""
     now = now or timezone.now()
+    # A shadow's numbers are dry-run: its live bot's change is judged on the live bot's own
+    # (every trigger reads subject.bot), and a change on a shadow itself is never evaluated as
+    # money (the services refuse one; a row written around them is skipped here).
+    money = {"bot__shadow_of__isnull": True}
     results = [
         (experiment, evaluate_rollback_triggers(experiment, now))
-        for experiment in Experiment.objects.filter(status__in=LIVE)
+        for experiment in Experiment.objects.filter(status__in=LIVE, **money)
     ]
-    for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING):
+    for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING, **money):
         fired = evaluate_rollback_triggers(step, now)
         if not fired and step.hold_until <= now:
             complete_scaling_step(step, now)

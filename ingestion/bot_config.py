@@ -4,6 +4,10 @@ ingestion) and `If-None-Match`: an unchanged config answers 304 from the bot's o
 token check reads anyway, so a fleet polling every few seconds costs a token lookup per poll.
 Nothing is cached: the request after a change (a trigger stopping an experiment) serves it.
 
+A shadow bot (Bot.shadow_of) is served its own current release, which experiments.shadows keeps:
+the experiment's baseline while one runs on its live bot, else what the live bot runs; its
+config says it is a shadow and runs dry-run.
+
 `?format=freqtrade` serves the current release as a freqtrade strategy parameter file
 (ingestion.freqtrade_export), for a freqtrade bot's deploy step. Its ETag differs from the plain
 one's and also names the bot's strategy name and parameter spaces (its freqtrade source, one
@@ -46,11 +50,13 @@ def config(request):
         return error_response(400, f"unknown format {wanted!r}: leave it out, or use freqtrade")
     if request.bot.current_release_id is None:
         return error_response(404, "no release is current for this bot yet")
-    bot = Bot.objects.select_related("current_release", "current_change").get(pk=request.bot.pk)
+    bot = Bot.objects.select_related("current_release", "current_change", "shadow_of").get(
+        pk=request.bot.pk
+    )
     if wanted == FREQTRADE:
         source = FreqtradeSource.objects.filter(bot=bot).first()
         try:
-            response = JsonResponse(parameter_file(bot.current_release, source))
+            response = JsonResponse(parameter_file(bot.current_release, source, bot))
         except ExportRefused as exc:
             return error_response(409, str(exc))
         response["Content-Disposition"] = f'attachment; filename="{file_name(source)}"'

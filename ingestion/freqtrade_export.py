@@ -57,12 +57,14 @@ def _freqtrade_value(value, value_type):
     return value
 
 
-def parameter_file(release, source):
+def parameter_file(release, source, bot=None):
     """The parameter file for `release` (a dict, as JSON would hold it) for the freqtrade bot
-    `source` reads; ExportRefused when it cannot be written right."""
+    `source` reads, run by `bot` (the release's own bot unless given: a shadow runs its live
+    bot's releases); ExportRefused when it cannot be written right."""
+    bot = bot or release.bot
     if source is None or not source.strategy_name:
         raise ExportRefused(
-            f"bot {release.bot.slug} has no freqtrade strategy name: set it on its freqtrade "
+            f"bot {bot.slug} has no freqtrade strategy name: set it on its freqtrade "
             "source (a sync fills it in from the trades)"
         )
     if not source.strategy_name.isidentifier():
@@ -95,7 +97,9 @@ def parameter_file(release, source):
         "ft_stratparam_v": 1,
         "export_time": (release.approved_at or release.created_at).isoformat(),
         "tradeops": {
-            "bot": release.bot.slug,
+            "bot": bot.slug,
+            # A shadow's freqtrade runs with dry_run: true in its own config; said here too.
+            **({"shadow_of": bot.shadow_of.slug, "dry_run": True} if bot.is_shadow else {}),
             "release": release.tag,
             "version": release.version,
             "git_commit": release.git_commit,
@@ -103,8 +107,8 @@ def parameter_file(release, source):
     }
 
 
-def parameter_file_text(release, source):
-    return json.dumps(parameter_file(release, source), indent=2) + "\n"
+def parameter_file_text(release, source, bot=None):
+    return json.dumps(parameter_file(release, source, bot), indent=2) + "\n"
 
 
 def file_name(source):

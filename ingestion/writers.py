@@ -281,8 +281,11 @@ class TradeWriter(RowWriter):
         tags = {_as_clean(data, "release") for data in records}
         tags.discard(None)
         tags.discard("")
+        # A shadow's trades name its live bot's releases (it runs them).
         self.release_ids = dict(
-            ConfigRelease.objects.filter(bot=bot, tag__in=tags).values_list("tag", "pk")
+            ConfigRelease.objects.filter(bot=bot.release_bot_id, tag__in=tags).values_list(
+                "tag", "pk"
+            )
         )
 
     def to_row(self, bot, clean):

@@ -136,7 +136,9 @@ def send_test_push(webhook, *, user=None, now=None):
 
 def deliver_due_pushes(now=None):
     return delivery.deliver_due(
-        ReleasePush.objects.select_related("webhook__bot", "change__release"), _send, now
+        ReleasePush.objects.select_related("webhook__bot__shadow_of", "change__release"),
+        _send,
+        now,
     )
 
 

@@ -5,9 +5,10 @@ from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django_rq.admin import QueueAdmin
@@ -33,7 +34,7 @@ from tradeops.models import (
     Trade,
 )
 from tradeops.roles import EXPORT_AUDIT, ISSUE_TOKENS, QUEUE_DASHBOARD, REVOKE_TOKENS
-from tradeops.services import issue_api_token, revoke_api_tokens
+from tradeops.services import issue_api_token, revoke_api_tokens, shadow_created
 
 
 def pretty_json(value):
@@ -78,13 +79,48 @@ class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
 class BotAdmin(admin.ModelAdmin):
     """The bot and its tokens; integrity adds its gate column and actions (integrity.admin)."""
 
-    list_display = ["slug", "name", "exchange", "is_active", "created_at"]
-    list_filter = ["is_active", "exchange"]
+    list_display = ["slug", "name", "exchange", "shadow_of", "is_active", "created_at"]
+    list_filter = ["is_active", "exchange", ("shadow_of", admin.EmptyFieldListFilter)]
     search_fields = ["slug", "name"]
     # What the bot runs changes only through the audited services (baseline, experiment start
     # and decision, rollback trigger, scaling step), never by editing the bot.
-    readonly_fields = ["current_release", "current_change"]
+    readonly_fields = ["current_release", "current_change", "shadow_relation"]
     actions = ["issue_token"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A shadow is one from its creation on: its trades name the live bot's releases.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "shadow_of"] if obj is not None else fields
+
+    @admin.display(description="Shadow relation")
+    def shadow_relation(self, bot):
+        if bot.pk is None:
+            return "-"
+        if bot.shadow_of_id:
+            live = bot.shadow_of
+            return format_html(
+                'Shadow of <a href="{}">{}</a>: dry-run, runs its releases (the baseline while '
+                "an experiment runs on it); never counted as money.",
+                reverse("admin:tradeops_bot_change", args=[live.pk]),
+                live.slug,
+            )
+        shadow = getattr(bot, "shadow", None)
+        if shadow is None:
+            return "Live bot, no shadow."
+        return format_html(
+            'Live bot; its shadow is <a href="{}">{}</a> (dry-run, the concurrent control of its '
+            "experiments).",
+            reverse("admin:tradeops_bot_change", args=[shadow.pk]),
+            shadow.slug,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if change or obj.shadow_of_id is None:
+            return super().save_model(request, obj, form, change)
+        obj.exchange = obj.exchange or obj.shadow_of.exchange
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            shadow_created(obj, by=request.user)
 
     @admin.action(description="Issue a new API token (shown once)", permissions=["add_token"])
     def issue_token(self, request, queryset):

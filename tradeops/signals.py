@@ -15,3 +15,7 @@ body_refused = Signal()
 
 # The API stored a batch (after commit): bot. Watches that must run while bots are pushing.
 batch_received = Signal()
+
+# A shadow bot was created (tradeops.services.create_bot, in its transaction): bot, by, now. The
+# decision framework gives it the release it should run.
+shadow_created = Signal()

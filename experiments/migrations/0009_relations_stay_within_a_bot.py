@@ -8,7 +8,7 @@ not composite foreign keys: see experiments.same_bot, which holds the rules."""
 
 from django.db import migrations
 
-from experiments.same_bot import KEEPS, PER_STATEMENT, RULES, installer
+from experiments.same_bot import KEEPS_0009, PER_STATEMENT, RULES_0009, installer
 
 
 class Migration(migrations.Migration):
@@ -19,4 +19,4 @@ class Migration(migrations.Migration):
         ("integrity", "0008_release_push"),
     ]
 
-    operations = [migrations.RunPython(*installer(RULES, KEEPS, PER_STATEMENT))]
+    operations = [migrations.RunPython(*installer(RULES_0009, KEEPS_0009, PER_STATEMENT))]

@@ -11,7 +11,16 @@ from django.utils import timezone
 from tradeops.models.base import ParamCategory, ParamValueType, choices_check, decimal_field
 
 
+class BotQuerySet(models.QuerySet):
+    def live(self):
+        """Bots that trade money: not shadows (a shadow's figures never count as money)."""
+        return self.filter(shadow_of__isnull=True)
+
+
 class Bot(models.Model):
+    """A trading bot; a shadow (`shadow_of` set) is a dry-run twin of a live bot, on the same
+    exchange and pairs, run as the concurrent control of the live bot's experiments."""
+
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     exchange = models.CharField(max_length=100, blank=True)
@@ -80,7 +89,23 @@ class Bot(models.Model):
         related_name="+",
         help_text="Why the current release is current: the change that made it so.",
     )
+    # One shadow per live bot (the database's unique): the scorecard compares the candidate
+    # with one concurrent control; two would leave it unsaid which is the control. Set when the
+    # shadow is created and never changed (experiments.same_bot keeps it): its trades name the
+    # live bot's releases.
+    shadow_of = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shadow",
+        help_text="The live bot this bot shadows: it runs dry-run on the same exchange and "
+        "pairs, the experiment's baseline while an experiment runs, else what the live bot runs. "
+        "Its figures never count as money. Set at creation only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BotQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -88,11 +113,33 @@ class Bot(models.Model):
             models.CheckConstraint(
                 condition=Q(daily_review_due_hour__lte=23, digest_hour__lte=23),
                 name="bot_cadence_hours_valid",
-            )
+            ),
+            # A shadow of a shadow is refused by a trigger (experiments.same_bot).
+            models.CheckConstraint(condition=~Q(shadow_of=F("pk")), name="bot_not_its_own_shadow"),
         ]
 
     def __str__(self):
         return self.slug
+
+    @property
+    def is_shadow(self):
+        return self.shadow_of_id is not None
+
+    @property
+    def release_bot_id(self):
+        """The bot whose releases this bot runs and its trades name: a shadow's live bot."""
+        return self.shadow_of_id or self.pk
+
+    def shadow_refusal(self, live):
+        """Why this bot may not be created as the shadow of `live`, or None."""
+        if live.is_shadow:
+            return f"{live} is itself a shadow (of {live.shadow_of}): a shadow has no shadow"
+        if live.pk is not None and live.pk == self.pk:
+            return f"{live} cannot be its own shadow"
+        other = Bot.objects.filter(shadow_of=live).exclude(pk=self.pk).first()
+        if other is not None:
+            return f"{live} already has a shadow, {other}: one per live bot"
+        return None
 
     @property
     def config_etag(self):
@@ -110,6 +157,8 @@ class Bot(models.Model):
         why = change if change is not None and change.release_id == release.pk else None
         return {
             "bot": self.slug,
+            # A shadow runs dry-run, its live bot's releases: it says so to the bot too.
+            **({"shadow_of": self.shadow_of.slug, "dry_run": True} if self.is_shadow else {}),
             "release": {
                 "tag": release.tag,
                 "version": release.version,
@@ -123,6 +172,10 @@ class Bot(models.Model):
         }
 
     def clean(self):
+        if self.shadow_of_id is not None:
+            refusal = self.shadow_refusal(self.shadow_of)
+            if refusal:
+                raise ValidationError({"shadow_of": refusal})
         reasons = self.known_exit_reasons
         if not isinstance(reasons, list) or not all(isinstance(r, str) and r for r in reasons):
             raise ValidationError(
