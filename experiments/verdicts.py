@@ -145,10 +145,11 @@ def _codes(values_a, values_b):
     return codes[: len(values_a)], codes[len(values_a) :]
 
 
-def _nearest_round(group, time, arm, tolerance):
+def _nearest_round(group, time, arm, line, tolerance):
     """One round of mutual nearest neighbours on the merged, sorted line: each element's nearest
-    trade of the other arm in its group (left wins a tie), matched where two choose each other.
-    Returns (left, right) positions of the pairs."""
+    trade of the other arm in its group, matched where two choose each other. Nearest is by
+    (gap, distance on the original line, left first): a strict order on pairs, so the round
+    matches exactly what the greedy would match first. Returns (left, right) positions."""
     n = len(time)
     pos = np.arange(n)
     other_left = np.empty(n, np.int64)
@@ -159,21 +160,21 @@ def _nearest_round(group, time, arm, tolerance):
         first = np.minimum.accumulate(np.where(arm == a, pos, n)[::-1])[::-1]
         mine = arm != a
         other_left[mine], other_right[mine] = last[mine], first[mine]
-    left_ok = other_left >= 0
-    right_ok = other_right < n
     li, ri = np.clip(other_left, 0, n - 1), np.clip(other_right, 0, n - 1)
-    left_gap = np.where(left_ok & (group[li] == group), time - time[li], np.inf)
-    right_gap = np.where(right_ok & (group[ri] == group), time[ri] - time, np.inf)
+    left_gap = np.where((other_left >= 0) & (group[li] == group), time - time[li], np.inf)
+    right_gap = np.where((other_right < n) & (group[ri] == group), time[ri] - time, np.inf)
     left_gap[left_gap > tolerance] = np.inf
     right_gap[right_gap > tolerance] = np.inf
-    choose_left = left_gap <= right_gap
+    choose_left = (left_gap < right_gap) | (
+        (left_gap == right_gap) & (line - line[li] <= line[ri] - line)
+    )
     nearest = np.where(choose_left, li, ri)
     has = np.minimum(left_gap, right_gap) < np.inf
     mutual = has & has[nearest] & (nearest[nearest] == pos) & (pos < nearest)
     return pos[mutual], nearest[mutual]
 
 
-def _heap_rest(group, time, arm, tolerance):
+def _heap_rest(group, time, arm, line, tolerance):
     """Greedy nearest-first on what the rounds left (long alternating chains): a linked list of
     the line and a heap of adjacent opposite-arm gaps, O(m log m). The closest remaining pair is
     always adjacent once matched elements are unlinked."""
@@ -186,13 +187,13 @@ def _heap_rest(group, time, arm, tolerance):
         if i >= 0 and j < n and arm[i] != arm[j] and group[i] == group[j]:
             gap = time[j] - time[i]
             if gap <= tolerance:
-                heapq.heappush(heap, (gap, i, j))
+                heapq.heappush(heap, (gap, line[j] - line[i], line[i], i, j))
 
     for i in range(n - 1):
         push(i, i + 1)
     pairs = []
     while heap:
-        _, i, j = heapq.heappop(heap)
+        *_, i, j = heapq.heappop(heap)
         if not (alive[i] and alive[j]) or nxt[i] != j:
             continue
         alive[i] = alive[j] = False
@@ -208,9 +209,11 @@ def _heap_rest(group, time, arm, tolerance):
 
 def twins(candidate, shadow, *, tolerance_seconds=TOLERANCE_SECONDS):
     """Twin trades: same symbol and side, opened at most `tolerance_seconds` apart (inclusive),
-    one-to-one, nearest first (the globally closest pair is matched first; an exact tie goes to
-    the earlier trade). Each arm is a dict of equal-length arrays with at least `symbol`, `side`,
-    `opened_at` (epoch seconds).
+    one-to-one, nearest first: the globally closest pair is matched first, then the closest of
+    the rest, and so on. Equal gaps go to the pair with fewer trades of that symbol and side
+    opened between them, then to the earlier pair (opening order: time, candidate before
+    shadow, then the arm's own order). Each arm is a dict of equal-length arrays with at least
+    `symbol`, `side`, `opened_at` (epoch seconds).
 
     Returns {"candidate": i, "shadow": j} (pair k is candidate[i[k]] with shadow[j[k]]),
     "candidate_only" and "shadow_only" (indices), all int arrays. Sorting by (symbol, side,
@@ -228,9 +231,10 @@ def twins(candidate, shadow, *, tolerance_seconds=TOLERANCE_SECONDS):
     index = np.concatenate([np.arange(nc), np.arange(ns)])
     order = np.lexsort((index, arm, time, group))
     group, time, arm, index = group[order], time[order], arm[order], index[order]
+    line = np.arange(len(time))
     matched_c, matched_s = [], []
     for _ in range(ROUNDS):
-        left, right = _nearest_round(group, time, arm, tolerance_seconds)
+        left, right = _nearest_round(group, time, arm, line, tolerance_seconds)
         if not len(left):
             break
         for a, b in ((left, right), (right, left)):
@@ -238,9 +242,9 @@ def twins(candidate, shadow, *, tolerance_seconds=TOLERANCE_SECONDS):
             matched_s.append(index[b][arm[a] == 0])
         keep = np.ones(len(time), bool)
         keep[left] = keep[right] = False
-        group, time, arm, index = group[keep], time[keep], arm[keep], index[keep]
+        group, time, arm, index, line = (x[keep] for x in (group, time, arm, index, line))
     else:
-        for i, j in _heap_rest(group, time, arm, tolerance_seconds):
+        for i, j in _heap_rest(group, time, arm, line, tolerance_seconds):
             c, s = (i, j) if arm[i] == 0 else (j, i)
             matched_c.append(index[[c]])
             matched_s.append(index[[s]])
