@@ -24,7 +24,10 @@ sequences", Annals of Statistics 2024 (arXiv:2103.06476): with n units, s2 = SE^
 
 where N, gbstats' `sequential_tuning_parameter`, is the planned sample: here the units one
 planned duration (default 7 days) brings at the rate seen so far. The interval is tightest
-there; it holds at every look, every 15 minutes or daily, at the stated level.
+there; it holds at every look, every 15 minutes or daily, at the stated level. Each look reports
+the running intersection of the intervals at every 15 minutes since the minimum was met (the
+intersection of a confidence sequence is one too): a verdict once reached is not lost to the
+next refresh's noise, which is most of the power at day 7.
 
 Days share the market's mood, so trades of one UTC day are not independent. The variance per
 unit is the larger of the independent-units estimate and the cluster-robust one by UTC day of
