@@ -2,6 +2,11 @@
 concentration Experiment A targets), several exit reasons with about 1% unknown ones, far more
 no_signal than signal decisions, a DEGRADED episode, an hourly equity curve and a handful of
 malformed records. The same end date and seed give the same records.
+
+Its shadow (demo.scenario.DEMO_SHADOW) runs the baseline, v1.4.0, dry-run beside Experiment A's
+candidate (build_shadow_history): most of its entries are twins of the live bot's (the same
+symbol and side, opened within two minutes, their P&L close), and some trades only it took,
+mostly shorts: the lever's effect on what is entered.
 """
 
 import datetime
@@ -124,6 +129,95 @@ def build_history(end_date, days=45, seed=7):
     history.equity = _equity_curve(start, days, closes)
     history.malformed = _malformed_trades(start + datetime.timedelta(days=max(days - 5, 0)))
     return history
+
+
+TWIN_SHARE = 0.8  # of the live bot's entries the shadow also took
+SHADOW_ONLY_PER_DAY = (4, 9)  # the entries only the baseline takes (the lever's selection)
+TWIN_WINDOW_SECONDS = 120
+
+
+def build_shadow_history(live, end_date, days=EXPERIMENT_A_DAYS + 1, seed=11):
+    """The shadow's records for the `days` days before `end_date`, from the live bot's history
+    `live` (build_history): twins of its closes in those days, and entries of its own."""
+    rng = random.Random(seed)
+    end = datetime.datetime.combine(end_date, datetime.time(), tzinfo=datetime.UTC)
+    start = end - datetime.timedelta(days=days)
+    history = DemoHistory()
+    closed = [t for t in live.trades if t["status"] == "closed" and t["opened_at"] >= _iso(start)]
+    for trade in closed:
+        if rng.random() < TWIN_SHARE:
+            twin, fills = _twin(rng, trade, end)
+            history.trades.append(twin)
+            history.fills.extend(fills)
+    for day_index in range(days):
+        day_start = start + datetime.timedelta(days=day_index)
+        for number in range(rng.randint(*SHADOW_ONLY_PER_DAY)):
+            template = rng.choice(closed)
+            opened_at = day_start + datetime.timedelta(seconds=rng.randint(0, 80_000))
+            closed_at = min(
+                opened_at + datetime.timedelta(seconds=rng.randint(600, 5 * 3600)),
+                end - datetime.timedelta(minutes=5),
+            )
+            prices = {template["symbol"]: Decimal(template["entry_price"])}
+            trade, fills = _closed_trade(
+                rng,
+                f"S-ONLY-{day_index:02d}-{number:02d}",
+                template["symbol"],
+                prices,
+                opened_at,
+                closed_at,
+                "v1.4.0",
+            )
+            history.trades.append(trade)
+            history.fills.extend(fills)
+    history.health = [
+        {"ts": _iso(start), "kind": "state_change", "state": "NORMAL", "detail": "dry-run"},
+        {
+            "ts": _iso(end - datetime.timedelta(minutes=2)),
+            "kind": "heartbeat",
+            "running_release": "v1.4.0",
+        },
+    ]
+    return history
+
+
+def _twin(rng, trade, end):
+    """The shadow's take of a live entry: opened within TWIN_WINDOW_SECONDS, the same symbol,
+    side and size, prices a little apart, so its P&L follows the live trade's."""
+    shift = datetime.timedelta(seconds=rng.randint(-TWIN_WINDOW_SECONDS, TWIN_WINDOW_SECONDS))
+    opened_at = datetime.datetime.fromisoformat(trade["opened_at"]) + shift
+    closed_at = min(datetime.datetime.fromisoformat(trade["closed_at"]) + shift, end)
+    closed_at = max(closed_at, opened_at + datetime.timedelta(minutes=1))
+    direction = 1 if trade["side"] == "long" else -1
+    places = _price_places(Decimal(trade["entry_price"]))
+    entry = _q(Decimal(trade["entry_price"]) * Decimal(str(1 + rng.uniform(-3e-4, 3e-4))), places)
+    exit_price = _q(
+        Decimal(trade["exit_price"]) * Decimal(str(1 + rng.uniform(-6e-4, 6e-4))), places
+    )
+    qty = Decimal(trade["qty"])
+    gross = _q((exit_price - entry) * qty * direction, 8)
+    fees = _q((entry + exit_price) * qty * Decimal("0.0004"), 8)
+    funding = Decimal(trade["funding"])
+    external_id = f"S-{trade['external_id']}"
+    twin = {
+        **trade,
+        "external_id": external_id,
+        "opened_at": _iso(opened_at),
+        "closed_at": _iso(closed_at),
+        "entry_price": str(entry),
+        "exit_price": str(exit_price),
+        "gross_pnl": str(gross),
+        "fees": str(fees),
+        "net_pnl": str(gross - fees - funding),
+        "release": "v1.4.0",
+    }
+    entry_fee = _q(fees * entry / (entry + exit_price), 8)
+    slippage = Decimal(trade["est_slippage_bps"])
+    fills = [
+        _fill(external_id, "E", opened_at, direction, entry, qty, entry_fee, slippage, rng),
+        _fill(external_id, "X", closed_at, -direction, exit_price, qty, fees - entry_fee, 0, rng),
+    ]
+    return twin, fills
 
 
 def _closed_trade(rng, external_id, symbol, prices, opened_at, closed_at, release):

@@ -1,7 +1,8 @@
 """The demo: one bot, its people, releases and alert channel, its history loaded through the real
 ingestion path (demo.history), and the decision framework mid-flight: the Phase 1 winner frozen
 for a week after it went live, Experiment A (soft side-balance pressure) running its candidate for
-the last days (so its trades are less one-sided), and Experiment B queued behind it.
+the last days (so its trades are less one-sided), and Experiment B queued behind it. The bot has a
+shadow, created the day before A started: dry-run, it runs the baseline beside A's candidate.
 """
 
 import datetime
@@ -17,6 +18,7 @@ from demo.history import (
     START_EQUITY,
     as_records,
     build_history,
+    build_shadow_history,
 )
 from demo.reviews import load_reviews
 from experiments import services
@@ -35,6 +37,7 @@ from tradeops.scheduling import enqueue
 from tradeops.services import create_bot
 
 DEMO_BOT = "demo-perp"
+DEMO_SHADOW = "demo-perp-shadow"
 DEMO_PASSWORD = "tradeops-demo"
 DEMO_USERS = [("lead", TEAM_LEAD), ("operator", OPERATOR), ("viewer", VIEWER)]
 DEMO_CHANNEL = "Ops email"
@@ -171,28 +174,41 @@ def load_demo(end_date=None, days=45):
         bot.save(update_fields=["starting_equity"])
         lead, operator = _setup_people(bot)
         _releases(bot, start, lead, operator)
+        shadow, _ = create_bot(
+            slug=DEMO_SHADOW,
+            name="Demo perps bot's shadow (dry-run)",
+            shadow_of=bot,
+            created_by=lead,
+            now=started - datetime.timedelta(days=1),
+        )
         experiment = _prepare_experiment_a(bot, lead, operator, started)
     history = build_history(end_date, days)
+    shadow_history = build_shadow_history(history, end_date)
     summary = {}
-    for kind, rows in [
-        ("trades", history.trades),
-        ("fills", history.fills),
-        ("decisions", history.decisions),
-        ("health", history.health),
-        ("equity", history.equity),
-        ("trades", history.malformed),
-        ("trades", history.malformed[:1]),  # the bot retried one: quarantine counts it twice
+    for who, kind, rows in [
+        (bot, "trades", history.trades),
+        (bot, "fills", history.fills),
+        (bot, "decisions", history.decisions),
+        (bot, "health", history.health),
+        (bot, "equity", history.equity),
+        (bot, "trades", history.malformed),
+        (bot, "trades", history.malformed[:1]),  # the bot retried one: quarantine counts it twice
+        (shadow, "trades", shadow_history.trades),
+        (shadow, "fills", shadow_history.fills),
+        (shadow, "health", shadow_history.health),
     ]:
         for offset in range(0, len(rows), CHUNK):
             result = ingest_records(
-                bot, kind, as_records(rows[offset : offset + CHUNK]), source="demo"
+                who, kind, as_records(rows[offset : offset + CHUNK]), source="demo"
             )
-            totals = summary.setdefault(kind, {"accepted": 0, "unchanged": 0, "quarantined": 0})
+            key = kind if who == bot else f"shadow {kind}"
+            totals = summary.setdefault(key, {"accepted": 0, "unchanged": 0, "quarantined": 0})
             for name in totals:
                 totals[name] += getattr(result, name)
     _run_experiment_a(bot, experiment, lead, operator, started)
     _capture_kpis(bot, end_date)
     _integrity(bot)
+    run_integrity_checks(shadow, triggered_by="demo")
     load_reviews(bot, end_date, DEMO_USERS[0][0], DEMO_USERS[1][0])
     return summary
 

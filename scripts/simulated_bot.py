@@ -10,6 +10,10 @@ An apply slower than the bot's drift grace (5 minutes by default, e.g. `--apply-
 shows the config drift incident open, then resolve once it applies. It stops after `--duration`
 seconds (an hour by default) or Ctrl-C; a stopped bot is a silent one after 15 minutes. Needs
 nothing but the standard library.
+
+`--shadow` runs it as a shadow bot (the token of a bot created with `manage.py create_bot SLUG
+--shadow-of LIVE_SLUG`): it checks that its config says so, runs dry-run, and reports the release
+it is given, which is the experiment's baseline while one runs on the live bot.
 """
 
 import argparse
@@ -43,6 +47,9 @@ def main():
     parser.add_argument("--heartbeat", type=float, default=60, help="seconds between heartbeats")
     parser.add_argument("--running", default=None, help="the release tag it runs at the start")
     parser.add_argument("--duration", type=float, default=3600, help="seconds before it stops")
+    parser.add_argument(
+        "--shadow", action="store_true", help="run as a shadow bot (dry-run beside its live bot)"
+    )
     args = parser.parse_args()
     etag, running, pending, next_beat = None, args.running, None, 0.0
     # Bounded, like any load on a server: it stops by itself.
@@ -51,7 +58,13 @@ def main():
         status, new_etag, config = call(f"{args.url}/api/v1/config", args.token, etag=etag)
         if status == 200:
             etag, tag = new_etag, config["release"]["tag"]
-            print(f"config: {tag} ({config['why']}); applying in {args.apply_after:g} s")
+            if args.shadow and not config.get("shadow_of"):
+                raise SystemExit(
+                    f"{config['bot']} is not a shadow: create one with manage.py create_bot "
+                    "SLUG --shadow-of LIVE_SLUG and use its token"
+                )
+            role = f"shadow of {config['shadow_of']}, dry-run: " if args.shadow else ""
+            print(f"config: {role}{tag} ({config['why']}); applying in {args.apply_after:g} s")
             pending = (tag, time.monotonic() + args.apply_after)
             running = running or tag
         elif status != 304:

@@ -425,3 +425,36 @@ def test_the_command_center_reads_shadows_in_as_many_queries_as_none(bot, live, 
     assert len(cards) == 4 and all(card.shadow for card in cards)
     assert all(card.shadow.closes_today == 1 for card in cards)
     assert len(with_shadows) == len(without)
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_shadow_has_twins_of_the_live_entries_with_correlated_pnl_and_singles():
+    from demo.history import EXPERIMENT_A_DAYS, build_history, build_shadow_history
+
+    end = datetime.date(2026, 11, 1)
+    live = build_history(end)
+    shadow = build_shadow_history(live, end)
+    by_id = {t["external_id"]: t for t in live.trades}
+    twins = [t for t in shadow.trades if t["external_id"].removeprefix("S-") in by_id]
+    singles = [t for t in shadow.trades if t not in twins]
+    pairs = [(by_id[t["external_id"].removeprefix("S-")], t) for t in twins]
+
+    assert shadow == build_shadow_history(live, end)  # deterministic
+    assert {t["release"] for t in shadow.trades} == {"v1.4.0"}  # the live bot's baseline tag
+    assert len(twins) > 3 * len(singles) > 0
+    assert len(twins) >= 25 * EXPERIMENT_A_DAYS
+    for mine, theirs in pairs:
+        gap = abs(
+            datetime.datetime.fromisoformat(mine["opened_at"])
+            - datetime.datetime.fromisoformat(theirs["opened_at"])
+        )
+        assert (mine["symbol"], mine["side"]) == (theirs["symbol"], theirs["side"])
+        assert gap <= datetime.timedelta(minutes=2)
+    xs = [float(a["net_pnl"]) for a, _ in pairs]
+    ys = [float(b["net_pnl"]) for _, b in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    var = (sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)) ** 0.5
+    assert cov / var > 0.8

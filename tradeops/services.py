@@ -12,7 +12,14 @@ from tradeops.models import DEFAULT_EXIT_REASONS, ApiToken, Bot
 
 
 def create_bot(
-    *, slug, name="", exchange="", known_exit_reasons=None, created_by=None, shadow_of=None
+    *,
+    slug,
+    name="",
+    exchange="",
+    known_exit_reasons=None,
+    created_by=None,
+    shadow_of=None,
+    now=None,
 ):
     """Create a bot and its first API token; the raw token is returned once and never stored.
 
@@ -36,7 +43,7 @@ def create_bot(
         )
         raw_token = issue_api_token(bot, created_by=created_by)
         if shadow_of is not None:
-            shadow_created(bot, by=created_by)
+            shadow_created(bot, by=created_by, now=now)
     return bot, raw_token
 
 
