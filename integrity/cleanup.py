@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ingestion.stored import malformed_stored_trades
 from integrity.models import CleanupPlan
+from tradeops.audit import record_audit
 from tradeops.models import Fill, QuarantinedRecord, QuarantineReason, Trade
 
 MOVE_TO_QUARANTINE = "move_to_quarantine"
@@ -35,6 +36,10 @@ def _fingerprint(content):
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
+# How many of a plan's trades its audit rows name (the plan itself keeps every row).
+NAMED_IN_AUDIT = 20
+
+
 def plan_cleanup(bot, *, by, now=None):
     """The dry run: which stored trades fail today's rules, and what apply would do."""
     now = now or timezone.now()
@@ -48,13 +53,18 @@ def plan_cleanup(bot, *, by, now=None):
         }
         for trade, errors in malformed_stored_trades(Trade.objects.filter(bot=bot), now)
     ]
-    return CleanupPlan.objects.create(
-        bot=bot,
-        rows=rows,
-        fingerprint=_fingerprint([row["fingerprint"] for row in rows]),
-        planned_at=now,
-        planned_by=by,
-    )
+    with transaction.atomic():
+        plan = CleanupPlan.objects.create(
+            bot=bot,
+            rows=rows,
+            fingerprint=_fingerprint([row["fingerprint"] for row in rows]),
+            planned_at=now,
+            planned_by=by,
+        )
+        record_audit(
+            plan, "dry run", actor=by, to_state=plan.status, note=f"{len(rows)} row(s)", at=now
+        )
+    return plan
 
 
 def _plan(plan_id, status):
@@ -110,7 +120,16 @@ def apply_cleanup(plan_id, *, by):
     plan.status = CleanupPlan.Status.APPLIED
     plan.applied_at, plan.applied_by, plan.quarantined_ids = now, by, quarantined
     plan.save()
+    _audit(plan, "apply", by, CleanupPlan.Status.PLANNED, now)
     return plan
+
+
+def _audit(plan, action, by, before, now):
+    """Who moved which rows, in the audit trail's chain (not only on the plan's own columns)."""
+    named = ", ".join(row["external_id"] for row in plan.rows[:NAMED_IN_AUDIT])
+    more = " …" if len(plan.rows) > NAMED_IN_AUDIT else ""
+    note = f"{len(plan.rows)} trade(s): {named}{more} (the plan holds them all)"
+    record_audit(plan, action, actor=by, from_state=before, to_state=plan.status, note=note, at=now)
 
 
 @transaction.atomic
@@ -130,4 +149,5 @@ def restore_cleanup(plan_id, *, by):
     plan.status = CleanupPlan.Status.RESTORED
     plan.restored_at, plan.restored_by = timezone.now(), by
     plan.save()
+    _audit(plan, "restore", by, CleanupPlan.Status.APPLIED, plan.restored_at)
     return plan

@@ -20,6 +20,7 @@ from integrity.cleanup import (
 )
 from integrity.models import CleanupPlan
 from tests.factories import closed_trade, ingest, log_in_as
+from tradeops.audit import history
 from tradeops.models import Fill, QuarantinedRecord, Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD
 from tradeops.services import create_bot
@@ -202,3 +203,17 @@ def test_a_plan_edited_to_name_another_bots_trade_is_refused_and_moves_nothing(l
         apply_cleanup(plan.pk, by="lena")
     assert Trade.objects.filter(pk=victim_trade.pk).exists()
     assert not QuarantinedRecord.objects.filter(reason="cleanup").exists()
+
+
+def test_the_dry_run_apply_and_restore_are_each_in_the_audit_trail(legacy):
+    plan = plan_cleanup(legacy, by="otto")
+    apply_cleanup(plan.pk, by="lena")
+    restore_cleanup(plan.pk, by="lena")
+
+    rows = [(e.action, e.actor_name, e.from_state, e.to_state) for e in history(plan)]
+    assert rows == [
+        ("dry run", "otto", "", "planned"),
+        ("apply", "lena", "planned", "applied"),
+        ("restore", "lena", "applied", "restored"),
+    ]
+    assert "1 trade(s): BAD" in history(plan).last().note
