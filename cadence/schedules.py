@@ -1,21 +1,25 @@
 """The missed-schedule watch over the daily digest: a bot whose digest of a day was not queued
-by its digest hour plus grace is a critical "missed schedule" incident, like a missed daily job
-(integrity.schedules, which calls `watch_digests` through settings.SCHEDULE_WATCHES), and is
-resolved once that day's digest is queued (the hourly job catches up on a missed hour)."""
+by its digest hour plus the schedule's grace (tradeops.schedule) is a critical "missed
+schedule" incident, like a missed daily job (integrity.schedules, which calls `watch_digests`
+through settings.SCHEDULE_WATCHES), and is resolved once that day's digest is queued (the
+digest job, every few minutes, catches up on a missed hour)."""
 
 import datetime
 
 from django.utils import timezone
 
+from cadence.jobs import DAILY_DIGESTS
 from cadence.models import DigestMessage
 from cadence.selectors import utc_day
 from cadence.services import digest_channels, digest_due
 from integrity.models import AlertChannel, IntegrityIncident
 from integrity.services import open_or_bump_incident, resolve_incident
 from tradeops.models import Bot
+from tradeops.schedule import BY_NAME
 
-DIGEST_JOB = "cadence.daily_digest"
-GRACE = datetime.timedelta(minutes=30)
+DIGEST_JOB = "cadence.daily_digest"  # the incidents' key
+SCHEDULE = BY_NAME[DAILY_DIGESTS]
+GRACE = SCHEDULE.grace
 LOOKBACK_DAYS = 2
 Kind = IntegrityIncident.Kind
 
@@ -54,7 +58,11 @@ def watch_digests(now=None):
             severity=IntegrityIncident.Severity.CRITICAL,
             title=f"Missed schedule: {DIGEST_JOB} for {day} (not queued by "
             f"{bot.digest_hour:02d}:00 UTC)",
-            detail={"job": DIGEST_JOB, "day": day.isoformat(), "rerun": "the hourly digest job"},
+            detail={
+                "job": DIGEST_JOB,
+                "day": day.isoformat(),
+                "rerun": f"the digest job ({SCHEDULE.func}, cron {SCHEDULE.cron})",
+            },
             occurrences=0,
         )
     still = {(bot.pk, _key(day)) for bot, day in missed}

@@ -151,17 +151,21 @@ def digest_channels(bot, channels):
 
 
 def queue_daily_digests(now=None):
-    """One digest per bot and channel for today, once the bot's digest hour has come; a day
-    already queued is not queued again (the database holds to it). Returns the digests queued
-    by this call."""
+    """One digest per bot and channel for today, once the bot's digest hour has come. A digest
+    is built only for a bot with a channel still without today's (the job runs every few
+    minutes all day); the database's one-a-day constraint stays as the backstop against a
+    concurrent run. Returns the digests queued by this call."""
     now = now or timezone.now()
     today = utc_day(now)
     channels = list(AlertChannel.objects.filter(is_active=True))
+    queued_today = set(
+        DigestMessage.objects.filter(day=today).values_list("bot_id", "channel_id").distinct()
+    )
     queued = []
     for bot in Bot.objects.live().filter(is_active=True, created_at__lte=now):  # not shadows
         if digest_due(bot, today, now) > now:
             continue
-        targets = digest_channels(bot, channels)
+        targets = [c for c in digest_channels(bot, channels) if (bot.pk, c.pk) not in queued_today]
         if not targets:
             continue
         title, body = digest_text(bot, today, now)

@@ -4,8 +4,9 @@ from integrity.alerts import deliver_due_alerts, queue_repeats
 from integrity.loop import watch_bot_loop
 from integrity.push import deliver_due_pushes
 from integrity.schedules import watch_schedules
-from integrity.services import run_all_integrity_checks
-from tradeops.scheduling import recorded_job
+from integrity.services import run_integrity_checks
+from tradeops.models import Bot
+from tradeops.scheduling import fan_out_job, recorded_job
 
 DAILY_CHECKS = "integrity.daily_checks"
 DISPATCH_ALERTS = "integrity.dispatch_alerts"
@@ -14,12 +15,19 @@ WATCH_BOT_LOOP = "integrity.watch_bot_loop"
 PUSH_RELEASE_CHANGES = "integrity.push_release_changes"
 
 
-@recorded_job(DAILY_CHECKS, daily=True)
+@fan_out_job(DAILY_CHECKS)
 def run_daily_integrity_checks(day):
     """The plan's daily integrity check for every active bot, once per UTC day (a missed day run
-    late checks the data as it is now)."""
-    runs = run_all_integrity_checks(triggered_by="daily job")
-    return {"check_runs": [check_run.pk for check_run in runs]}
+    late checks the data as it is now): one job per bot (`check_bot`)."""
+
+
+def active_bots(day):
+    return Bot.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+
+
+def check_bot(bot_id, day):
+    check_run = run_integrity_checks(Bot.objects.get(pk=bot_id), triggered_by="daily job")
+    return {"check_run": check_run.pk}
 
 
 @recorded_job(DISPATCH_ALERTS)

@@ -1,13 +1,16 @@
 """The dead man's switch: each day's run of a daily job that has not succeeded in time is itself
 an incident.
 
-Each watched job records its run under the UTC day it is for, the day it is scheduled on
-(`WATCHED`, also the cron times in cron_config.py). `watch_schedules` looks at every such day in
-the last `LOOKBACK_DAYS` days (today included) whose run was due after the first active bot was
-created: a day with no successful run by its due time plus `GRACE` is a critical incident per
-bot, keyed by job and day, so a dead day stays visible even after later days succeed. It is
-resolved when that day's run succeeds (`manage.py rqenqueue <job> <day>` reruns a day); a day
-that leaves the window without ever succeeding stays open for a person to close.
+The watched jobs are the schedule's daily entries with a grace (tradeops.schedule, also what
+cron_config.py runs). Each records its run under the UTC day it is for, and fans out one job per
+bot, each recorded under "day:bot" (tradeops.scheduling). `watch_schedules` looks at every day
+in the last `LOOKBACK_DAYS` days (today included) whose run was due after the first active bot
+was created: a day whose run (the fan-out) has not succeeded by its due time plus grace is a
+critical incident for every bot; a day that fanned out but whose job for a bot has not succeeded
+by then is one for that bot. Either is keyed by job and day, so a dead day stays visible even
+after later days succeed, and is resolved when that day's run and the bot's job have succeeded
+(`manage.py rqenqueue <job> <day>` reruns a day, and only its units not done); a day that leaves
+the window without ever succeeding stays open for a person to close.
 
 The watch first sweeps abandoned runs (their worker died) so they count as failed. It runs on
 its own schedule and also from the ingestion API, throttled per process and on a thread of its
@@ -16,7 +19,6 @@ or a dead Redis are noticed and reported while the bot is still pushing data, an
 endpoint ever slows a bot's request.
 """
 
-import dataclasses
 import datetime
 import logging
 import threading
@@ -32,118 +34,141 @@ from integrity.alerts import deliver_due_alerts
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident, resolve_incident
 from tradeops.models import Bot, JobRun
-from tradeops.scheduling import sweep_abandoned_runs
+from tradeops.schedule import watched_daily
+from tradeops.scheduling import sweep_abandoned_runs, unit_key
 
 logger = logging.getLogger(__name__)
 
-
-@dataclasses.dataclass(frozen=True)
-class DailyJob:
-    func: str  # dotted path of the job function
-    runs_at: datetime.time  # UTC; each day's run is due then
-
-    @property
-    def cron(self):
-        return f"{self.runs_at.minute} {self.runs_at.hour} * * *"
-
-
-# The jobs whose silence matters. Shortly after midnight UTC, when the previous day's closes are in.
-WATCHED = {
-    "kpis.daily_snapshots": DailyJob("kpis.jobs.compute_daily_snapshots", datetime.time(0, 5)),
-    "integrity.daily_checks": DailyJob(
-        "integrity.jobs.run_daily_integrity_checks", datetime.time(0, 10)
-    ),
-}
-GRACE = datetime.timedelta(hours=2)
+# The jobs whose silence matters, by name: each has its func, runs_at (UTC), cron and grace.
+WATCHED = watched_daily()
 LOOKBACK_DAYS = 7
 WATCH_FROM_INGESTION_EVERY = 600  # seconds, per process
 SWEEP_ALERTS_EVERY = 60  # seconds, per process: as often as the dispatch job
 
 Kind = IntegrityIncident.Kind
 Outcome = JobRun.Outcome
+EVERY_BOT = None
+
+
+def date(text):
+    return datetime.date.fromisoformat(text)
 
 
 def _incident_key(name, day):
     return f"{name}:{day}"
 
 
+def _due(name, day):
+    return datetime.datetime.combine(day, WATCHED[name].runs_at, tzinfo=datetime.UTC)
+
+
 def missed_runs(now=None):
-    """[(job name, day)] for each watched job's day in the lookback window that was due after the
-    first active bot was created and has no successful run by its due time plus grace."""
+    """[(job name, day, bots)] for each watched job's day in the lookback window that was due
+    after the first active bot was created and is not done by its due time plus grace: bots is
+    EVERY_BOT when the day's run has not succeeded, else the pks of the bots whose own job of
+    that day has not."""
     now = now or timezone.now()
     first_bot = Bot.objects.filter(is_active=True).aggregate(first=Min("created_at"))["first"]
     if first_bot is None:
         return []
     today = now.astimezone(datetime.UTC).date()
     days = [today - datetime.timedelta(days=n) for n in reversed(range(LOOKBACK_DAYS))]
-    succeeded = _succeeded({_incident_key(name, day) for name in WATCHED for day in days})
+    runs = _day_runs(WATCHED, days)
     missed = []
     for name, job in WATCHED.items():
         for day in days:
-            due = datetime.datetime.combine(day, job.runs_at, tzinfo=datetime.UTC)
-            if first_bot <= due and due + GRACE < now and _incident_key(name, day) not in succeeded:
-                missed.append((name, day))
+            due = _due(name, day)
+            if not (first_bot <= due and due + job.grace < now):
+                continue
+            if (name, day.isoformat()) not in runs:
+                missed.append((name, day, EVERY_BOT))
+            elif undone := _undone_units(name, day, runs[name, day.isoformat()]):
+                missed.append((name, day, undone))
     return missed
 
 
-def _succeeded(keys):
-    """Those of `keys` (job:day) whose day has a successful run."""
-    names, days = set(), set()
-    for key in keys:
-        name, _, day = key.partition(":")
-        names.add(name)
-        days.add(day)
-    runs = JobRun.objects.filter(name__in=names, key__in=days, outcome=Outcome.SUCCEEDED)
-    return {_incident_key(name, day) for name, day in runs.values_list("name", "key")} & set(keys)
+def _day_runs(names, days):
+    """{(name, day): the units it fanned out} of the days' successful runs of `names`."""
+    runs = JobRun.objects.filter(
+        name__in=names, key__in=[day.isoformat() for day in days], outcome=Outcome.SUCCEEDED
+    )
+    return {(name, key): detail.get("units", []) for name, key, detail in
+            runs.values_list("name", "key", "detail")}  # fmt: skip
 
 
-def _why(name, day):
-    """What became of that day's run, from its latest attempt."""
-    last = JobRun.objects.filter(name=name, key=day.isoformat()).order_by("-started_at").first()
+def _undone_units(name, day, units):
+    """The bots (pks) among `units` whose job of that day has no successful run."""
+    keys = {unit_key(day.isoformat(), unit): unit for unit in units}
+    done = set(
+        JobRun.objects.filter(name=name, key__in=keys, outcome=Outcome.SUCCEEDED).values_list(
+            "key", flat=True
+        )
+    )
+    return {int(unit) for key, unit in keys.items() if key not in done}
+
+
+def _why(name, key):
+    """What became of the run of `name` for `key`, from its latest attempt."""
+    last = JobRun.objects.filter(name=name, key=key).order_by("-started_at").first()
     if last is None:
         return "never ran", ""
     return last.outcome, (last.error.strip().splitlines() or [""])[-1]
 
 
+def _done_for(name, day, bot_id):
+    """Whether that day's run of `name` succeeded, and with it the job for the bot if it had one."""
+    units = _day_runs([name], [day]).get((name, day.isoformat()))
+    return units is not None and bot_id not in _undone_units(name, day, units)
+
+
 def watch_schedules(now=None):
-    """Open a critical incident per bot for each missed day of a watched job; resolve it once
-    that day's run has succeeded. Returns the incidents opened or still open."""
+    """Open a critical incident per bot for each missed day of a watched job (every bot when
+    the day's run did not succeed, a bot alone when its own job did not); resolve it once that
+    day's run and the bot's job have succeeded. Returns the incidents opened or still open."""
     now = now or timezone.now()
     sweep_abandoned_runs(now)
     missed = missed_runs(now)
     bots = list(Bot.objects.filter(is_active=True))
-    incidents = []
-    for name, day in missed:
-        outcome, error = _why(name, day)
-        detail = {
-            "job": name,
-            "day": day.isoformat(),
-            "last_outcome": outcome,
-            "last_error": error,
-            "rerun": f"python manage.py rqenqueue {WATCHED[name].func} {day.isoformat()}",
-        }
+    incidents, missing = [], set()
+    for name, day, undone in missed:
+        rerun = f"python manage.py rqenqueue {WATCHED[name].func} {day.isoformat()}"
         for bot in bots:
+            if undone is EVERY_BOT:
+                outcome, error = _why(name, day.isoformat())
+                what = outcome
+            elif bot.pk in undone:
+                outcome, error = _why(name, unit_key(day.isoformat(), bot.pk))
+                what = f"{outcome} for this bot"
+            else:
+                continue
+            missing.add((bot.pk, _incident_key(name, day)))
             incidents.append(
                 open_or_bump_incident(
                     bot=bot,
                     kind=Kind.MISSED_SCHEDULE,
                     key=_incident_key(name, day),
                     severity=IntegrityIncident.Severity.CRITICAL,
-                    title=f"Missed schedule: {name} for {day} ({outcome})",
-                    detail=detail,
+                    title=f"Missed schedule: {name} for {day} ({what})",
+                    detail={
+                        "job": name,
+                        "day": day.isoformat(),
+                        "last_outcome": outcome,
+                        "last_error": error,
+                        "rerun": rerun,
+                    },
                     occurrences=0,
                 )
             )
-    missing = {_incident_key(name, day) for name, day in missed}
-    unresolved = (
-        IntegrityIncident.objects.filter(bot__in=bots, kind=Kind.MISSED_SCHEDULE)
-        .exclude(status=IntegrityIncident.Status.RESOLVED)
-        .exclude(key__in=missing)
+    unresolved = IntegrityIncident.objects.filter(bot__in=bots, kind=Kind.MISSED_SCHEDULE).exclude(
+        status=IntegrityIncident.Status.RESOLVED
     )
-    done = _succeeded({incident.key for incident in unresolved})
     for incident in unresolved:
+        if (incident.bot_id, incident.key) in missing:
+            continue
+        name, _, day = incident.key.partition(":")
         # Keyed by job alone: from before the watch looked per day, superseded by the day keys.
-        if incident.key in done or ":" not in incident.key:
+        legacy = not day
+        if legacy or name in WATCHED and _done_for(name, date(day), incident.bot_id):
             resolve_incident(incident)
     # The watches of schedules kept by apps above this one (the daily digest), named in the
     # settings so this app imports none of them.

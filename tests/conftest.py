@@ -4,6 +4,7 @@ import sqlite3
 import django_rq
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -178,12 +179,21 @@ def freqtrade_url(db):
 
 
 @pytest.fixture
+def embedded(settings):
+    """The embedded default: no Redis, so jobs (and each unit of a fanned-out run) run
+    in-process, right away."""
+    settings.REDIS_URL = ""
+
+
+@pytest.fixture
 def redis_queue():
-    """The real default RQ queue, empty before and after."""
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
+    """The real default RQ queue, empty before and after (and the other queues too)."""
+    queues = [django_rq.get_queue(name) for name in settings.RQ_QUEUES]
+    for queue in queues:
+        queue.empty()
+    yield django_rq.get_queue("default")
+    for queue in queues:
+        queue.empty()
 
 
 @pytest.fixture

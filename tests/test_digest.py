@@ -3,7 +3,6 @@ channel, delivered at least once, and watched by the missed-schedule watch."""
 
 import datetime
 
-import django_rq
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -16,6 +15,7 @@ from cadence.services import queue_daily_digests, sign_off_daily_review
 from integrity.models import AlertChannel, IntegrityIncident
 from integrity.schedules import watch_schedules
 from tests.factories import ingest
+from tests.queues import run_workers_burst
 from tradeops.models import JobRun
 from tradeops.services import create_bot
 
@@ -145,7 +145,7 @@ def test_a_real_worker_runs_the_digest_job(bot, redis_queue):
     bot.save()
     job = redis_queue.enqueue(send_daily_digests)
 
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
     assert job.get_status(refresh=True) == "finished"
     assert JobRun.objects.get(name=DAILY_DIGESTS).outcome == "succeeded"

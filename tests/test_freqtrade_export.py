@@ -12,7 +12,7 @@ from experiments.releases import create_release
 from experiments.services import make_baseline
 from ingestion.freqtrade import configure_source
 from ingestion.freqtrade_export import parameter_file
-from ingestion.jobs import FreqtradeSyncFailed, sync_freqtrade_sources
+from ingestion.jobs import sync_freqtrade_sources
 from ingestion.models import FreqtradeSource
 from tests.factories import FREQTRADE_DATABASE, candidate
 from tradeops.models import ConfigRelease, JobRun, ParamSpec, Trade
@@ -177,23 +177,28 @@ def test_the_admin_action_refuses_a_draft(client, live, source, people):
 
 
 @pytest.mark.django_db
-def test_the_job_syncs_every_enabled_source_and_fails_naming_an_unreadable_one(bot, tmp_path):
+def test_the_job_syncs_every_enabled_source_each_in_a_run_of_its_own(bot, tmp_path, settings):
+    settings.REDIS_URL = ""  # the embedded mode: each source's job runs right here
     configure_source(bot, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE)
     broken, _ = create_bot(slug="broken", name="Broken")
     configure_source(broken, f"sqlite:///{tmp_path}/gone.sqlite", now=LIVE)
     paused, _ = create_bot(slug="paused", name="Paused")
     configure_source(paused, f"sqlite:///{FREQTRADE_DATABASE}", now=LIVE, enabled=False)
 
-    with pytest.raises(FreqtradeSyncFailed, match="broken: no freqtrade database"):
-        sync_freqtrade_sources()
+    sync_freqtrade_sources()
 
     assert Trade.objects.filter(bot=bot).count() == 11
     assert not Trade.objects.filter(bot=paused).exists()
-    run = JobRun.objects.get(name="ingestion.sync_freqtrade")
-    assert run.outcome == JobRun.Outcome.FAILED and "broken" in run.error
-    FreqtradeSource.objects.filter(bot=broken).update(enabled=False)
-    sync_freqtrade_sources()
-    assert JobRun.objects.filter(outcome=JobRun.Outcome.SUCCEEDED).count() == 1
+    runs = JobRun.objects.filter(name="ingestion.sync_freqtrade")
+    by_source = {run.key.rpartition(":")[2]: run for run in runs if run.detail.get("units") is None}
+    good, bad = (str(FreqtradeSource.objects.get(bot=b).pk) for b in (bot, broken))
+    assert set(by_source) == {good, bad}  # the run itself, and one per enabled source
+    assert by_source[good].outcome == JobRun.Outcome.SUCCEEDED
+    assert by_source[bad].outcome == JobRun.Outcome.FAILED
+    assert "no freqtrade database" in by_source[bad].error
+    (fan_out,) = [run for run in runs if run.detail.get("units") is not None]
+    assert fan_out.outcome == JobRun.Outcome.SUCCEEDED
+    assert sorted(fan_out.detail["units"]) == sorted([good, bad])
 
 
 def test_a_team_lead_sets_up_a_source_in_the_admin_and_others_see_no_password(

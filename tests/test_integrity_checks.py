@@ -21,6 +21,7 @@ from integrity.services import (
     run_integrity_checks,
 )
 from tests.factories import closed_trade, ingest, log_in_as, trade
+from tests.queues import run_workers_burst
 from tradeops.models import ConfigRelease, Fill, HealthEvent, JobRun, Trade
 from tradeops.roles import OPERATOR, VIEWER
 
@@ -360,10 +361,12 @@ def test_real_worker_runs_the_daily_checks(bot):
     queue.empty()
     job = queue.enqueue(run_daily_integrity_checks)
 
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
     assert job.get_status(refresh=True) == "finished"
-    assert JobRun.objects.get(name=DAILY_CHECKS).outcome == "succeeded"
+    day = timezone.now().date().isoformat()
+    assert JobRun.objects.get(name=DAILY_CHECKS, key=day).outcome == "succeeded"
+    assert JobRun.objects.get(name=DAILY_CHECKS, key=f"{day}:{bot.pk}").outcome == "succeeded"
     run = IntegrityCheckRun.objects.get(bot=bot)
     assert run.triggered_by == "daily job" and run.violations >= 1
     assert HealthEvent.objects.count() == 0

@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 from django_rq.cron import DjangoCronScheduler
 from rq.job import Job
 
+from cadence.jobs import refresh_trigger_headroom_job, send_daily_digests
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from ingestion.jobs import sync_freqtrade_sources
 from integrity.jobs import (
@@ -27,7 +28,10 @@ from integrity.jobs import (
 )
 from integrity.schedules import WATCHED
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
+from tests.queues import run_workers_burst
+from tradeops.jobs import prune_job_runs
 from tradeops.models import JobRun
+from tradeops.schedule import SCHEDULE
 from tradeops.scheduling import recorded_job
 
 DAILY, EVERY = "tests.daily_job", "tests.every_run_job"
@@ -114,6 +118,9 @@ JOBS = {
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
     "experiments.jobs.refresh_scorecards": refresh_scorecards,
     "ingestion.jobs.sync_freqtrade_sources": sync_freqtrade_sources,
+    "cadence.jobs.send_daily_digests": send_daily_digests,
+    "cadence.jobs.refresh_trigger_headroom_job": refresh_trigger_headroom_job,
+    "tradeops.jobs.prune_job_runs": prune_job_runs,
 }
 
 
@@ -122,36 +129,41 @@ def test_jobs_keep_the_dotted_paths_rq_and_the_watch_know_them_by():
         assert import_string(path) is job
         assert Job.create(job, connection=django_rq.get_connection("default")).func_name == path
     assert {daily.func for daily in WATCHED.values()} <= set(JOBS)
+    assert {entry.func for entry in SCHEDULE} == set(JOBS)
 
 
-def test_the_cron_config_schedules_every_job():
+def test_the_cron_config_schedules_every_job_of_the_schedule_on_its_queue_with_its_timeout():
     scheduler = DjangoCronScheduler()
     scheduler.load_config_from_file(str(settings.BASE_DIR / "cron_config.py"))
 
-    schedule = {job.func_name: job.cron for job in scheduler.get_jobs()}
+    schedule = {
+        job.func_name: (job.cron, job.queue_name, job.job_options["job_timeout"])
+        for job in scheduler.get_jobs()
+    }
     assert schedule == {
-        "kpis.jobs.compute_daily_snapshots": "5 0 * * *",
-        "integrity.jobs.run_daily_integrity_checks": "10 0 * * *",
-        "integrity.jobs.dispatch_alerts": "* * * * *",
-        "integrity.jobs.push_release_changes": "* * * * *",
-        "integrity.jobs.watch_schedules_job": "*/10 * * * *",
-        "integrity.jobs.watch_bot_loop_job": "* * * * *",
-        "experiments.jobs.evaluate_triggers_job": "*/15 * * * *",
-        "experiments.jobs.refresh_scorecards": "*/15 * * * *",
-        "ingestion.jobs.sync_freqtrade_sources": "* * * * *",
-        "cadence.jobs.send_daily_digests": "*/5 * * * *",
-        "cadence.jobs.refresh_trigger_headroom_job": "*/15 * * * *",
+        "integrity.jobs.watch_bot_loop_job": ("* * * * *", "minute", 120),
+        "integrity.jobs.dispatch_alerts": ("* * * * *", "minute", 120),
+        "integrity.jobs.push_release_changes": ("* * * * *", "minute", 120),
+        "integrity.jobs.watch_schedules_job": ("*/10 * * * *", "default", 300),
+        "experiments.jobs.evaluate_triggers_job": ("*/15 * * * *", "default", 600),
+        "ingestion.jobs.sync_freqtrade_sources": ("* * * * *", "slow", 300),
+        "experiments.jobs.refresh_scorecards": ("*/15 * * * *", "slow", 900),
+        "cadence.jobs.refresh_trigger_headroom_job": ("*/15 * * * *", "slow", 900),
+        "cadence.jobs.send_daily_digests": ("*/5 * * * *", "slow", 600),
+        "kpis.jobs.compute_daily_snapshots": ("5 0 * * *", "slow", 3600),
+        "integrity.jobs.run_daily_integrity_checks": ("10 0 * * *", "slow", 3600),
+        "tradeops.jobs.prune_job_runs": ("30 1 * * *", "slow", 3600),
     }
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_missed_day_rerun_with_rqenqueue_is_recorded_under_that_day(bot):
-    queue = django_rq.get_queue("default")
-    queue.empty()
+def test_a_missed_day_rerun_with_rqenqueue_is_recorded_under_that_day(bot, redis_queue):
     call_command("rqenqueue", "kpis.jobs.compute_daily_snapshots", "2026-11-20")
 
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
-    run = JobRun.objects.get(name=DAILY_SNAPSHOTS)
-    assert (run.key, run.outcome) == ("2026-11-20", "succeeded") and run.rq_job_id
-    assert len(run.detail["snapshots"]) == 2  # 7d and 30d of the one bot
+    run = JobRun.objects.get(name=DAILY_SNAPSHOTS, key="2026-11-20")
+    assert run.outcome == "succeeded" and run.rq_job_id
+    unit = JobRun.objects.get(name=DAILY_SNAPSHOTS, key=f"2026-11-20:{bot.pk}")
+    assert unit.outcome == "succeeded"
+    assert len(unit.detail["snapshots"]) == 2  # 7d and 30d of the one bot

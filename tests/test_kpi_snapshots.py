@@ -3,7 +3,6 @@
 import datetime
 import json
 
-import django_rq
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -11,7 +10,9 @@ from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.services import FIGURE_KEYS, capture_baseline, capture_snapshot
 from tests.factories import AS_OF, at, trade
+from tests.queues import run_workers_burst
 from tradeops.models import ConfigRelease, JobRun
+from tradeops.services import create_bot
 
 
 def test_recomputing_the_same_inputs_changes_nothing(bot):
@@ -77,18 +78,17 @@ def test_compute_kpis_command_table_and_errors(bot, capsys):
         call_command("compute_kpis", "--bot", "ghost", "--days", "3")
 
 
-def test_daily_job_in_process_records_its_run_and_runs_once_per_day(bot):
+def test_daily_job_in_process_records_its_run_and_runs_once_per_day(bot, embedded):
     compute_daily_snapshots(AS_OF)
     compute_daily_snapshots(AS_OF)  # a double enqueue for the same day does nothing
 
-    run = JobRun.objects.get(name=DAILY_SNAPSHOTS)
-    assert (run.key, run.outcome) == ("2026-11-10", "succeeded")
-    assert run.finished_at >= run.started_at
+    day = JobRun.objects.get(name=DAILY_SNAPSHOTS, key="2026-11-10")
+    assert day.outcome == "succeeded" and day.finished_at >= day.started_at
+    assert day.detail["units"] == [str(bot.pk)]
+    unit = JobRun.objects.get(name=DAILY_SNAPSHOTS, key=f"2026-11-10:{bot.pk}")
+    assert unit.outcome == "succeeded" and len(unit.detail["snapshots"]) == 2
+    assert JobRun.objects.count() == 2
     assert set(KPISnapshot.objects.values_list("window_days", flat=True)) == {7, 30}
-
-
-def run_worker_burst():
-    django_rq.get_worker("default").work(burst=True)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -96,34 +96,42 @@ def test_real_worker_computes_the_daily_snapshots(bot, redis_queue):
     trade(bot, "a", at(8), 10)
     job = redis_queue.enqueue(compute_daily_snapshots, AS_OF)
 
-    run_worker_burst()
+    run_workers_burst()
 
     assert job.get_status(refresh=True) == "finished"
-    run = JobRun.objects.get(name=DAILY_SNAPSHOTS)
-    assert run.outcome == "succeeded"
-    assert run.rq_job_id == job.id
+    day = JobRun.objects.get(name=DAILY_SNAPSHOTS, key="2026-11-10")
+    assert day.outcome == "succeeded" and day.rq_job_id == job.id
+    unit = JobRun.objects.get(name=DAILY_SNAPSHOTS, key=f"2026-11-10:{bot.pk}")
+    assert unit.outcome == "succeeded" and unit.rq_job_id not in ("", job.id)
     assert KPISnapshot.objects.get(bot=bot, window_days=7).figures["trades"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_failed_run_is_recorded_and_the_next_run_succeeds(bot, redis_queue):
+def test_a_bots_failed_job_is_recorded_and_the_days_rerun_runs_it_alone(bot, redis_queue):
+    other, _ = create_bot(slug="other", name="Other")
     bot.known_exit_reasons = 5  # a broken vocabulary: the KPI query fails inside the job
     bot.save()
-    failing = redis_queue.enqueue(compute_daily_snapshots, AS_OF)
-    run_worker_burst()
+    redis_queue.enqueue(compute_daily_snapshots, AS_OF)
+    run_workers_burst()
 
-    assert failing.get_status(refresh=True) == "failed"
-    failed = JobRun.objects.get(name=DAILY_SNAPSHOTS)
-    assert failed.outcome == "failed" and failed.finished_at is not None
-    assert "Traceback" in failed.error
+    def unit_outcomes(of):
+        runs = JobRun.objects.filter(key=f"2026-11-10:{of.pk}").order_by("started_at")
+        return list(runs.values_list("outcome", flat=True))
+
+    assert JobRun.objects.get(key="2026-11-10").outcome == "succeeded"  # the day fanned out
+    assert unit_outcomes(bot) == ["failed"] and unit_outcomes(other) == ["succeeded"]
+    failed = JobRun.objects.get(key=f"2026-11-10:{bot.pk}")
+    assert failed.finished_at is not None and "Traceback" in failed.error
+    assert KPISnapshot.objects.filter(bot=other).count() == 2  # the other bot's day is done
 
     bot.known_exit_reasons = ["take_profit"]
     bot.save()
-    redis_queue.enqueue(compute_daily_snapshots, AS_OF)
-    run_worker_burst()
+    redis_queue.enqueue(compute_daily_snapshots, AS_OF)  # the rerun the incident names
+    run_workers_burst()
 
-    outcomes = list(JobRun.objects.order_by("started_at").values_list("outcome", flat=True))
-    assert outcomes == ["failed", "succeeded"]
+    assert unit_outcomes(bot) == ["failed", "succeeded"]  # its failed RQ job replaced
+    assert unit_outcomes(other) == ["succeeded"]  # not run again
+    assert JobRun.objects.filter(key="2026-11-10").count() == 1
 
 
 def test_snapshot_as_of_is_a_utc_day_boundary(bot):

@@ -123,7 +123,7 @@ def test_the_watch_looks_back_a_week_and_a_dead_day_stays_open_after_it(bot):
     assert keys(CHECKS, week[-1]) <= missed(bot)  # out of the window, still never ran
 
 
-def test_incident_resolves_when_that_days_run_succeeds(old_bot):
+def test_incident_resolves_when_that_days_run_succeeds(old_bot, embedded):
     watch_schedules(NOW)
     compute_daily_snapshots("2026-11-18")  # a missed day run late, as the incident says
     run(CHECKS, DAYS[0])

@@ -29,6 +29,7 @@ from integrity.delivery import FIRST_RETRY
 from integrity.models import ReleasePush, ReleaseWebhook
 from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
 from tests.factories import candidate, change_form_data
+from tests.queues import run_workers_burst
 from tradeops.audit import history
 from tradeops.encryption import decrypt
 from tradeops.models import JobRun, ReleaseChange
@@ -69,7 +70,7 @@ def test_a_change_is_pushed_after_commit_by_a_real_worker_and_verifies(
     make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
     change = ReleaseChange.objects.get()
     assert received(httpserver) == []  # queued with the change, sent by a worker
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
     [request] = received(httpserver)
     verify = readme_verify_push()
@@ -118,7 +119,7 @@ def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorde
     httpserver.expect_request("/push").respond_with_data("ok")
 
     make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
     push = ReleasePush.objects.get()
     assert (push.status, push.attempts, push.response_code) == ("pending", 1, 500)
@@ -202,7 +203,7 @@ def test_two_workers_at_once_send_a_change_once(
     }
     workers = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "default"],
+            [sys.executable, "manage.py", "rqworker", "minute"],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=(tmp_path / f"worker{n}.log").open("w"),
@@ -210,11 +211,12 @@ def test_two_workers_at_once_send_a_change_once(
         )
         for n in range(2)
     ]
+    minute = django_rq.get_queue("minute")  # the pushes' queue
     try:
         # Both workers wait on the queue before there is anything to take: one job each.
-        wait_for(lambda: len(Worker.all(queue=redis_queue)) == 2)
+        wait_for(lambda: len(Worker.all(queue=minute)) == 2)
         make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues a push job
-        redis_queue.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
+        minute.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
         runs = JobRun.objects.filter(name="integrity.push_release_changes", outcome="succeeded")
         wait_for(lambda: runs.count() == 2)
     finally:

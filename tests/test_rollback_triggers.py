@@ -12,6 +12,7 @@ from experiments.models import Experiment
 from experiments.triggers import evaluate_rollback_triggers
 from integrity.models import IntegrityIncident
 from tests.factories import draft, midnight, run_through, trade
+from tests.queues import run_workers_burst
 from tradeops.audit import history
 from tradeops.models import EquitySnapshot, HealthEvent
 
@@ -114,7 +115,7 @@ def test_real_worker_stops_a_crafted_losing_experiment(bot, people, baseline):
     queue.empty()
     queue.enqueue(evaluate_triggers_job)
 
-    django_rq.get_worker("default").work(burst=True)
+    run_workers_burst()
 
     experiment.refresh_from_db()
     assert experiment.status == "stopped"

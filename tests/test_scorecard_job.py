@@ -2,6 +2,7 @@
 
 import datetime
 
+import django_rq
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -13,6 +14,7 @@ from experiments.scorecard import refresh_scorecard
 from tests.factories import draft, log_in_as, run_through, trade
 from tradeops.models import JobRun
 from tradeops.roles import OPERATOR, TEAM_LEAD
+from tradeops.schedule import BY_NAME
 
 JOB = "experiments.jobs.refresh_scorecards"
 PAGE_QUERIES = 17  # session, user, permissions, the experiment and its relations, history
@@ -33,26 +35,36 @@ def started_five_days_ago(baseline, people):
 
 
 def queued(queue):
-    return [job.func_name for job in queue.jobs]
+    """The jobs waiting on the scorecards' queue (the slow one)."""
+    return [job.func_name for job in django_rq.get_queue(BY_NAME[REFRESH_SCORECARDS].queue).jobs]
 
 
-def test_the_job_stores_the_scorecard_of_running_and_reviewed_experiments(baseline, people):
+def test_the_job_stores_the_scorecard_of_running_and_reviewed_experiments(
+    baseline, people, embedded, django_capture_on_commit_callbacks
+):
     experiment = started_five_days_ago(baseline, people)
     waiting = draft(baseline, people, side_balance_pressure="0.4")
 
     refresh_scorecards()
 
-    run = JobRun.objects.get(name=REFRESH_SCORECARDS)
+    fan_out, unit = JobRun.objects.filter(name=REFRESH_SCORECARDS).order_by("started_at")
     experiment.refresh_from_db()
-    assert run.outcome == "succeeded" and run.detail == {"refreshed": [str(experiment)]}
-    assert experiment.scorecard_computed_at.isoformat(timespec="microseconds") == run.key
+    assert fan_out.outcome == "succeeded" and fan_out.detail["units"] == [str(experiment.pk)]
+    assert unit.outcome == "succeeded" and unit.detail == {"refreshed": True}
+    assert unit.key == f"{fan_out.detail['period']}:{experiment.pk}"
+    assert fan_out.started_at <= experiment.scorecard_computed_at <= unit.started_at
     assert experiment.scorecard["verdict"] == "better"
     assert experiment.scorecard["trades"] == {"baseline": 10, "test": 10}
     assert Experiment.objects.get(pk=waiting.pk).scorecard == {}  # a draft has none
 
-    services.send_to_review(experiment, by=people["operator"], note="day 5")
-    refresh_scorecards()
-    assert Experiment.objects.get(pk=experiment.pk).scorecard_computed_at > run.finished_at
+    refresh_scorecards()  # a second run in the same period does nothing
+    assert JobRun.objects.filter(name=REFRESH_SCORECARDS).count() == 3  # the second fan-out
+    assert Experiment.objects.get(pk=experiment.pk).scorecard_computed_at < unit.finished_at
+
+    # A refresh asked for now (on review) is a period of its own.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_to_review(experiment, by=people["operator"], note="day 5")
+    assert Experiment.objects.get(pk=experiment.pk).scorecard_computed_at > unit.finished_at
 
 
 def test_a_slower_older_run_does_not_overwrite_a_newer_scorecard(baseline, people):
@@ -63,7 +75,7 @@ def test_a_slower_older_run_does_not_overwrite_a_newer_scorecard(baseline, peopl
     assert Experiment.objects.get(pk=experiment.pk).scorecard_computed_at == now
 
 
-def test_a_decision_stores_the_scorecard_as_it_was_then(baseline, people):
+def test_a_decision_stores_the_scorecard_as_it_was_then(baseline, people, embedded):
     experiment = started_five_days_ago(baseline, people)
     refresh_scorecard(experiment, timezone.now() - datetime.timedelta(hours=2))
     services.send_to_review(experiment, by=people["operator"], note="day 5")

@@ -7,6 +7,7 @@ class TradeOpsConfig(AppConfig):
     verbose_name = "Trading data"
 
     def ready(self):
+        from tradeops import checks  # noqa: F401 (registers the schedule's system checks)
         from tradeops.roles import ensure_roles_after_migrate
 
         # Not limited to this app: the roles also grant permissions of apps migrated after it.

@@ -182,11 +182,11 @@ def _connect_timeout(url, seconds=2):
     return f"{url}{'&' if '?' in url else '?'}socket_connect_timeout={seconds}"
 
 
+# Queues by urgency (tradeops.schedule says which job goes where, with its own timeout, and how
+# many workers listen to which): the timeouts here are for jobs not in the schedule.
 RQ_QUEUES = {
-    "default": {
-        "URL": _connect_timeout(REDIS_URL or "redis://127.0.0.1:6379/0"),
-        "DEFAULT_TIMEOUT": 600,
-    },
+    name: {"URL": _connect_timeout(REDIS_URL or "redis://127.0.0.1:6379/0"), "DEFAULT_TIMEOUT": 600}
+    for name in ("minute", "default", "slow")
 }
 RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "tradeops.workers.DjangoWorker"}
 # The queue dashboard is registered by tradeops.admin, behind its own permission check.
