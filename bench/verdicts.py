@@ -9,10 +9,10 @@ market 0.5-1.0 USDT a trade higher in the test week than in the 30 days before, 
 correlation 0.9, and 15% of each arm's trades singles (unless a row says otherwise).
 
 Rows:
-- old: today's scorecard (experiments.scorecard.bootstrap + verdict): the candidate's test days
-  against its own 30-day baseline window. Its resampling is slow, so it runs on fewer runs and
-  resamples (--old-runs at 1,000 resamples for daily looks, --old-fast-runs at 400 for 15-minute
-  looks).
+- old: the scorecard before issue 21 (bench/old_scorecard.py: bootstrap + verdict): the
+  candidate's test days against its own 30-day baseline window. Its resampling is slow, so it
+  runs on fewer runs and resamples (--old-runs at 1,000 resamples for daily looks,
+  --old-fast-runs at 400 for 15-minute looks).
 - before/after (new): the same comparison in experiments.verdicts.before_after: its verdict is
   never better or worse; the rate shown is how often its interval excluded 0.
 - shadow by day: gbstats' sequence on the day sums of candidate - shadow (n = whole days).
@@ -32,8 +32,9 @@ import time
 
 import common  # noqa: F401  (puts the repo on the path, sets Django up: the old scorecard needs it)
 import numpy as np
+import old_scorecard  # noqa: E402
 
-from experiments import scorecard, verdicts  # noqa: E402
+from experiments import verdicts  # noqa: E402
 from tests import verdict_world as world  # noqa: E402
 
 DAILY = world.START + world.DAY * np.arange(1, 8)
@@ -121,16 +122,16 @@ def before_after_row(runs):
 def old_row(runs, fast_runs):
     def said(candidate, baseline, look, samples):
         test = candidate["net_pnl"][candidate["closed_at"] < look]
-        interval, _ = scorecard.bootstrap(baseline, test, samples=samples, seed=1)
-        return scorecard.verdict(interval) in ("better", "worse")
+        interval, _ = old_scorecard.bootstrap(baseline, test, samples=samples, seed=1)
+        return old_scorecard.verdict(interval) in ("better", "worse")
 
     def rate(looks, effect, final, n, samples):
         hits = 0
         for candidate, _, baseline, _ in markets(11, n, effect=effect):
             if final:
                 test = candidate["net_pnl"][candidate["closed_at"] < looks[-1]]
-                interval, _ = scorecard.bootstrap(baseline, test, samples=samples, seed=1)
-                hits += scorecard.verdict(interval) == "better"
+                interval, _ = old_scorecard.bootstrap(baseline, test, samples=samples, seed=1)
+                hits += old_scorecard.verdict(interval) == "better"
             else:
                 hits += any(said(candidate, baseline, look, samples) for look in looks)
         return hits / n
@@ -153,7 +154,7 @@ def timing(repeat=15):
         _ = candidate["net_pnl"].mean() - shadow["net_pnl"].mean()
         bare.append(time.perf_counter() - began)
     began = time.perf_counter()
-    scorecard.bootstrap(shadow["net_pnl"], candidate["net_pnl"], seed=1)
+    old_scorecard.bootstrap(shadow["net_pnl"], candidate["net_pnl"], seed=1)
     old = time.perf_counter() - began
     return len(candidate["net_pnl"]), len(shadow["net_pnl"]), ours, bare, old
 

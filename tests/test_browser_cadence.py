@@ -25,7 +25,7 @@ DAILY_SECTIONS = [
     "5. Top rejection reasons trend",
 ]
 WEEKLY_SECTIONS = [
-    "1. Experiment scorecard (baseline vs test)",
+    "1. Experiment scorecard: the verdict and what it rests on",
     "2. Keep / rollback / iterate",
     "3. Next single-lever assignment",
 ]

@@ -89,7 +89,7 @@ def test_experiment_a_end_to_end_in_the_admin(baseline, people, lead, operator):
 
     refresh_scorecards()  # what the start enqueued for a worker
     page = text(lead.get(reverse("admin:experiments_experiment_change", args=[experiment.pk])))
-    assert "Verdict: inconclusive" in page and "Send to review" in page
+    assert "Verdict: before/after only" in page and "Send to review" in page
 
     act(operator, EXPERIMENTS, "send_to_review", experiment, "day 5")
     decide_page = operator.post(

@@ -215,7 +215,7 @@ def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline
     assert not ConfigRelease.objects.get(pk=baseline.pk).is_baseline
     decision = experiment.decisions.get()
     assert decision.decision == "keep"
-    assert decision.scorecard["verdict"] == "inconclusive"  # no trades in the test: no evidence
+    assert decision.scorecard["verdict"] == "before/after only"  # no shadow: no evidence
 
 
 def test_rollback_is_always_allowed_and_iterate_clones_a_draft(baseline, people):

@@ -1,142 +1,205 @@
-"""The scorecard's uncertainty on datasets with a known answer."""
+"""The scorecard: the candidate against its concurrent shadow, with a verdict that holds however
+often it is read, and before/after figures that never pass for a verdict (issue 21)."""
 
 import datetime
-import math
-import tracemalloc
+import json
 
-import numpy as np
-from django.utils import timezone
+import pytest
 
-from experiments import scorecard
-from experiments.models import Experiment
-from experiments.scorecard import (
-    SAMPLES,
-    bootstrap,
-    build_scorecard,
-    expectancy_difference,
-    profit_factor_interval,
-    resample_sums,
-    verdict,
-)
-from tests.factories import draft, run_through, trade
+from experiments import services
+from experiments.scorecard import build_scorecard, refresh_scorecard
+from kpis.queries import day_start
+from tests.factories import closed_trade, draft, trade
+from tradeops.services import create_bot
+
+DAY = datetime.timedelta(days=1)
+HOUR = datetime.timedelta(hours=1)
+# Day 0 of the test: a Monday at 09:00 UTC, well in the past, so every trade is history.
+START = day_start(datetime.date(2026, 10, 5)) + 9 * HOUR
 
 
-def test_constant_samples_have_an_exact_interval():
-    difference = expectancy_difference([1.0] * 50, [3.0] * 40)
-    assert difference == (2.0, 2.0, 2.0)
-    assert verdict(difference) == "better"
+@pytest.fixture
+def running(baseline, people):
+    """alpha ran v1.4.0 from a month before START, then Experiment A's candidate from START;
+    everything through the services on their clock."""
+    services.make_baseline(baseline, by=people["lead"], note="Phase 1", now=START - 40 * DAY)
+    experiment = draft(baseline, people)
+    services.submit(experiment, by=people["operator"], note="ready", now=START - 2 * HOUR)
+    services.approve(experiment, by=people["lead"], note="go", now=START - HOUR)
+    return services.start(experiment, by=people["operator"], note="deployed", now=START)
 
 
-def test_interval_width_matches_the_textbook_standard_error():
-    rng = np.random.default_rng(7)
-    base, test = rng.normal(0.0, 1.0, 2000), rng.normal(0.5, 1.0, 2000)
-    difference, low, high = expectancy_difference(base, test, seed=1)
-    # 95% interval of a difference of means: ±1.96 * sqrt(1/2000 + 1/2000) = ±0.062
-    assert abs((high - low) / 2 - 0.062) < 0.01
-    assert low < difference < high and low > 0.3
+def test_without_a_shadow_the_figures_are_before_and_after_and_never_a_verdict(running):
+    for n in range(40):
+        trade(running.bot, f"b{n}", START - DAY - n * HOUR / 2, 1, release=running.baseline_release)
+        trade(running.bot, f"t{n}", START + n * HOUR, 3, release=running.candidate_release)
 
+    card = build_scorecard(running, START + 5 * DAY)
 
-def test_same_distribution_is_inconclusive_and_a_worse_one_is_worse():
-    rng = np.random.default_rng(3)
-    same = expectancy_difference(rng.normal(1, 5, 200), rng.normal(1, 5, 200))
-    assert verdict(same) == "inconclusive"
-    worse = expectancy_difference(rng.normal(1, 1, 500), rng.normal(0, 1, 500))
-    assert verdict(worse) == "worse"
-    assert verdict(None) == "inconclusive"
-
-
-def test_profit_factor_interval():
-    assert profit_factor_interval([5.0, 1.0]) == (float("inf"), float("inf"))  # no losses
-    low, high = profit_factor_interval([2.0, -1.0] * 200, seed=2)
-    assert low < 2.0 < high  # 400 trades of +2 / -1: a factor of 2, resampled
-    assert profit_factor_interval([]) is None
-
-
-def test_scorecard_compares_the_baseline_month_with_the_test_days(baseline, people):
-    experiment = run_through(draft(baseline, people), people)
-    start = timezone.now() - datetime.timedelta(days=5)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
-    experiment.refresh_from_db()
-    for n in range(20):
-        trade(
-            baseline.bot, f"b{n}", start - datetime.timedelta(days=1, hours=n), 1, release=baseline
-        )
-        trade(
-            baseline.bot,
-            f"t{n}",
-            start + datetime.timedelta(hours=n + 1),
-            3,
-            release=experiment.candidate_release,
-        )
-
-    card = build_scorecard(experiment, timezone.now())
-
-    assert card["trades"] == {"baseline": 20, "test": 20}
-    assert card["expectancy_difference"]["difference"] == 2.0
-    assert card["verdict"] == "better"
+    # The candidate made three times the baseline's expectancy: before/after still says nothing.
+    assert card["verdict"] == "before/after only"
+    assert "cannot separate the change from the market" in card["comparison"]["wording"]
+    assert "--shadow-of" in card["comparison"]["wording"]
+    assert card["control"] is None
+    assert card["trades"] == {"baseline": 40, "test": 40, "control": None}
     rows = {row["kpi"]: row for row in card["kpis"]}
     assert rows["avg_pnl_per_trade"]["primary"] is True
-    assert (rows["trades"]["baseline"], rows["trades"]["test"]) == (20, 20)
+    assert (rows["trades"]["baseline"], rows["trades"]["test"]) == (40, 40)
+    json.dumps(card, allow_nan=False)  # stored as JSON
 
 
-# -- the bootstrap in bounded memory agrees with the textbook one ------------------------------
+def twins(live, shadow, running, *, days, per_day, live_net, shadow_net):
+    """`per_day` entries a day both bots took (same pair and side, a minute apart), closed an
+    hour later: the live bot on the candidate, its shadow on the baseline."""
+    for day in range(days):
+        for n in range(per_day):
+            opened = START + day * DAY + n * HOUR
+            trade(
+                live,
+                f"L{day}-{n}",
+                opened + HOUR,
+                live_net(day, n),
+                release=running.candidate_release,
+            )
+            trade(
+                shadow,
+                f"S{day}-{n}",
+                opened + HOUR + datetime.timedelta(minutes=1),
+                shadow_net(day, n),
+                release=running.baseline_release,
+            )
 
 
-def test_resamples_drawn_in_chunks_agree_with_the_whole_bootstrap_at_once(monkeypatch):
-    """The exact bootstrap draws every resample at once (samples x trades in memory); drawn a
-    few at a time the intervals agree within Monte-Carlo error."""
-    rng = np.random.default_rng(11)
-    base, test = rng.normal(0.0, 2.0, 60), rng.normal(1.0, 2.0, 45)
-    whole = np.random.default_rng(5)
-    means = whole.choice(test, (SAMPLES, 45)).mean(axis=1) - whole.choice(base, (SAMPLES, 60)).mean(
-        axis=1
+def test_with_a_shadow_a_clear_gain_is_better_and_the_pairing_is_shown(running):
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=running.bot, now=START - 3 * DAY)
+    noise = [0.8, -1.2, 2.1, -0.4, 1.5, -2.3, 0.2, 1.1, -0.9, 0.6]
+    twins(
+        running.bot,
+        shadow,
+        running,
+        days=5,
+        per_day=10,
+        live_net=lambda day, n: 2.0 + noise[n],
+        shadow_net=lambda day, n: 0.2 + noise[n] + noise[(n + day) % 10] / 5,
     )
-    exact_low, exact_high = np.percentile(means, [2.5, 97.5])
-    monkeypatch.setattr(scorecard, "DRAWS_AT_ONCE", 100)  # one resample per draw: 5000 chunks
 
-    _, low, high = expectancy_difference(base, test, seed=6)
+    card = build_scorecard(running, START + 5 * DAY)
 
-    # Monte-Carlo error of a 2.5% quantile over 5000 resamples: about 3% of the half-width.
-    half_width = (exact_high - exact_low) / 2
-    assert abs(low - exact_low) < 0.1 * half_width and abs(high - exact_high) < 0.1 * half_width
-
-
-def test_resampled_means_spread_as_the_plug_in_standard_error(monkeypatch):
-    """Known answer: a bootstrap mean of n trades has standard deviation sd(trades) / sqrt(n)."""
-    pnl = np.array([-3.0, -1.0, 0.5, 2.0, 4.0, 7.5] * 5)
-    monkeypatch.setattr(scorecard, "DRAWS_AT_ONCE", 64)
-    totals, wins = resample_sums(pnl, samples=SAMPLES, rng=np.random.default_rng(1))
-    assert abs((totals / 30).std() / (pnl.std() / np.sqrt(30)) - 1) < 0.04  # 1% MC error
-    assert abs(totals.mean() / 30 - pnl.mean()) < 0.05
-    assert (wins >= np.maximum(totals, 0)).all()
+    assert card["verdict"] == "better"
+    assert card["comparison"]["pairing"]["twins"] == 50
+    assert card["comparison"]["pairing"]["candidate_only"] == 0
+    assert card["comparison"]["per_day"]["low"] > 0
+    assert card["control"]["bot"] == "alpha-shadow"
+    assert card["trades"] == {"baseline": 0, "test": 50, "control": 50}
+    rows = {row["kpi"]: row for row in card["kpis"]}
+    assert rows["trades"]["control"] == 50
 
 
-def test_profit_factor_interval_is_the_binomial_answer(monkeypatch):
-    """40 trades of +2 / -1: a resample with W wins has factor 2W / (40 - W), W ~ Bin(40, 1/2),
-    so the interval's ends are the factors at the binomial's 2.5% and 97.5% quantiles."""
-    monkeypatch.setattr(scorecard, "DRAWS_AT_ONCE", 50)
-    cdf = np.cumsum([math.comb(40, w) for w in range(41)]) / 2**40
-    low_w, high_w = np.searchsorted(cdf, 0.025), np.searchsorted(cdf, 0.975)
-    assert (low_w, high_w) == (14, 26)
-    low, high = profit_factor_interval([2.0, -1.0] * 20, seed=4)
-    assert (low, high) == (2 * low_w / (40 - low_w), 2 * high_w / (40 - high_w))
+def test_fewer_than_thirty_trades_an_arm_is_too_early_however_clear(running):
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=running.bot, now=START - 3 * DAY)
+    twins(
+        running.bot,
+        shadow,
+        running,
+        days=4,
+        per_day=7,
+        live_net=lambda day, n: 10.0,
+        shadow_net=lambda day, n: -10.0,
+    )
+
+    card = build_scorecard(running, START + 4 * DAY)
+
+    assert card["verdict"] == "too early"
+    assert card["trades"]["test"] == 28
 
 
-def test_the_same_seed_gives_the_same_scorecard_intervals():
-    rng = np.random.default_rng(2)
-    base, test = rng.normal(0, 1, 300), rng.normal(0.2, 1, 100)
-    assert bootstrap(base, test, seed=9) == bootstrap(base, test, seed=9)
-    assert bootstrap(base, test, seed=9)[0] == expectancy_difference(base, test, seed=9)
+def test_the_page_shows_the_verdict_its_interval_the_detectable_effect_and_the_pairing(
+    running, client, people
+):
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=running.bot, now=START - 3 * DAY)
+    twins(
+        running.bot,
+        shadow,
+        running,
+        days=3,
+        per_day=12,
+        live_net=lambda day, n: (-1) ** n * 3.0,
+        shadow_net=lambda day, n: (-1) ** (n + 1) * 3.0,
+    )
+    refresh_scorecard(running, START + 3 * DAY)
+    client.force_login(people["lead"])
+
+    page = client.get(f"/admin/experiments/experiment/{running.pk}/change/").content.decode()
+
+    assert "Verdict: inconclusive" in page
+    assert "anytime-valid interval" in page
+    assert "Detectable now" in page
+    assert "36 twin trades" in page and "control (shadow), same days" in page
 
 
-def test_memory_grows_with_the_trades_not_with_trades_times_resamples():
-    """20k trades a side, 1000 resamples: all at once that is 320 MB of draws per side."""
-    rng = np.random.default_rng(8)
-    base, test = rng.normal(0, 1, 20_000), rng.normal(0, 1, 20_000)
-    tracemalloc.start()
-    try:
-        bootstrap(base, test, samples=1000)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 40 * 2**20
+# -- end to end: two bots pulling their configs and sending their trades ----------------------
+
+
+def post_trades(client, token, records):
+    response = client.post(
+        "/api/v1/ingest/trades",
+        data=json.dumps(records),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200 and response.json()["quarantined"] == 0, response.json()
+
+
+def pulled(client, token):
+    return client.get("/api/v1/config", headers={"Authorization": f"Bearer {token}"}).json()
+
+
+def test_a_shadow_pair_through_the_api_the_verdict_read_as_the_days_pass(
+    client, baseline, people, bot_and_token
+):
+    bot, live_token = bot_and_token
+    services.make_baseline(baseline, by=people["lead"], note="Phase 1", now=START - 40 * DAY)
+    shadow, shadow_token = create_bot(slug="alpha-shadow", shadow_of=bot, now=START - 3 * DAY)
+    experiment = draft(baseline, people)
+    services.submit(experiment, by=people["operator"], note="ready", now=START - 2 * HOUR)
+    services.approve(experiment, by=people["lead"], note="go", now=START - HOUR)
+    experiment = services.start(experiment, by=people["operator"], note="deployed", now=START)
+    candidate = experiment.candidate_release.tag
+
+    # Each bot runs what it is told: the candidate live, the baseline in the shadow.
+    assert pulled(client, live_token)["release"]["tag"] == candidate
+    assert pulled(client, shadow_token)["release"]["tag"] == "v1.4.0"
+
+    def day_of_trades(day, release, net, minute):
+        records = []
+        for n in range(12):
+            opened = START + day * DAY + n * HOUR + datetime.timedelta(minutes=minute)
+            closed = opened + HOUR / 2
+            pnl = f"{net + (0.7 if n % 2 else -0.7):.2f}"
+            records.append(
+                closed_trade(
+                    external_id=f"{release}-{day}-{n}",
+                    side="long" if n % 3 else "short",
+                    opened_at=opened.isoformat(),
+                    closed_at=closed.isoformat(),
+                    gross_pnl=pnl,
+                    fees="0",
+                    funding="0",
+                    net_pnl=pnl,
+                    release=release,
+                )
+            )
+        return records
+
+    verdicts = {}
+    for day in range(5):
+        post_trades(client, live_token, day_of_trades(day, candidate, 2.5, minute=0))
+        post_trades(client, shadow_token, day_of_trades(day, "v1.4.0", 0.5, minute=2))
+        verdicts[day + 1] = build_scorecard(experiment, START + (day + 1) * DAY)["verdict"]
+
+    # Day 1: one whole day, 12 trades an arm; day 2: 24, still under 30; then a clear gain.
+    assert verdicts[1] == verdicts[2] == "too early"
+    assert verdicts[5] == "better"
+    card = build_scorecard(experiment, START + 5 * DAY)
+    assert card["comparison"]["pairing"]["twins"] == 60
+    assert card["control"]["release"] == "v1.4.0"

@@ -53,8 +53,8 @@ def test_the_job_stores_the_scorecard_of_running_and_reviewed_experiments(
     assert unit.outcome == "succeeded" and unit.detail == {"refreshed": True}
     assert unit.key == f"{fan_out.detail['period']}:{experiment.pk}"
     assert fan_out.started_at <= experiment.scorecard_computed_at <= unit.started_at
-    assert experiment.scorecard["verdict"] == "better"
-    assert experiment.scorecard["trades"] == {"baseline": 10, "test": 10}
+    assert experiment.scorecard["verdict"] == "before/after only"  # no shadow: no verdict
+    assert experiment.scorecard["trades"] == {"baseline": 10, "test": 10, "control": None}
     assert Experiment.objects.get(pk=waiting.pk).scorecard == {}  # a draft has none
 
     refresh_scorecards()  # a second run in the same period does nothing
@@ -89,7 +89,7 @@ def test_a_decision_stores_the_scorecard_as_it_was_then(baseline, people, embedd
     refresh_scorecards()
     experiment.refresh_from_db()
     decision = experiment.decisions.get()
-    assert decision.scorecard["trades"] == {"baseline": 10, "test": 10}
+    assert decision.scorecard["trades"] == {"baseline": 10, "test": 10, "control": None}
     assert experiment.scorecard == decision.scorecard
     assert experiment.scorecard_computed_at == decided_at
     assert experiment.shown_scorecard() == (decision.scorecard, decided_at)
@@ -143,4 +143,4 @@ def test_the_page_shows_the_stored_scorecard_and_when_it_was_computed(
     refresh_scorecard(experiment, datetime.datetime(2026, 11, 25, 9, 30, tzinfo=datetime.UTC))
     with django_assert_max_num_queries(PAGE_QUERIES):
         after = lead.get(page).content.decode()
-    assert "Computed at 2026-11-25 09:30 UTC" in after and "Verdict: better" in after
+    assert "Computed at 2026-11-25 09:30 UTC" in after and "Verdict: before/after only" in after
