@@ -19,6 +19,7 @@ from integrity.schedules import LOOKBACK_DAYS, WATCHED, Throttle, watch_schedule
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from tests.factories import closed_trade
 from tradeops.models import Bot, JobRun
+from tradeops.services import create_bot
 
 Kind = IntegrityIncident.Kind
 CHECKS, SNAPSHOTS = "integrity.daily_checks", "kpis.daily_snapshots"
@@ -29,10 +30,10 @@ DAYS = [datetime.date(2026, 11, day) for day in (18, 19, 20)]  # due since the b
 def run(name, day, outcome="succeeded", **fields):
     at = datetime.datetime.combine(day, WATCHED[name].runs_at, tzinfo=datetime.UTC)
     finished = None if outcome == "running" else at
+    fields.setdefault("key", day.isoformat())
     return JobRun.objects.create(
-        name=name, key=day.isoformat(), started_at=at, finished_at=finished, outcome=outcome,
-        **fields,
-    )  # fmt: skip
+        name=name, started_at=at, finished_at=finished, outcome=outcome, **fields
+    )
 
 
 def created(bot, at):
@@ -192,3 +193,28 @@ def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
     assert {key.partition(":")[0] for key in found} == {CHECKS, SNAPSHOTS, DIGEST_JOB}
     titles = [json.loads(request.data)["title"] for request, _ in httpserver.log]
     assert len(titles) == len(found) and all("Missed schedule" in title for title in titles)
+
+
+def test_a_day_that_fanned_out_is_missed_for_the_bot_whose_own_job_failed(old_bot):
+    other = created(create_bot(slug="other", name="Other")[0], NOW - datetime.timedelta(days=3))
+    for day in DAYS:
+        run(CHECKS, day)
+        run(SNAPSHOTS, day, detail={"units": [str(old_bot.pk), str(other.pk)]})
+        run(SNAPSHOTS, day, key=f"{day}:{other.pk}")
+        if day != DAYS[1]:
+            run(SNAPSHOTS, day, key=f"{day}:{old_bot.pk}")
+    run(SNAPSHOTS, DAYS[1], "failed", key=f"{DAYS[1]}:{old_bot.pk}", error="Tb\nValueError: x")
+
+    watch_schedules(NOW)
+
+    assert missed(old_bot) == keys(SNAPSHOTS, DAYS[1]) and missed(other) == set()
+    incident = IntegrityIncident.objects.get(bot=old_bot)
+    assert (
+        incident.title
+        == "Missed schedule: kpis.daily_snapshots for 2026-11-19 (failed for this bot)"
+    )
+    assert incident.detail["last_error"] == "ValueError: x"
+
+    run(SNAPSHOTS, DAYS[1], key=f"{DAYS[1]}:{old_bot.pk}")  # the day's rerun ran it
+    watch_schedules(NOW)
+    assert missed(old_bot) == set()
