@@ -494,7 +494,7 @@ def test_the_pending_keep_box_shows_only_when_a_keep_awaits_confirmation(baselin
     assert "confirm_pending_keep" not in page and "Confirm the pending keep" not in page
 
 
-def test_a_signed_off_week_shows_the_scorecard_it_was_signed_off_on(baseline, people):
+def test_a_signed_off_week_shows_the_scorecard_it_was_signed_off_on(baseline, people, embedded):
     from experiments.jobs import refresh_scorecards
 
     experiment = run_through(draft(baseline, people), people)

@@ -48,7 +48,7 @@ def text(response):
     return response.content.decode()
 
 
-def test_experiment_a_end_to_end_in_the_admin(baseline, people, lead, operator):
+def test_experiment_a_end_to_end_in_the_admin(baseline, people, lead, operator, embedded):
     bot = baseline.bot
     response = operator.post(
         reverse("admin:experiments_experiment_plan"),

@@ -190,7 +190,7 @@ def test_no_other_experiment_starts_while_a_keep_awaits(reviewed, people):
         )
 
 
-def test_the_rollback_triggers_watch_a_pending_keep(reviewed, people):
+def test_the_rollback_triggers_watch_a_pending_keep(reviewed, people, embedded):
     kept = keep(reviewed, people["operator"])
     HealthEvent.objects.create(
         bot=kept.bot,
