@@ -1,10 +1,9 @@
 """RQ entry points for the decision framework (thin: the work is in experiments.triggers and
 experiments.scorecard). Both fan out: one job per experiment (or holding scaling step)."""
 
-from experiments.models import LIVE, Experiment, ScalingStep
-from experiments.scaling import complete_scaling_step
+from experiments.models import Experiment, ScalingStep
 from experiments.scorecard import SCORED, refresh_scorecard
-from experiments.triggers import evaluate_rollback_triggers
+from experiments.triggers import evaluate_live_change, live_changes
 from tradeops.scheduling import fan_out_job
 
 EVALUATE_TRIGGERS = "experiments.evaluate_triggers"
@@ -19,24 +18,19 @@ def evaluate_triggers_job(period=None):
 
 
 def live_subjects(now):
-    experiments = Experiment.objects.filter(status__in=LIVE).order_by("pk")
-    steps = ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING).order_by("pk")
-    return [f"{EXPERIMENT}{pk}" for pk in experiments.values_list("pk", flat=True)] + [
-        f"{STEP}{pk}" for pk in steps.values_list("pk", flat=True)
+    return [
+        f"{STEP if isinstance(change, ScalingStep) else EXPERIMENT}{change.pk}"
+        for change in live_changes()
     ]
 
 
 def evaluate_subject(unit, now):
-    """One live experiment's or holding step's triggers; a step whose hold ended without a
-    trigger is completed (as experiments.triggers.evaluate_live_changes does for all)."""
+    """One live experiment's or holding step's triggers (experiments.triggers)."""
     if unit.startswith(STEP):
-        step = ScalingStep.objects.get(pk=unit.removeprefix(STEP))
-        fired = evaluate_rollback_triggers(step, now)
-        if not fired and step.status == ScalingStep.Status.HOLDING and step.hold_until <= now:
-            complete_scaling_step(step, now)
-        return {"stopped": str(step)} if fired else {}
-    experiment = Experiment.objects.get(pk=unit.removeprefix(EXPERIMENT))
-    return {"stopped": str(experiment)} if evaluate_rollback_triggers(experiment, now) else {}
+        change = ScalingStep.objects.get(pk=unit.removeprefix(STEP))
+    else:
+        change = Experiment.objects.get(pk=unit.removeprefix(EXPERIMENT))
+    return {"stopped": str(change)} if evaluate_live_change(change, now) else {}
 
 
 @fan_out_job(REFRESH_SCORECARDS)

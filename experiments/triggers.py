@@ -169,21 +169,31 @@ def evaluate_rollback_triggers(subject, now=None):
     return fired
 
 
-def evaluate_live_changes(now=None):
-    """The job's work: every live experiment and holding scaling step, as [(subject, fired
-    evidence)]; a step whose hold ended without a trigger is completed."""
-    now = now or timezone.now()
-    # A shadow's numbers are dry-run: its live bot's change is judged on the live bot's own
-    # (every trigger reads subject.bot), and a change on a shadow itself is never evaluated as
-    # money (the services refuse one; a row written around them is skipped here).
+def live_changes():
+    """The live experiments and holding scaling steps whose triggers are watched, oldest first.
+
+    A shadow's numbers are dry-run: its live bot's change is judged on the live bot's own (every
+    trigger reads subject.bot), and a change on a shadow itself is never evaluated as money (the
+    services refuse one; a row written around them is skipped here)."""
     money = {"bot__shadow_of__isnull": True}
-    results = [
-        (experiment, evaluate_rollback_triggers(experiment, now))
-        for experiment in Experiment.objects.filter(status__in=LIVE, **money)
+    return [
+        *Experiment.objects.filter(status__in=LIVE, **money).order_by("pk"),
+        *ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING, **money).order_by("pk"),
     ]
-    for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING, **money):
-        fired = evaluate_rollback_triggers(step, now)
-        if not fired and step.hold_until <= now:
-            complete_scaling_step(step, now)
-        results.append((step, fired))
-    return results
+
+
+def evaluate_live_change(change, now):
+    """One live experiment's or holding step's triggers, as their fired evidence; a step whose
+    hold ended without a trigger is completed."""
+    fired = evaluate_rollback_triggers(change, now)
+    holding = isinstance(change, ScalingStep) and change.status == ScalingStep.Status.HOLDING
+    if not fired and holding and change.hold_until <= now:
+        complete_scaling_step(change, now)
+    return fired
+
+
+def evaluate_live_changes(now=None):
+    """Every live change's triggers at `now`, as [(change, fired evidence)] (the job runs the same
+    one change at a time: experiments.jobs)."""
+    now = now or timezone.now()
+    return [(change, evaluate_live_change(change, now)) for change in live_changes()]

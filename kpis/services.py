@@ -12,7 +12,6 @@ from kpis import calculations as calc
 from kpis import queries
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.registry import FIGURE_KEYS
-from tradeops.models import Bot
 
 # The plan's baseline of a release: its last 30 days (the baseline report adds the last 7).
 BASELINE_DAYS = 30
@@ -140,15 +139,6 @@ def capture_baseline(release, *, captured_by, as_of=None):
         },
     )
     return report
-
-
-def capture_daily_snapshots(as_of):
-    """The scheduled job's work: 7d and 30d snapshots of every active bot, all releases."""
-    captured = []
-    for bot in Bot.objects.filter(is_active=True):
-        for days in BASELINE_WINDOWS:
-            captured.append(capture_snapshot(bot, days, as_of))
-    return captured
 
 
 def today():
