@@ -68,9 +68,6 @@ def scorecard_html(scorecard, computed_at=None):
             "primary": row["primary"],
             "baseline": format_figure(row["kpi"], row["baseline"]),
             "test": format_figure(row["kpi"], row["test"]),
-            "control": None
-            if row.get("control") is None
-            else format_figure(row["kpi"], row["control"]),
         }
         for row in scorecard["kpis"]
     ]

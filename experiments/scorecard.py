@@ -2,12 +2,12 @@
 and a verdict that means what it says however often anyone looks (experiments.verdicts).
 
 With a shadow (a dry-run twin of the live bot running the baseline release on the same pairs
-and days), the candidate is compared with the shadow's trades over the same elapsed time, as twin
-trades and by UTC day, with an anytime-valid confidence sequence: "better" or "worse" when the
-difference in net P&L per day excludes zero, "too early" before the minimum, otherwise
-"inconclusive" worded by what the test can detect. Without a shadow the baseline's 30 days before
-the start are shown for information, and the verdict is "before/after only": the market moves
-between the two windows as much as a lever does.
+and days), the baseline is the shadow over the same elapsed time, and the candidate is compared
+with it as twin trades and by UTC day, with an anytime-valid confidence sequence: "better" or
+"worse" when the difference in net P&L per day excludes zero, "too early" before the minimum,
+otherwise "inconclusive" worded by what the test can detect. Without a shadow the baseline is
+the baseline release's 30 days before the start, shown for information, and the verdict is
+"before/after only": the market moves between the two windows as much as a lever does.
 
 Closed form, no resampling: the KPI figures come from the daily rollups, the verdict from the
 test window's trades of both arms (a week of a busy bot: tens of thousands of rows); the
@@ -20,6 +20,7 @@ import datetime
 from decimal import Decimal
 
 import numpy as np
+from django.db import connection
 from django.db.models import F, FloatField, Q
 from django.db.models.functions import Cast, Extract
 
@@ -40,21 +41,28 @@ ELAPSED = "elapsed"
 _ARM_COLUMNS = {
     "symbol": F("symbol"),
     "side": F("side"),
-    "opened_at": Extract("opened_at", "epoch"),
-    "closed_at": Extract("closed_at", "epoch"),
+    "opened_at": Cast(Extract("opened_at", "epoch"), FloatField()),
+    "closed_at": Cast(Extract("closed_at", "epoch"), FloatField()),
     "net_pnl": Cast("net_pnl", FloatField()),
 }
 
 
 def _arm(bot, release, start, end):
-    """The closed trades of `bot` on `release` closed in [start, end), as the verdict's arrays."""
-    rows = Trade.objects.filter(
+    """The closed trades of `bot` on `release` closed in [start, end), as the verdict's arrays.
+
+    Read with a plain cursor: the rows are plain values (the casts are in the SQL), and Django's
+    per-value converters would cost more than the query on a busy bot's week."""
+    trades = Trade.objects.filter(
         bot=bot,
         release=release,
         status=Trade.Status.CLOSED,
         closed_at__gte=start,
         closed_at__lt=end,
-    ).values_list(*_ARM_COLUMNS.values())
+    )
+    sql, params = trades.order_by().values_list(*_ARM_COLUMNS.values()).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     columns = list(zip(*rows, strict=True)) or [()] * len(_ARM_COLUMNS)
     return {
         name: np.array(values, dtype=object if name in ("symbol", "side") else float)
@@ -84,8 +92,9 @@ def control_of(bot):
 
 def build_scorecard(experiment, now):
     """Test: the candidate from the start to `now`, its per-day figures over the days elapsed
-    (per_elapsed_day). Control: the bot's shadow running the baseline over the same time, when
-    it has one. Baseline: the baseline release's 30 days before the start, for information."""
+    (per_elapsed_day). Baseline: with a shadow, the shadow running the baseline release over the
+    same days, the concurrent control the verdict compares with; without one, the baseline
+    release's 30 days before the start (before/after: figures, never a verdict)."""
     bot, start, start_day = experiment.bot, experiment.started_at, experiment.started_at.date()
     # The KPI window reads whole UTC days: every day the test touched, today's too. The
     # candidate's trades are the test's own, since it runs only from the start.
@@ -94,19 +103,16 @@ def build_scorecard(experiment, now):
     elapsed_days = max(now - start, datetime.timedelta(seconds=1)) / DAY
     planned_days = max(experiment.min_horizon_days, verdicts.PLANNED_DAYS)
     baseline_release, candidate_release = experiment.baseline_release, experiment.candidate_release
-    base = compute_kpis(bot, BASELINE_DAYS, start_day, baseline_release)
     test = compute_kpis(bot, touched, test_end, candidate_release)
     test_figures = per_elapsed_day(test.figures, elapsed_days)
+    test_span = {"days": round(elapsed_days, 4), "days_basis": ELAPSED}
+    test_span |= {"from": start.isoformat(), "to": now.isoformat()}
     candidate = _arm(bot, candidate_release, start, now)
     shadow = control_of(bot)
-    control = None
     if shadow is not None:
-        control_kpis = compute_kpis(shadow, touched, test_end, baseline_release)
-        control = {
-            "bot": shadow.slug,
-            "release": baseline_release.tag,
-            "figures": per_elapsed_day(control_kpis.figures, elapsed_days),
-        }
+        base = compute_kpis(shadow, touched, test_end, baseline_release)
+        base_figures = per_elapsed_day(base.figures, elapsed_days)
+        baseline = {"bot": shadow.slug, "concurrent": True, **test_span}
         comparison = verdicts.shadow_verdict(
             candidate,
             _arm(shadow, baseline_release, start, now),
@@ -115,6 +121,10 @@ def build_scorecard(experiment, now):
             planned_days=planned_days,
         )
     else:
+        base = compute_kpis(bot, BASELINE_DAYS, start_day, baseline_release)
+        base_figures = base.figures
+        baseline = {"bot": bot.slug, "concurrent": False, "days": BASELINE_DAYS}
+        baseline["to"] = start_day.isoformat()
         comparison = verdicts.before_after(
             _net_pnl(base.window),
             candidate["net_pnl"],
@@ -123,38 +133,20 @@ def build_scorecard(experiment, now):
             planned_days=planned_days,
         )
     return {
-        "baseline": {
-            "release": baseline_release.tag,
-            "days": BASELINE_DAYS,
-            "to": start_day.isoformat(),
-            "figures": base.figures,
-        },
-        "test": {
-            "release": candidate_release.tag,
-            "days": round(elapsed_days, 4),
-            "days_basis": ELAPSED,
-            "from": start.isoformat(),
-            "to": now.isoformat(),
-            "figures": test_figures,
-        },
-        "control": control,
+        "baseline": {"release": baseline_release.tag, **baseline, "figures": base_figures},
+        "test": {"release": candidate_release.tag, **test_span, "figures": test_figures},
         "kpis": [
             {
                 "kpi": key,
-                "baseline": base.figures[key],
+                "baseline": base_figures[key],
                 "test": test_figures[key],
-                "control": control["figures"][key] if control else None,
                 "primary": key in experiment.primary_kpis,
             }
             for key in FIGURE_KEYS
         ],
         "comparison": comparison,
         "verdict": comparison["verdict"],
-        "trades": {
-            "baseline": base.figures["trades"],
-            "test": len(candidate["net_pnl"]),
-            "control": control["figures"]["trades"] if control else None,
-        },
+        "trades": {"baseline": base_figures["trades"], "test": test_figures["trades"]},
     }
 
 

@@ -140,11 +140,16 @@ def _arm_figures(pnl, elapsed_days):
 
 
 def _codes(values_a, values_b):
-    """Integer codes of the values of both arms, shared (str or int)."""
+    """Integer codes of the values of both arms, shared (str or int). A dict, not np.unique: a
+    week of a busy bot is tens of thousands of strings of a few dozen pairs, which np.unique
+    would sort as Python objects."""
     both = np.concatenate([np.asarray(values_a), np.asarray(values_b)])
     if not len(both):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    codes = np.unique(both, return_inverse=True)[1].ravel()
+    index = {}
+    codes = np.fromiter(
+        (index.setdefault(v, len(index)) for v in both.tolist()), np.int64, len(both)
+    )
     return codes[: len(values_a)], codes[len(values_a) :]
 
 

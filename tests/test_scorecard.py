@@ -40,8 +40,8 @@ def test_without_a_shadow_the_figures_are_before_and_after_and_never_a_verdict(r
     assert card["verdict"] == "before/after only"
     assert "cannot separate the change from the market" in card["comparison"]["wording"]
     assert "--shadow-of" in card["comparison"]["wording"]
-    assert card["control"] is None
-    assert card["trades"] == {"baseline": 40, "test": 40, "control": None}
+    assert card["baseline"]["concurrent"] is False and card["baseline"]["days"] == 30
+    assert card["trades"] == {"baseline": 40, "test": 40}
     rows = {row["kpi"]: row for row in card["kpis"]}
     assert rows["avg_pnl_per_trade"]["primary"] is True
     assert (rows["trades"]["baseline"], rows["trades"]["test"]) == (40, 40)
@@ -89,10 +89,11 @@ def test_with_a_shadow_a_clear_gain_is_better_and_the_pairing_is_shown(running):
     assert card["comparison"]["pairing"]["twins"] == 50
     assert card["comparison"]["pairing"]["candidate_only"] == 0
     assert card["comparison"]["per_day"]["low"] > 0
-    assert card["control"]["bot"] == "alpha-shadow"
-    assert card["trades"] == {"baseline": 0, "test": 50, "control": 50}
+    # The baseline is the shadow over the same days, not the month before the start.
+    assert card["baseline"]["bot"] == "alpha-shadow" and card["baseline"]["concurrent"]
+    assert card["trades"] == {"baseline": 50, "test": 50}
     rows = {row["kpi"]: row for row in card["kpis"]}
-    assert rows["trades"]["control"] == 50
+    assert (rows["trades"]["baseline"], rows["trades"]["test"]) == (50, 50)
 
 
 def test_fewer_than_thirty_trades_an_arm_is_too_early_however_clear(running):
@@ -134,7 +135,7 @@ def test_the_page_shows_the_verdict_its_interval_the_detectable_effect_and_the_p
     assert "Verdict: inconclusive" in page
     assert "anytime-valid interval" in page
     assert "Detectable now" in page
-    assert "36 twin trades" in page and "control (shadow), same days" in page
+    assert "36 twin trades" in page and "baseline (shadow), same days" in page
 
 
 # -- end to end: two bots pulling their configs and sending their trades ----------------------
@@ -202,4 +203,4 @@ def test_a_shadow_pair_through_the_api_the_verdict_read_as_the_days_pass(
     assert verdicts[5] == "better"
     card = build_scorecard(experiment, START + 5 * DAY)
     assert card["comparison"]["pairing"]["twins"] == 60
-    assert card["control"]["release"] == "v1.4.0"
+    assert card["baseline"]["release"] == "v1.4.0" and card["baseline"]["concurrent"]

@@ -54,7 +54,7 @@ def test_the_job_stores_the_scorecard_of_running_and_reviewed_experiments(
     assert unit.key == f"{fan_out.detail['period']}:{experiment.pk}"
     assert fan_out.started_at <= experiment.scorecard_computed_at <= unit.started_at
     assert experiment.scorecard["verdict"] == "before/after only"  # no shadow: no verdict
-    assert experiment.scorecard["trades"] == {"baseline": 10, "test": 10, "control": None}
+    assert experiment.scorecard["trades"] == {"baseline": 10, "test": 10}
     assert Experiment.objects.get(pk=waiting.pk).scorecard == {}  # a draft has none
 
     refresh_scorecards()  # a second run in the same period does nothing
@@ -89,7 +89,7 @@ def test_a_decision_stores_the_scorecard_as_it_was_then(baseline, people, embedd
     refresh_scorecards()
     experiment.refresh_from_db()
     decision = experiment.decisions.get()
-    assert decision.scorecard["trades"] == {"baseline": 10, "test": 10, "control": None}
+    assert decision.scorecard["trades"] == {"baseline": 10, "test": 10}
     assert experiment.scorecard == decision.scorecard
     assert experiment.scorecard_computed_at == decided_at
     assert experiment.shown_scorecard() == (decision.scorecard, decided_at)
