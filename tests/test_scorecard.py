@@ -5,6 +5,7 @@ import datetime
 import json
 
 import pytest
+from django.core.management import call_command
 
 from experiments import services
 from experiments.scorecard import build_scorecard, refresh_scorecard
@@ -204,3 +205,26 @@ def test_a_shadow_pair_through_the_api_the_verdict_read_as_the_days_pass(
     card = build_scorecard(experiment, START + 5 * DAY)
     assert card["comparison"]["pairing"]["twins"] == 60
     assert card["baseline"]["release"] == "v1.4.0" and card["baseline"]["concurrent"]
+
+
+def test_the_command_prints_the_verdict_and_what_it_rests_on(running, capsys):
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=running.bot, now=START - 3 * DAY)
+    twins(
+        running.bot,
+        shadow,
+        running,
+        days=4,
+        per_day=10,
+        live_net=lambda day, n: 1.0 + (n % 3),
+        shadow_net=lambda day, n: 1.0 + (n % 3),
+    )
+
+    call_command("scorecard", str(running.pk), "--store")
+
+    out = capsys.readouterr().out
+    assert f"(#{running.pk}): INCONCLUSIVE" in out
+    assert "40 twin trades, 0 only the candidate took" in out
+    assert "baseline v1.4.0 (shadow alpha-shadow, same days)" in out
+    assert "stored" in out
+    running.refresh_from_db()
+    assert running.scorecard["verdict"] == "inconclusive"
