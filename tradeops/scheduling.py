@@ -146,8 +146,8 @@ def recorded_job(name, *, daily=False):
     A daily job runs for one UTC day: the job's only argument is that day (see `job_day`), the
     function is called with it as a date, and the run is recorded under it, so a day that already
     succeeded is not run again (a double enqueue does nothing) while a failed or missed day can be
-    rerun. Any other job takes no argument: the function is called with the time the run starts,
-    which is its key, so every run is recorded.
+    rerun. Any other job is called with the time the run starts (or `now`, the embedded
+    scheduler's clock: tradeops.embedded), which is its key, so every run is recorded.
 
     The job keeps the function's dotted path, the name RQ, cron and `rqenqueue` know it by.
     """
@@ -161,8 +161,8 @@ def recorded_job(name, *, daily=False):
 
         else:
 
-            def job():
-                now = timezone.now()
+            def job(now=None):
+                now = now or timezone.now()
                 _run(name, now.isoformat(timespec="microseconds"), work, now)
 
         job = functools.wraps(work)(job)
@@ -190,14 +190,15 @@ def fan_out_job(name):
 
     A daily job takes its day like a `recorded_job` and records the day's fan-out under it; a
     rerun of a day that fanned out already enqueues again the units not yet succeeded. Any
-    other job records each run under the time it starts and fans out for its cron period, or
-    for `period` (an ISO time) when one is given (a refresh asked for now).
+    other job records each run under the time it starts (or `now`, as `recorded_job`) and fans
+    out for its cron period, or for `period` (an ISO time) when one is given (a refresh asked for
+    now).
     """
 
     def decorate(declared):
-        def job(day=None, period=None):
+        def job(day=None, period=None, now=None):
             schedule = BY_NAME[name]
-            now = timezone.now()
+            now = now or timezone.now()
             if schedule.daily:
                 when = job_day(day, now.date())
                 key = period = when.isoformat()
@@ -249,7 +250,7 @@ def fan_out(schedule, when, period):
         for unit in todo:
             # A failure is recorded and logged by its run; the other units go on.
             with contextlib.suppress(Exception):
-                run_unit(schedule.name, unit, period)
+                run_unit(schedule.name, unit, period, now=None if schedule.daily else when)
         return {"period": period, "units": units, "started": todo}
     queue = django_rq.get_queue(schedule.queue, commit_mode="auto")
     if not schedule.daily:
@@ -304,12 +305,13 @@ def _enqueue_unit(queue, schedule, unit, period):
     return False
 
 
-def run_unit(name, unit, period):
+def run_unit(name, unit, period, now=None):
     """One unit's work in a run of schedule `name`, recorded under "<period>:<unit>" (so it is
-    done once a period), as of its day for a daily job and as of now for any other."""
+    done once a period), as of its day for a daily job and as of `now` (by default the time it
+    runs) for any other."""
     schedule = BY_NAME[name]
     work = import_string(schedule.unit_func)
-    when = datetime.date.fromisoformat(period) if schedule.daily else timezone.now()
+    when = datetime.date.fromisoformat(period) if schedule.daily else now or timezone.now()
     try:
         with recorded_run(name, unit_key(period, unit)) as run:
             run.detail = work(unit, when) or {}
