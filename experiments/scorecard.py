@@ -21,8 +21,8 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
-from django.db.models import F, FloatField, Q
-from django.db.models.functions import Cast, Extract
+from django.db.models import F, FloatField, Func, Q
+from django.db.models.functions import Cast
 
 from experiments import verdicts
 from experiments.models import Experiment
@@ -37,12 +37,26 @@ SCORED = (Experiment.Status.RUNNING, Experiment.Status.REVIEW)
 DAY = datetime.timedelta(days=1)
 # What the test's per-day figures divide by, as the scorecard says it.
 ELAPSED = "elapsed"
+
+
+class Epoch(Func):
+    """A time as seconds since 1970 (float): PostgreSQL's epoch, SQLite's Julian day rescaled
+    (Django's Extract has no epoch on SQLite, the embedded default)."""
+
+    output_field = FloatField()
+    template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 # How a trade is read for the verdict: its pair, side, times (epoch seconds) and net P&L.
 _ARM_COLUMNS = {
     "symbol": F("symbol"),
     "side": F("side"),
-    "opened_at": Cast(Extract("opened_at", "epoch"), FloatField()),
-    "closed_at": Cast(Extract("closed_at", "epoch"), FloatField()),
+    "opened_at": Epoch("opened_at"),
+    "closed_at": Epoch("closed_at"),
     "net_pnl": Cast("net_pnl", FloatField()),
 }
 

@@ -3,6 +3,9 @@ from django.utils import timezone
 
 from experiments.models import Experiment
 from experiments.scorecard import SCORED, build_scorecard, refresh_scorecard
+from kpis.registry import format_figure
+
+SIDES = ("baseline", "test")
 
 
 class Command(BaseCommand):
@@ -66,6 +69,5 @@ class Command(BaseCommand):
         )
         for row in card["kpis"]:
             mark = "*" if row["primary"] else " "
-            self.stdout.write(
-                f"  {mark} {row['kpi']:<28} {row['baseline']!s:>14} {row['test']!s:>14}"
-            )
+            figures = " | ".join(format_figure(row["kpi"], row[side]) for side in SIDES)
+            self.stdout.write(f"  {mark} {row['kpi']:<28} {figures}")
