@@ -64,10 +64,12 @@ def _glance(now):
 
 
 def needs_attention(bot, now):
-    """A person should look at this bot first: HALT or DEGRADED, a critical incident open, or a
-    daily review overdue or missed."""
+    """A person should look at this bot first: HALT or DEGRADED, stopped (by a person or the
+    circuit breaker: only a Team lead resumes it), a critical incident open, or a daily review
+    overdue or missed."""
     return (
         bot.health_state in (HealthEvent.State.HALT, HealthEvent.State.DEGRADED)
+        or bot.is_stopped
         or bot.critical_open
         or review_overdue(bot, now)
         or missed_review(bot, now, bot.yesterday_signed_off) is not None
@@ -80,7 +82,7 @@ def fleet_by_attention(now):
     bots = (
         Bot.objects.live()
         .filter(is_active=True)
-        .only("slug", "daily_review_due_hour", "created_at")
+        .only("slug", "daily_review_due_hour", "created_at", "trading_mode")
         .annotate(**_glance(now))
     )
     states = {HealthEvent.State.HALT: 0, HealthEvent.State.DEGRADED: 1}
@@ -198,6 +200,15 @@ class Card:
     missed_day: datetime.date | None  # yesterday, if its review was never signed off
     headroom: list = field(default_factory=list)
     shadow: ShadowLine | None = None
+
+    @property
+    def breaker_used(self):
+        """How much of the circuit breaker's threshold today's loss has used, 0 to 1 (a gain
+        uses none): the card's meter."""
+        reading, limit = self.bot.breaker_reading_pct, self.bot.breaker_pct
+        if reading is None or reading >= 0:
+            return 0
+        return min(float(reading / limit), 1.0)
 
     @property
     def live_day(self):

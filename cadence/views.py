@@ -74,6 +74,7 @@ def command_center_context(request):
             for bot in fleet
         ),
         "attention": sum(bot.needs_attention for bot in fleet),
+        "stopped": sum(bot.is_stopped for bot in fleet),
     }
 
 

@@ -4,6 +4,10 @@ ingestion) and `If-None-Match`: an unchanged config answers 304 from the bot's o
 token check reads anyway, so a fleet polling every few seconds costs a token lookup per poll.
 Nothing is cached: the request after a change (a trigger stopping an experiment) serves it.
 
+The config carries the bot's trading mode (`trading`: trade, stop_entries or exit_all, with
+`trading_version`, `trading_since`, `trading_why`), read from the same row: a change of mode
+changes the ETag (Bot.config_etag), so the next poll serves it.
+
 A shadow bot (Bot.shadow_of) is served its own current release, which experiments.shadows keeps:
 the experiment's baseline while one runs on its live bot, else what the live bot runs; its
 config says it is a shadow and runs dry-run.
@@ -56,7 +60,9 @@ def config(request):
     if wanted == FREQTRADE:
         source = FreqtradeSource.objects.filter(bot=bot).first()
         try:
-            response = JsonResponse(parameter_file(bot.current_release, source, bot))
+            response = JsonResponse(
+                parameter_file(bot.current_release, source, bot, with_trading=True)
+            )
         except ExportRefused as exc:
             return error_response(409, str(exc))
         response["Content-Disposition"] = f'attachment; filename="{file_name(source)}"'

@@ -20,8 +20,10 @@ a space it is known to be in, or the export refuses, naming it:
 
 Decimal params are written as JSON numbers (freqtrade's parameters are floats). The file also
 says which TradeOps release it is (`tradeops`: bot, tag, version, git commit), which freqtrade
-ignores. `export_time` is when the release was approved, so one release always exports the same
-bytes.
+ignores; served to the bot (GET /api/v1/config?format=freqtrade) it also carries the bot's
+trading mode (`trading`, `trading_version`, ...: Bot.trading_config), which the deploy script
+applies through freqtrade's REST API. `export_time` is when the release was approved, so one
+release always exports the same bytes (the admin's download carries no trading mode).
 """
 
 import json
@@ -57,10 +59,11 @@ def _freqtrade_value(value, value_type):
     return value
 
 
-def parameter_file(release, source, bot=None):
+def parameter_file(release, source, bot=None, *, with_trading=False):
     """The parameter file for `release` (a dict, as JSON would hold it) for the freqtrade bot
     `source` reads, run by `bot` (the release's own bot unless given: a shadow runs its live
-    bot's releases); ExportRefused when it cannot be written right."""
+    bot's releases), with the bot's trading mode if `with_trading`; ExportRefused when it cannot
+    be written right."""
     bot = bot or release.bot
     if source is None or not source.strategy_name:
         raise ExportRefused(
@@ -103,6 +106,7 @@ def parameter_file(release, source, bot=None):
             "release": release.tag,
             "version": release.version,
             "git_commit": release.git_commit,
+            **(bot.trading_config() if with_trading else {}),
         },
     }
 

@@ -1,5 +1,8 @@
-"""Heartbeats: a bot says which release it runs, as often as every minute (DESIGN.md, "The loop
-with the bot").
+"""Heartbeats: a bot says which release it runs and which trading mode it applies, as often as
+every minute (DESIGN.md, "The loop with the bot").
+
+The trading mode (`trading`: trade, stop_entries, exit_all; "" when the heartbeat leaves it out)
+is kept on the pulse only: the stop watch (integrity.loop) reads it there.
 
 A heartbeat updates the bot's BotPulse in place (its last heartbeat, the release it runs and
 since when); it is stored as a HealthEvent only when the running release changes (the first
@@ -75,10 +78,16 @@ def take_heartbeats(bot, valid):
     accepted = unchanged = 0
     conflicts = []
     for item in sorted(heartbeats, key=lambda item: item[1]["ts"]):
-        ts, release = item[1]["ts"], item[1]["running_release"]
-        if pulse is not None and ts == pulse.last_heartbeat_at and release != pulse.running_release:
-            said = f"{pulse.running_release} at {ts.isoformat()}"
-            conflicts.append((item[0], {"_conflict": f"the bot already reported {said}"}))
+        ts, release, trading = item[1]["ts"], item[1]["running_release"], item[1]["trading"]
+        if (
+            pulse is not None
+            and ts == pulse.last_heartbeat_at
+            and (release, trading) != (pulse.running_release, pulse.trading)
+        ):
+            said = f"{pulse.running_release} ({pulse.trading or 'no trading mode'})"
+            conflicts.append(
+                (item[0], {"_conflict": f"the bot already reported {said} at {ts.isoformat()}"})
+            )
             continue
         if pulse is not None and ts <= pulse.last_heartbeat_at:
             unchanged += 1
@@ -88,7 +97,7 @@ def take_heartbeats(bot, valid):
             to_store.append(item)
         else:
             accepted += 1
-        pulse.last_heartbeat_at = ts
+        pulse.last_heartbeat_at, pulse.trading = ts, trading
     # A first heartbeat racing another creates the row twice: the batch is retried (IntegrityError).
     pulse.save()
     return to_store, accepted, unchanged, conflicts

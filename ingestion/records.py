@@ -33,6 +33,7 @@ from tradeops.models import (
     HealthEvent,
     IngestKind,
     Trade,
+    TradingMode,
 )
 
 # net_pnl must equal gross_pnl - fees - funding up to this much (rounding in the bot's own math),
@@ -196,6 +197,8 @@ HEALTH_FIELDS = {
     "state": FieldSpec(choice(HealthEvent.State), default=""),
     "detail": FieldSpec(text(10_000), default=""),
     "running_release": FieldSpec(printable_text(100), default=""),
+    # Of a heartbeat: the trading mode the bot applies (kept on its pulse, never stored).
+    "trading": FieldSpec(choice(TradingMode), default=""),
 }
 
 
@@ -207,6 +210,8 @@ def _health_rules(clean, errors):
         errors.setdefault("running_release", "required for a heartbeat: the release tag it runs")
     if clean.get("running_release") and "kind" in clean and not heartbeat:
         errors.setdefault("running_release", "only a heartbeat reports the running release")
+    if clean.get("trading") and "kind" in clean and not heartbeat:
+        errors.setdefault("trading", "only a heartbeat reports the trading mode")
     # A heartbeat is kept on the bot's pulse, not stored: a state or detail on it would be lost.
     for field, instead in (("state", "a state_change"), ("detail", "another health event")):
         if heartbeat and clean.get(field):

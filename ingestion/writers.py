@@ -344,6 +344,10 @@ class HealthWriter(RowWriter):
     model = HealthEvent
     key_fields = ("ts", "kind")
 
+    def to_row(self, bot, clean):
+        # A heartbeat's trading mode lives on the bot's pulse (ingestion.heartbeats) only.
+        return {name: value for name, value in clean.items() if name != "trading"}
+
 
 class EquityWriter(RowWriter):
     model = EquitySnapshot

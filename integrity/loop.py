@@ -1,5 +1,5 @@
 """The loop with the bot, watched (DESIGN.md, "The loop with the bot"): every minute, for each
-active bot that has a current release, two critical incidents kept in step with what the bot
+active bot that has a current release, three critical incidents kept in step with what the bot
 says.
 
 - **Config drift:** its last heartbeat reports another release than its current one, and has
@@ -9,6 +9,11 @@ says.
   reports the current release. A bot that never sent a heartbeat reports nothing to drift from.
 - **Bot silent:** no heartbeat and no batch of records for `Bot.silent_after_minutes` (default
   15), counted from when the bot was created if it never spoke. Resolved when it speaks again.
+- **Bot ignores stop:** the bot was told to stop (`Bot.trading_mode` stop_entries or exit_all)
+  longer than `Bot.stop_grace_minutes` ago (default 3), and its last heartbeat still reports a
+  less strict mode, or none (a bot that does not say it stopped is taken as trading), or it has
+  not sent one since. Resolved when a heartbeat reports the mode (or a stricter one), or when a
+  Team lead resumes trading.
 
 Opened through the integrity services (open_or_bump_incident, so they alert), refreshed while
 they last, resolved (with a resolved notice) at the first run that no longer finds them.
@@ -25,7 +30,7 @@ from integrity.services import record_finding, resolve_incident
 from tradeops.models import Bot, IngestBatch
 
 Kind = IntegrityIncident.Kind
-LOOP_KINDS = (Kind.CONFIG_DRIFT, Kind.BOT_SILENT)
+LOOP_KINDS = (Kind.CONFIG_DRIFT, Kind.BOT_SILENT, Kind.BOT_IGNORES_STOP)
 MINUTE = datetime.timedelta(minutes=1)
 
 
@@ -77,6 +82,37 @@ def bot_silent(bot, now):
     )
 
 
+def bot_ignores_stop(bot, now):
+    if not bot.is_stopped:
+        return None
+    pulse = getattr(bot, "pulse", None)
+    reported = pulse.trading if pulse else ""
+    if bot.applies_mode(reported):
+        return None
+    if now - bot.trading_changed_at <= bot.stop_grace_minutes * MINUTE:
+        return None
+    minutes = int((now - bot.trading_changed_at) / MINUTE)
+    heard = (
+        f"reports {reported or 'no trading mode'} (heartbeat {pulse.last_heartbeat_at:%H:%M} UTC)"
+        if pulse
+        else "has sent no heartbeat"
+    )
+    return Finding(
+        Kind.BOT_IGNORES_STOP,
+        IntegrityIncident.Severity.CRITICAL,
+        f"Bot ignores stop: {bot.slug} was set to {bot.trading_mode} {minutes} min ago and still "
+        f"{heard} (grace {bot.stop_grace_minutes} min)",
+        1,
+        {
+            "trading_mode": bot.trading_mode,
+            "reported": reported,
+            "since": bot.trading_changed_at.isoformat(),
+            "by": bot.trading_changed_by,
+            "last_heartbeat_at": pulse.last_heartbeat_at.isoformat() if pulse else None,
+        },
+    )
+
+
 def watched_bots():
     """Active bots with a current release, each with its pulse, its current release and change,
     and when its last batch came (one index probe each): one query for the fleet."""
@@ -89,13 +125,13 @@ def watched_bots():
 
 
 def watch_bot_loop(now=None):
-    """Open, refresh or resolve the drift and silence incidents of every bot; returns the
+    """Open, refresh or resolve the drift, silence and stop incidents of every bot; returns the
     findings as [(bot, finding)]. An incident of a bot no longer watched (deactivated, or with no
     current release) is resolved too."""
     now = now or timezone.now()
     found = []
     for bot in watched_bots():
-        for finding in (config_drift(bot, now), bot_silent(bot, now)):
+        for finding in (config_drift(bot, now), bot_silent(bot, now), bot_ignores_stop(bot, now)):
             if finding is not None:
                 record_finding(bot, finding)
                 found.append((bot, finding))

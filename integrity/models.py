@@ -65,6 +65,8 @@ class IntegrityIncident(models.Model):
         ROLLBACK_TRIGGER = "rollback_trigger", "Rollback trigger fired"
         CONFIG_DRIFT = "config_drift", "Bot runs another release than its current one"
         BOT_SILENT = "bot_silent", "Bot silent"
+        BOT_IGNORES_STOP = "bot_ignores_stop", "Bot ignores stop"
+        CIRCUIT_BREAKER = "circuit_breaker", "Circuit breaker stopped entries"
 
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="incidents")
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -352,6 +354,7 @@ class ReleasePush(Delivery):
 
     class Event(models.TextChoices):
         RELEASE_CHANGE = "release_change", "Release change"
+        TRADING_CHANGE = "trading_change", "Trading mode change"
         TEST = "test"
 
     Status = DeliveryStatus

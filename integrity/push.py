@@ -117,6 +117,32 @@ def queue_release_push(change, now=None):
     return push
 
 
+def queue_trading_push(bot, now=None):
+    """tradeops.signals.trading_mode_changed, in the change's transaction: a push of the bot's
+    config with its new trading mode, if it has an active webhook and a config to push. An
+    earlier mode's push not yet through is superseded (each push carries the mode as it is when
+    sent, and its trading_version, so the bot never goes back to an older one)."""
+    webhook = ReleaseWebhook.objects.filter(bot=bot, is_active=True).first()
+    if webhook is None or bot.current_change_id is None:
+        return None
+    now = now or timezone.now()
+    webhook.pushes.filter(status=DeliveryStatus.PENDING, event=Event.TRADING_CHANGE).update(
+        status=DeliveryStatus.SUPERSEDED
+    )
+    push = ReleasePush.objects.create(
+        webhook=webhook,
+        change_id=bot.current_change_id,
+        event=Event.TRADING_CHANGE,
+        next_attempt_at=now,
+    )
+    enqueue(PUSH_JOB)
+    return push
+
+
+def trading_mode_changed(sender, *, bot, now, **kwargs):
+    queue_trading_push(bot, now)
+
+
 def send_test_push(webhook, *, user=None, now=None):
     """A push marked as a test, carrying the config the bot should run now, delivered at once
     (and retried like any push): proof the bot hears pushes. A switched-off webhook is sent
@@ -144,7 +170,9 @@ def deliver_due_pushes(now=None):
 
 def push_body(push, timestamp):
     """The raw body of one attempt: what GET /api/v1/config answered right after the change (the
-    bot's own serializer, Bot.running_config), its change id, and the moment it is signed."""
+    bot's own serializer, Bot.running_config), its change id, and the moment it is signed. The
+    trading mode in it is the bot's when the attempt is sent: a retry never carries an older
+    one than a push sent before it."""
     bot, change = push.webhook.bot, push.change
     config = None
     if change is not None:

@@ -44,6 +44,10 @@ def test_the_bot_gets_its_release_why_and_since_when(client, bot_and_token, live
         "why": "Baseline: Phase 1 winner",
         "since": "2026-11-20T09:30:00+00:00",
         "changed_by": "lena",
+        "trading": "trade",
+        "trading_version": 0,
+        "trading_since": None,
+        "trading_why": None,
     }
     assert response["ETag"] == Bot.objects.get().config_etag
     assert response["Cache-Control"] == "private, no-cache"

@@ -68,7 +68,17 @@ def test_the_current_release_as_freqtrades_parameter_file(client, bot_and_token,
         },
         "ft_stratparam_v": 1,
         "export_time": live.approved_at.isoformat(),
-        "tradeops": {"bot": "alpha", "release": "v1.4.0", "version": 1, "git_commit": ""},
+        "tradeops": {
+            "bot": "alpha",
+            "release": "v1.4.0",
+            "version": 1,
+            "git_commit": "",
+            # The bot's trading mode, which the deploy script applies (README).
+            "trading": "trade",
+            "trading_version": 0,
+            "trading_since": None,
+            "trading_why": None,
+        },
     }
 
 

@@ -287,6 +287,10 @@ def test_the_freqtrade_file_of_a_shadow_is_the_baseline_while_the_candidate_runs
         "release": "v1.4.0",
         "version": 1,
         "git_commit": "",
+        "trading": "trade",
+        "trading_version": 0,
+        "trading_since": None,
+        "trading_why": None,
     }
     assert body["params"]["buy"]["side_balance_pressure"] == 0  # the baseline's, not 0.3
 

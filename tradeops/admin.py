@@ -4,13 +4,15 @@ from functools import wraps
 from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
@@ -34,7 +36,14 @@ from tradeops.models import (
     Trade,
 )
 from tradeops.roles import EXPORT_AUDIT, ISSUE_TOKENS, QUEUE_DASHBOARD, REVOKE_TOKENS
-from tradeops.services import issue_api_token, revoke_api_tokens, shadow_created
+from tradeops.services import (
+    issue_api_token,
+    revoke_api_tokens,
+    set_circuit_breaker,
+    set_trading_mode,
+    shadow_created,
+    stop_fleet_entries,
+)
 
 
 def pretty_json(value):
@@ -83,9 +92,126 @@ class BotAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "exchange", ("shadow_of", admin.EmptyFieldListFilter)]
     search_fields = ["slug", "name"]
     # What the bot runs changes only through the audited services (baseline, experiment start
-    # and decision, rollback trigger, scaling step), never by editing the bot.
-    readonly_fields = ["current_release", "current_change", "shadow_relation"]
+    # and decision, rollback trigger, scaling step), never by editing the bot; so does its
+    # trading mode and its circuit breaker (the panel under the form, and the command center).
+    readonly_fields = [
+        "current_release",
+        "current_change",
+        "shadow_relation",
+        "trading",
+        "circuit_breaker",
+    ]
+    exclude = [
+        "trading_mode",
+        "trading_version",
+        "trading_changed_at",
+        "trading_changed_by",
+        "trading_note",
+        "breaker_pct",
+        "breaker_reading_pct",
+        "breaker_read_at",
+    ]
     actions = ["issue_token"]
+    change_form_template = "admin/tradeops/bot/change_form.html"
+
+    @admin.display(description="Trading mode")
+    def trading(self, bot):
+        if bot.pk is None:
+            return "-"
+        if not bot.is_stopped:
+            return "Trade"
+        return format_html(
+            "{} since {} UTC by {}: {}",
+            bot.get_trading_mode_display(),
+            f"{bot.trading_changed_at:%Y-%m-%d %H:%M}",
+            bot.trading_changed_by,
+            bot.trading_note,
+        )
+
+    @admin.display(description="Circuit breaker")
+    def circuit_breaker(self, bot):
+        if bot.pk is None or bot.is_shadow:
+            return "-" if bot.pk is None else "none: a shadow follows its live bot's mode"
+        if bot.breaker_read_at is None:
+            return f"{bot.breaker_pct}% today: not read yet"
+        if bot.breaker_reading_pct is None:
+            return f"{bot.breaker_pct}% today: no equity known (set the starting equity)"
+        return (
+            f"{bot.breaker_pct}% today; today {bot.breaker_reading_pct:.2f}%, headroom "
+            f"{bot.breaker_headroom:.2f} pts (as of {bot.breaker_read_at:%H:%M} UTC)"
+        )
+
+    def get_urls(self):
+        pages = [
+            ("<path:object_id>/trading/", self.trading_view, "tradeops_bot_trading"),
+            ("<path:object_id>/breaker/", self.breaker_view, "tradeops_bot_breaker"),
+            ("trading/stop-fleet/", self.stop_fleet_view, "tradeops_bot_stop_fleet"),
+        ]
+        return [
+            path(route, self.admin_site.admin_view(view), name=name) for route, view, name in pages
+        ] + super().get_urls()
+
+    def _back(self, request, bot=None):
+        """Where the form came from (the command center's card or the bot's page)."""
+        back = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            return redirect(back)
+        if bot is None:
+            return redirect("admin:index")
+        return redirect("admin:tradeops_bot_change", bot.pk)
+
+    def _refused(self, request, exc):
+        self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    def trading_view(self, request, object_id):
+        """Stop entries, exit all or resume, with a note: the service checks who may."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        bot = get_object_or_404(Bot, pk=object_id)
+        mode, note = request.POST.get("mode", ""), request.POST.get("note", "")
+        try:
+            bot = set_trading_mode(bot, mode, by=request.user, note=note)
+        except ValidationError as exc:
+            self._refused(request, exc)
+        else:
+            self.message_user(
+                request, f"{bot}: {bot.get_trading_mode_display().lower()}.", messages.SUCCESS
+            )
+        return self._back(request, bot)
+
+    def breaker_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        bot = get_object_or_404(Bot, pk=object_id)
+        try:
+            bot = set_circuit_breaker(
+                bot,
+                request.POST.get("breaker_pct", ""),
+                by=request.user,
+                note=request.POST.get("note", ""),
+            )
+        except ValidationError as exc:
+            self._refused(request, exc)
+        else:
+            self.message_user(
+                request, f"{bot}: circuit breaker at {bot.breaker_pct}% today.", messages.SUCCESS
+            )
+        return self._back(request, bot)
+
+    def stop_fleet_view(self, request):
+        """A Team lead stops the entries of every live bot at once, with one note."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            stopped = stop_fleet_entries(by=request.user, note=request.POST.get("note", ""))
+        except ValidationError as exc:
+            self._refused(request, exc)
+        else:
+            names = ", ".join(bot.slug for bot in stopped) or "none was trading"
+            self.message_user(
+                request, f"Stopped entries on {len(stopped)} bot(s): {names}.", messages.SUCCESS
+            )
+        return self._back(request)
 
     def get_readonly_fields(self, request, obj=None):
         # A shadow is one from its creation on: its trades name the live bot's releases.

@@ -42,6 +42,13 @@ SIGN_OFF_WEEKLY_REVIEW = "cadence.sign_off_weeklyreview"
 # Where a freqtrade bot's database is (its URL may hold a password).
 SET_UP_FREQTRADE_SOURCE = "ingestion.add_freqtradesource"
 CHANGE_FREQTRADE_SOURCE = "ingestion.change_freqtradesource"
+# A bot's trading mode: an Operator stops entries (the safe direction); a Team lead also makes it
+# exit all, resumes it, stops the whole fleet and sets its circuit breaker.
+STOP_ENTRIES = "tradeops.stop_entries"
+EXIT_ALL = "tradeops.exit_all"
+RESUME_TRADING = "tradeops.resume_trading"
+STOP_FLEET_ENTRIES = "tradeops.stop_fleet_entries"
+SET_CIRCUIT_BREAKER = "tradeops.set_circuit_breaker"
 # The audit trail, exported to be kept or checked elsewhere (its hash chain goes with it).
 EXPORT_AUDIT = "tradeops.export_auditevent"
 
@@ -58,6 +65,7 @@ _OPERATOR_GRANTS = [
     HANDLE_INCIDENTS,
     PLAN_CLEANUP,
     SIGN_OFF_DAILY_REVIEW,
+    STOP_ENTRIES,
 ]
 ROLE_GRANTS = {
     VIEWER: [],
@@ -83,6 +91,10 @@ ROLE_GRANTS = {
         APPROVE_SCALING,
         SIGN_OFF_WEEKLY_REVIEW,
         EXPORT_AUDIT,
+        EXIT_ALL,
+        RESUME_TRADING,
+        STOP_FLEET_ENTRIES,
+        SET_CIRCUIT_BREAKER,
     ],
 }
 

@@ -87,6 +87,10 @@ SCHEDULE = (
     # Config drift and silent bots: their graces are minutes.
     Schedule("integrity.watch_bot_loop", "integrity.jobs.watch_bot_loop_job", "* * * * *",
              MINUTE, timeout=120),
+    # The intraday circuit breaker: today's equity change, HALT and safety events; it stops
+    # entries within the minute.
+    Schedule("integrity.circuit_breakers", "integrity.breaker.check_circuit_breakers_job",
+             "* * * * *", MINUTE, timeout=120),
     # Alert repeats and retries; new incidents are also dispatched the moment they open.
     Schedule("integrity.dispatch_alerts", "integrity.jobs.dispatch_alerts", "* * * * *",
              MINUTE, timeout=120),

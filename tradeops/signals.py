@@ -19,3 +19,7 @@ batch_received = Signal()
 # A shadow bot was created (tradeops.services.create_bot, in its transaction): bot, by, now. The
 # decision framework gives it the release it should run.
 shadow_created = Signal()
+
+# A bot's trading mode changed (tradeops.services.set_trading_mode, in its transaction): bot, now.
+# Integrity pushes the new mode to the bot's webhook once it commits.
+trading_mode_changed = Signal()

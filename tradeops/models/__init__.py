@@ -29,6 +29,7 @@ from tradeops.models.bots import (
     ParamSpec,
     ReleaseChange,
     StabilizationWindow,
+    TradingMode,
 )
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
@@ -66,5 +67,6 @@ __all__ = [
     "TokenFailure",
     "Trade",
     "TradeSide",
+    "TradingMode",
     "TradeStatus",
 ]

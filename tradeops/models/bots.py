@@ -11,6 +11,21 @@ from django.utils import timezone
 from tradeops.models.base import ParamCategory, ParamValueType, choices_check, decimal_field
 
 
+class TradingMode(models.TextChoices):
+    """What the bot may do with positions, from the safest down: a bot told a mode applies it and
+    reports it in its heartbeat (README, "Wiring a bot")."""
+
+    TRADE = "trade", "Trade"
+    STOP_ENTRIES = "stop_entries", "Stop entries"
+    EXIT_ALL = "exit_all", "Exit all"
+
+
+# How far each mode stops the bot: a move down this order is a resume (a Team lead's), and a bot
+# that reports a mode lower than it was told still trades past its stop.
+TRADING_STRICTNESS = {TradingMode.TRADE: 0, TradingMode.STOP_ENTRIES: 1, TradingMode.EXIT_ALL: 2}
+DEFAULT_BREAKER_PCT = Decimal("-3.00")
+
+
 class BotQuerySet(models.QuerySet):
     def live(self):
         """Bots that trade money: not shadows (a shadow's figures never count as money)."""
@@ -103,6 +118,41 @@ class Bot(models.Model):
         "pairs, the experiment's baseline while an experiment runs, else what the live bot runs. "
         "Its figures never count as money. Set at creation only.",
     )
+    # The trading mode: written only by tradeops.services.set_trading_mode, which audits it.
+    trading_mode = models.CharField(
+        max_length=20,
+        choices=TradingMode.choices,
+        default=TradingMode.TRADE,
+        db_default=TradingMode.TRADE,
+        help_text="What the bot may do: trade, stop entries (open positions managed as usual) or "
+        "exit all. Part of the config it pulls.",
+    )
+    # Counts the changes of mode: in the ETag (trade -> stop -> trade is a new config each time)
+    # and in the config, so a bot applies a pushed mode only when it is newer than its own.
+    trading_version = models.PositiveIntegerField(default=0, db_default=0)
+    trading_changed_at = models.DateTimeField(null=True, blank=True)
+    trading_changed_by = models.CharField(max_length=150, blank=True, default="", db_default="")
+    trading_note = models.TextField(blank=True, default="", db_default="")
+    stop_grace_minutes = models.PositiveIntegerField(
+        default=3,
+        db_default=3,
+        help_text="Bot ignores stop: a critical incident when the bot still reports a less strict "
+        "trading mode than it was told this long after the change.",
+    )
+    # Written only by tradeops.services.set_circuit_breaker (a Team lead's, audited).
+    breaker_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=DEFAULT_BREAKER_PCT,
+        db_default=DEFAULT_BREAKER_PCT,
+        help_text="Intraday circuit breaker: entries stop when today's equity change (UTC day) is "
+        "this % or worse.",
+    )
+    # The breaker's last reading (integrity.breaker, every minute), which the card shows.
+    breaker_reading_pct = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    breaker_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = BotQuerySet.as_manager()
@@ -116,6 +166,17 @@ class Bot(models.Model):
             ),
             # A shadow of a shadow is refused by a trigger (experiments.same_bot).
             models.CheckConstraint(condition=~Q(shadow_of=F("pk")), name="bot_not_its_own_shadow"),
+            choices_check("trading_mode", TradingMode, "bot_trading_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(breaker_pct__lt=0, breaker_pct__gt=-100), name="bot_breaker_pct_loss"
+            ),
+        ]
+        permissions = [
+            ("stop_entries", "Can stop a bot's entries"),
+            ("exit_all", "Can make a bot exit all positions"),
+            ("resume_trading", "Can resume a stopped bot's trading"),
+            ("stop_fleet_entries", "Can stop the entries of every live bot at once"),
+            ("set_circuit_breaker", "Can set a bot's circuit breaker threshold"),
         ]
 
     def __str__(self):
@@ -144,10 +205,49 @@ class Bot(models.Model):
     @property
     def config_etag(self):
         """Names the config GET /api/v1/config serves, from this row alone (a bot polls it every
-        few seconds): the current release and the change that made it current."""
+        few seconds): the current release, the change that made it current and, once the trading
+        mode has changed, how many times it has."""
         if self.current_release_id is None:
             return None
-        return f'"{self.current_release_id}.{self.current_change_id or 0}"'
+        mode = f".t{self.trading_version}" if self.trading_version else ""
+        return f'"{self.current_release_id}.{self.current_change_id or 0}{mode}"'
+
+    @property
+    def is_stopped(self):
+        return self.trading_mode != TradingMode.TRADE
+
+    def trading_config(self):
+        """The trading mode as the config and the freqtrade file carry it."""
+        return {
+            "trading": self.trading_mode,
+            "trading_version": self.trading_version,
+            "trading_since": self.trading_changed_at.isoformat()
+            if self.trading_changed_at
+            else None,
+            "trading_why": self.trading_why,
+        }
+
+    @property
+    def trading_why(self):
+        if self.trading_changed_at is None:
+            return None
+        return (
+            f"{self.get_trading_mode_display()} by {self.trading_changed_by}: {self.trading_note}"
+        )
+
+    @property
+    def breaker_headroom(self):
+        """Percentage points between the breaker's last reading of today's equity change and its
+        threshold (0 or less: tripped), or None before a reading."""
+        if self.breaker_reading_pct is None:
+            return None
+        return self.breaker_reading_pct - self.breaker_pct
+
+    def applies_mode(self, reported):
+        """Whether a bot reporting `reported` (a heartbeat's trading mode; "" when it reports
+        none) stops at least as far as its mode says: a bot that says nothing is trading."""
+        strictness = TRADING_STRICTNESS.get(reported, 0) if reported else 0
+        return strictness >= TRADING_STRICTNESS[self.trading_mode]
 
     def running_config(self):
         """The config the bot must run now and why it is current, as the bot API serves it."""
@@ -169,6 +269,7 @@ class Bot(models.Model):
             "why": why.why if why else "not recorded",
             "since": why.at.isoformat() if why else None,
             "changed_by": why.by if why else None,
+            **self.trading_config(),
         }
 
     def clean(self):

@@ -1,6 +1,7 @@
 from django.db import models
+from django.db.models import Q
 
-from tradeops.models.bots import Bot
+from tradeops.models.bots import Bot, TradingMode
 
 
 class BotPulse(models.Model):
@@ -17,6 +18,23 @@ class BotPulse(models.Model):
     running_since = models.DateTimeField(
         help_text="The first heartbeat that reported this release."
     )
+    # What the bot says it applies (Bot.trading_mode's values); "" when its heartbeat says
+    # nothing, which the stop watch takes as trading (integrity.loop).
+    trading = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The trading mode it reports.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(trading__in=["", *TradingMode.values]),
+                name="pulse_trading_valid",
+            )
+        ]
 
     def __str__(self):
         return f"{self.bot.slug} runs {self.running_release} (heard {self.last_heartbeat_at:%H:%M})"

@@ -1,0 +1,149 @@
+"""The intraday circuit breaker: every minute, for each active live bot, today's equity change
+(UTC day) against the bot's threshold (`Bot.breaker_pct`, default -3%), and the bot's safety
+instability today. It acts before the daily rollback triggers, which stay as they are.
+
+It trips on
+- **equity:** today's change is the threshold or worse (`<=`: exactly -3.00% trips). Today's
+  change is the equity now against the equity at 00:00 UTC, both read by kpis.queries.equity_at
+  (the last equity snapshot, or the starting equity plus the P&L closed before): as the daily
+  rollback trigger reads a day;
+- **HALT:** the bot entered HALT today (HealthEvent.instability);
+- **repeated safety events:** more kill-switch, degraded or safety-trigger events and entries
+  into DEGRADED or HALT today than the bot's `safety_events_per_day` (the integrity check's rule,
+  over the UTC day).
+
+A trip sets the bot to stop_entries (unless it is already stopped further) through
+tradeops.services.set_trading_mode, as "circuit breaker", and opens a critical incident naming
+the figure, which alerts. Each cause trips once a UTC day (the incident's key is the day and the
+cause): the breaker never resumes a bot, and once a Team lead has resumed it after a trip, the
+same cause does not stop it again that day. Shadows are not watched: they trade no money and
+follow their live bot's mode.
+
+Each run also keeps the bot's reading (`Bot.breaker_reading_pct`, `breaker_read_at`) for the
+command center's card, which shows it with its headroom.
+"""
+
+import datetime
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrity.models import IntegrityIncident
+from integrity.services import open_or_bump_incident
+from kpis.queries import day_start, equity_at
+from tradeops.models import Bot, HealthEvent, TradingMode
+from tradeops.scheduling import recorded_job
+from tradeops.services import set_trading_mode
+
+logger = logging.getLogger(__name__)
+BREAKER_ACTOR = "circuit breaker"
+CHECK_CIRCUIT_BREAKERS = "integrity.circuit_breakers"
+Kind = IntegrityIncident.Kind
+
+
+def utc_day(moment):
+    return moment.astimezone(datetime.UTC).date()
+
+
+def todays_change(bot, now):
+    """(today's equity change in %, the equity at 00:00 UTC, the equity now), or None when the
+    account size is unknown."""
+    opening = equity_at(bot, day_start(utc_day(now)))
+    current = equity_at(bot, now)
+    if not opening or current is None:
+        return None
+    return (current - opening) / opening * 100, opening, current
+
+
+def trips(bot, now, change):
+    """[(cause, title, detail)] of what trips the breaker now."""
+    found = []
+    if change is not None and change[0] <= bot.breaker_pct:
+        pct, opening, current = change
+        found.append(
+            (
+                "equity",
+                f"Circuit breaker: {bot.slug} equity {pct:.2f}% today ({opening:.2f} → "
+                f"{current:.2f}), at or past its {bot.breaker_pct}% threshold: entries stopped",
+                {"change_pct": f"{pct:.4f}", "opening": str(opening), "now": str(current)},
+            )
+        )
+    events = HealthEvent.instability(bot, day_start(utc_day(now)), now)
+    halt = next((event for event in events if event.is_halt_entry), None)
+    if halt is not None:
+        found.append(
+            (
+                "halt",
+                f"Circuit breaker: {bot.slug} entered HALT at {halt.ts:%H:%M:%S} UTC: "
+                "entries stopped",
+                {"halt_at": halt.ts.isoformat()},
+            )
+        )
+    if len(events) > bot.safety_events_per_day:
+        found.append(
+            (
+                "safety_events",
+                f"Circuit breaker: {bot.slug} had {len(events)} kill/degraded/safety events today "
+                f"(threshold {bot.safety_events_per_day}): entries stopped",
+                {"events": [f"{event.ts:%H:%M:%S} {event.kind} {event.state}" for event in events]},
+            )
+        )
+    return found
+
+
+def check_bot(bot, now):
+    """Read the bot's breaker and trip it for each cause not yet tripped today; returns the
+    causes tripped now."""
+    change = todays_change(bot, now)
+    bot.breaker_reading_pct = change[0].quantize(Decimal("0.0001")) if change else None
+    bot.breaker_read_at = now
+    tripped = []
+    for cause, title, detail in trips(bot, now, change):
+        key = f"{utc_day(now).isoformat()}:{cause}"
+        if IntegrityIncident.objects.filter(bot=bot, kind=Kind.CIRCUIT_BREAKER, key=key).exists():
+            continue  # tripped today already: resolved or resumed since, it stays so today
+        with transaction.atomic():
+            if bot.trading_mode == TradingMode.TRADE:
+                bot = set_trading_mode(
+                    bot, TradingMode.STOP_ENTRIES, by=BREAKER_ACTOR, note=title, now=now
+                )
+                bot.breaker_reading_pct = change[0].quantize(Decimal("0.0001")) if change else None
+                bot.breaker_read_at = now
+            open_or_bump_incident(
+                bot=bot,
+                kind=Kind.CIRCUIT_BREAKER,
+                key=key,
+                severity=IntegrityIncident.Severity.CRITICAL,
+                title=title,
+                detail={**detail, "cause": cause, "threshold_pct": str(bot.breaker_pct)},
+            )
+        tripped.append((bot, cause))
+    return bot, tripped
+
+
+def check_circuit_breakers(now=None):
+    """Every active live bot's breaker; returns [(bot, cause)] tripped by this run."""
+    now = now or timezone.now()
+    checked, tripped, failed = [], [], []
+    for bot in Bot.objects.live().filter(is_active=True).order_by("pk"):
+        # One bot's failure must not leave the others unwatched this minute.
+        try:
+            bot, tripped_now = check_bot(bot, now)
+        except Exception:
+            logger.exception("circuit breaker of %s", bot.slug)
+            failed.append(bot.slug)
+            continue
+        checked.append(bot)
+        tripped += tripped_now
+    Bot.objects.bulk_update(checked, ["breaker_reading_pct", "breaker_read_at"])
+    if failed:
+        raise RuntimeError(f"circuit breaker failed for {', '.join(failed)} (logged)")
+    return tripped
+
+
+@recorded_job(CHECK_CIRCUIT_BREAKERS)
+def check_circuit_breakers_job(now):
+    """The intraday circuit breaker, every minute on the minute queue."""
+    return {"tripped": [f"{bot.slug}:{cause}" for bot, cause in check_circuit_breakers(now)]}
