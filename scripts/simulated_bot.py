@@ -11,6 +11,12 @@ shows the config drift incident open, then resolve once it applies. It stops aft
 seconds (an hour by default) or Ctrl-C; a stopped bot is a silent one after 15 minutes. Needs
 nothing but the standard library.
 
+It honours its trading mode (`"trading"` in the config: trade, stop_entries, exit_all) at the
+poll that brings it, without the apply delay (a stop waits for nothing), and reports it in every
+heartbeat (`"trading"`), at once when it changes. `--ignore-stop` makes it a bot that keeps
+trading whatever it is told (it still reports `trade`): the "bot ignores stop" incident opens
+after the bot's stop grace.
+
 `--shadow` runs it as a shadow bot (the token of a bot created with `manage.py create_bot SLUG
 --shadow-of LIVE_SLUG`): it checks that its config says so, runs dry-run, and reports the release
 it is given, which is the experiment's baseline while one runs on the live bot.
@@ -50,8 +56,12 @@ def main():
     parser.add_argument(
         "--shadow", action="store_true", help="run as a shadow bot (dry-run beside its live bot)"
     )
+    parser.add_argument(
+        "--ignore-stop", action="store_true", help="keep trading whatever the trading mode says"
+    )
     args = parser.parse_args()
     etag, running, pending, next_beat = None, args.running, None, 0.0
+    trading, trading_version = "trade", -1
     # Bounded, like any load on a server: it stops by itself.
     stop_at = time.monotonic() + args.duration
     while time.monotonic() < stop_at:
@@ -67,6 +77,14 @@ def main():
             print(f"config: {role}{tag} ({config['why']}); applying in {args.apply_after:g} s")
             pending = (tag, time.monotonic() + args.apply_after)
             running = running or tag
+            # A mode newer than the one applied is applied now (a push may have brought it).
+            told = config.get("trading", "trade")
+            if config.get("trading_version", 0) > trading_version:
+                trading_version = config.get("trading_version", 0)
+                applied = "trade" if args.ignore_stop else told
+                if applied != trading:
+                    trading, next_beat = applied, 0.0  # report the change at once
+                print(f"trading: told {told} ({config.get('trading_why')}); applies {trading}")
         elif status != 304:
             print(f"config: HTTP {status}")
         if pending and time.monotonic() >= pending[1]:
@@ -77,10 +95,11 @@ def main():
                 "ts": datetime.datetime.now(datetime.UTC).isoformat(),
                 "kind": "heartbeat",
                 "running_release": running,
+                "trading": trading,
             }
             body = json.dumps([beat]).encode()
             status, _, counts = call(f"{args.url}/api/v1/ingest/health", args.token, body=body)
-            print(f"heartbeat {running}: HTTP {status} {counts}")
+            print(f"heartbeat {running} {trading}: HTTP {status} {counts}")
             next_beat = time.monotonic() + args.heartbeat
         time.sleep(args.poll)
 
