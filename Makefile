@@ -6,6 +6,11 @@ TEST_ENV := DEBUG=False DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@1
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	SECRET_KEY=test-only-secret-key SECURE_SSL_REDIRECT=False
 
+# `make demo PORT=8001` serves elsewhere; `make demo RESET=1` empties the database first and
+# loads the demo afresh (its history ends today).
+PORT ?= 8000
+RESET ?=
+
 .PHONY: demo test install
 
 install: $(STAMP)
@@ -18,11 +23,13 @@ $(STAMP): pyproject.toml
 
 # The demo runs on the settings of .env, as the README's manage.py commands do: whatever runs in
 # one runs in the other. A .env that does not set DEBUG gets DEBUG=True (the embedded default).
+# run_embedded is the development server with the schedule running in its process (no Redis).
 demo: $(STAMP)
 	grep -Eqs '^(export )?DEBUG=' .env || printf '\nDEBUG=True\n' >> .env
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(if $(RESET),$(PY) manage.py flush --noinput)
+	$(PY) manage.py load_demo --url http://127.0.0.1:$(PORT)/admin/
+	$(PY) manage.py run_embedded 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	bash .ci/services

@@ -35,7 +35,7 @@ def checkout(tmp_path):
     return copy
 
 
-def make_demo(copy, skipped=("runserver", "load_demo")):
+def make_demo(copy, skipped=("run_embedded", "load_demo")):
     python = copy.parent / "python"
     python.write_text(PYTHON.format(skipped="|".join(skipped), python=sys.executable))
     python.chmod(0o755)
@@ -69,7 +69,7 @@ def test_readme_commands_run_as_written_after_make_demo(checkout):
 
 
 def test_a_new_checkout_gets_its_demo_settings_from_make_demo(checkout):
-    demo = make_demo(checkout, skipped=("runserver", "load_demo", "migrate"))
+    demo = make_demo(checkout, skipped=("run_embedded", "load_demo", "migrate"))
 
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "DEBUG=True" in (checkout / ".env").read_text().splitlines()

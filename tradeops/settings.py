@@ -54,7 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
-    "django_rq",
     # The layers, bottom up: each app imports only from the ones listed before it.
     "tradeops",
     "ingestion",
@@ -63,6 +62,8 @@ INSTALLED_APPS = [
     "experiments",
     "cadence.apps.CadenceConfig",
     "demo",
+    # After tradeops, whose rqenqueue (runs the job in-process without Redis) replaces its own.
+    "django_rq",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # without: the closes index's INCLUDE columns (W040: SQLite gets its key columns, migration 0018)
 # and the daily closes rollup's NULLS NOT DISTINCT (W047: SQLite keeps no rollup).
 SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default writes from requests and from its scheduler's threads at once
+    # (tradeops.embedded). WAL: reads go on during a write. IMMEDIATE: a transaction takes the
+    # write lock when it begins, waiting for it, where a deferred one that reads then writes
+    # fails at once ("database is locked") if another wrote in between. And a writer waits up
+    # to 30 s for the lock, not Django's 5.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL", "transaction_mode": "IMMEDIATE", "timeout": 30}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -15,8 +15,11 @@ class Command(BaseCommand):
             help="last day (exclusive) of the history, YYYY-MM-DD; default today (UTC)",
         )
         parser.add_argument("--days", type=int, default=45)
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000/admin/", help="where the demo's admin is served"
+        )
 
-    def handle(self, *args, end_date, days, **options):
+    def handle(self, *args, end_date, days, url, **options):
         summary = load_demo(end_date=end_date, days=days)
         if summary is None:
             self.stdout.write(f"Demo bot {DEMO_BOT} already loaded; nothing to do.")
@@ -24,6 +27,6 @@ class Command(BaseCommand):
             for kind, counts in summary.items():
                 figures = " ".join(f"{name}={value}" for name, value in counts.items())
                 self.stdout.write(f"{kind:<10} {figures}")
-        self.stdout.write("\nOpen http://127.0.0.1:8000/admin/ and log in as one of:")
+        self.stdout.write(f"\nOpen {url} and log in as one of:")
         for username, role in [*DEMO_USERS, ("admin", "superuser")]:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
