@@ -175,7 +175,9 @@ class BotAdmin(admin.ModelAdmin):
             self._refused(request, exc)
         else:
             self.message_user(
-                request, f"{bot}: {bot.get_trading_mode_display().lower()}.", messages.SUCCESS
+                request,
+                f"Trading mode of {bot}: {bot.get_trading_mode_display().lower()}.",
+                messages.SUCCESS,
             )
         return self._back(request, bot)
 
