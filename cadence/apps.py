@@ -9,9 +9,13 @@ class CadenceConfig(AppConfig):
 
     def ready(self):
         from cadence.models import SAME_BOT
-        from experiments.same_bot import heal_after_migrate
+        from experiments.same_bot import sqlite_around_migrate
 
-        post_migrate.connect(heal_after_migrate(SAME_BOT, []), sender=self, weak=False)
+        # Dropped before a migrate with every rule's trigger (experiments.apps).
+        _, install = sqlite_around_migrate(
+            SAME_BOT, [], ("cadence", "0002_weekly_review_and_digest_stay_within_a_bot")
+        )
+        post_migrate.connect(install, sender=self, weak=False)
 
 
 class TradeOpsAdminConfig(AdminConfig):

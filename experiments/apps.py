@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class ExperimentsConfig(AppConfig):
@@ -8,8 +8,13 @@ class ExperimentsConfig(AppConfig):
 
     def ready(self):
         from experiments import shadows
-        from experiments.same_bot import KEEPS, RULES, heal_after_migrate
+        from experiments.same_bot import KEEPS, RULES, sqlite_around_migrate
         from tradeops import signals
 
-        post_migrate.connect(heal_after_migrate(RULES, KEEPS), sender=self, weak=False)
+        drop, install = sqlite_around_migrate(
+            RULES, KEEPS, ("experiments", "0009_relations_stay_within_a_bot")
+        )
+        # Dropping every rule's trigger (the cadence's too) before any app migrates.
+        pre_migrate.connect(drop, weak=False, dispatch_uid="experiments.same_bot.drop")
+        post_migrate.connect(install, sender=self, weak=False)
         signals.shadow_created.connect(shadows.shadow_created, dispatch_uid="experiments.shadow")

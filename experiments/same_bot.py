@@ -205,14 +205,15 @@ def sqlite_drop(rules, keeps):
 
 
 def _statements(vendor, rules, keeps, per_statement):
-    """(install, drop) statements for `vendor`; none for another."""
+    """(install, drop) statements a migration runs on `vendor`: PostgreSQL's. On SQLite the
+    migrations install nothing: SQLite rebuilds a table to alter it, and cannot drop a table that
+    another table's trigger names, so the triggers live outside the migrations there (dropped
+    before a migrate, installed after it: `sqlite_around_migrate`)."""
     if vendor == "postgresql":
         return (
             postgresql(rules, keeps, per_statement),
             postgresql_drop(rules, keeps, per_statement),
         )
-    if vendor == "sqlite":
-        return sqlite(rules, keeps), sqlite_drop(rules, keeps)
     return (), ()
 
 
@@ -248,26 +249,51 @@ def reinstaller(before, after, per_statement=()):
     return run(before, after), run(after, before)
 
 
-def heal_after_migrate(rules, keeps):
-    """A post_migrate receiver: on SQLite, install again the triggers a table rebuild dropped,
-    once the migration that installs them has run (some of them are there)."""
+# The names every SQLite trigger of these rules has (sqlite() and sqlite_drop()), whatever the
+# rule set that installed it.
+_SQLITE_TRIGGER_NAMES = ("%\\_same\\_bot\\_%", "%\\_keeps\\_bot")
 
-    def heal(using, **kwargs):
+
+def sqlite_around_migrate(rules, keeps, installed_by):
+    """(pre_migrate, post_migrate) receivers keeping the rules' triggers on SQLite: every one of
+    them is dropped before a migrate (any table may be rebuilt), and the current rules are
+    installed after it once `installed_by` (app label, migration name), the migration that brings
+    them on PostgreSQL, is applied."""
+
+    def connection_of(using):
         from django.db import connections
 
         connection = connections[using]
-        if connection.vendor != "sqlite":
-            return
-        install = sqlite(rules, keeps)
-        names = {statement.split()[5] for statement in install}
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-            present = names & {name for (name,) in cursor.fetchall()}
-            if present and present != names:
-                for statement in install:
-                    cursor.execute(statement)
+        return connection if connection.vendor == "sqlite" else None
 
-    return heal
+    def drop(using, **kwargs):
+        connection = connection_of(using)
+        if connection is None:
+            return
+        with connection.cursor() as cursor:
+            like = " OR ".join("name LIKE %s ESCAPE '\\'" for _ in _SQLITE_TRIGGER_NAMES)
+            cursor.execute(
+                f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND ({like})",
+                _SQLITE_TRIGGER_NAMES,
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+
+    def install(using, **kwargs):
+        from django.db.migrations.recorder import MigrationRecorder
+
+        connection = connection_of(using)
+        if connection is None:
+            return
+        app, name = installed_by
+        recorder = MigrationRecorder(connection)
+        if not recorder.has_table() or not recorder.migration_qs.filter(app=app, name=name):
+            return
+        with connection.cursor() as cursor:
+            for statement in sqlite(rules, keeps):
+                cursor.execute(statement)
+
+    return drop, install
 
 
 RELEASE = "tradeops_configrelease"

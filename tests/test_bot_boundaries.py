@@ -471,3 +471,27 @@ def test_sqlite_refuses_relations_across_bots_after_every_migration(tmp_path):
     for rules, keeps in ((same_bot.RULES, same_bot.KEEPS), (SAME_BOT, [])):
         expected = {statement.split()[5] for statement in same_bot.sqlite(rules, keeps)}
         assert expected <= installed, sorted(expected - installed)
+
+
+def test_a_later_migration_may_rebuild_a_table_the_sqlite_triggers_name(tmp_path):
+    """SQLite rebuilds a table to add a column, and cannot drop a table another table's trigger
+    names: the triggers are dropped before a migrate and installed after it. Here a database at
+    the end goes back before the Bot table's last rebuild and forward again, as an upgrade of an
+    existing demo does (it failed with "error in trigger ... no such table: main.tradeops_bot")."""
+    env = {"PATH": os.environ["PATH"], "DEBUG": "True"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+    def migrate(*target):
+        command = [sys.executable, "manage.py", "migrate", "--noinput", *target]
+        return subprocess.run(command, env=env, capture_output=True, text=True)
+
+    assert migrate().returncode == 0
+    back = migrate("tradeops", "0026_bot_shadow_of")
+    forward = migrate()
+
+    assert back.returncode == 0, back.stderr
+    assert forward.returncode == 0, forward.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        installed = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    expected = {statement.split()[5] for statement in same_bot.sqlite(same_bot.RULES, [])}
+    assert expected <= installed
