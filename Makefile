@@ -35,4 +35,5 @@ test: $(STAMP)
 	bash .ci/services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(VENV)/bin/pytest
