@@ -7,7 +7,7 @@ class ExperimentsConfig(AppConfig):
     verbose_name = "Experiments"
 
     def ready(self):
-        from experiments import shadows
+        from experiments import checks, shadows  # noqa: F401 (checks registers the lifecycle's)
         from experiments.same_bot import KEEPS, RULES, sqlite_around_migrate
         from tradeops import signals
 

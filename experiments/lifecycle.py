@@ -1,6 +1,7 @@
 """One lifecycle mechanism for the changes the bot runs under watch: experiments and risk
-scaling steps. Each has a table of moves (from which states, to which, who may make it, who of
-those may not: four eyes), and `transition` makes a move the same way for both: who may, a note,
+scaling steps, and the four eyes on config releases. Each has a table of moves (from which
+states, to which, who may make it, who of those may not: four eyes), and `transition` makes a
+move the same way for experiments and steps: who may, a note,
 the row lock, the from-state, four eyes, the move's own rules and effects, the new state and its
 audit row, in one transaction. The admin offers a person the moves `open_moves` lists."""
 
@@ -13,8 +14,10 @@ from django.utils import timezone
 
 from experiments.models import LIVE, Experiment, ScalingStep
 from tradeops.audit import person, record_audit, require_note
+from tradeops.models import ConfigRelease
 from tradeops.roles import (
     APPROVE_EXPERIMENT,
+    APPROVE_RELEASE,
     APPROVE_SCALING,
     OPERATE_EXPERIMENT,
     ROLL_BACK_SCALING,
@@ -26,8 +29,10 @@ class Move(NamedTuple):
     target: str
     permission: str | None  # what a person needs to make it; None: no person makes it
     by_job: bool = False  # a job or trigger (an actor named by a string) makes it too
-    # Four eyes: (the field naming a person, what they did to `{label}`); that person may not
-    # make the move.
+    # Four eyes: pairs of (who did something, what they did to `{label}`); none of them may make
+    # the move. "Who" is a field naming a person (a ForeignKey to the user) or a method of the
+    # model asked `method(user)` where one field cannot hold them all (a release's editors).
+    # experiments.checks checks every name against its model.
     not_by: tuple = ()
 
 
@@ -49,7 +54,7 @@ LIFECYCLES = {
                 (Status.SUBMITTED,),
                 Status.APPROVED,
                 APPROVE_EXPERIMENT,
-                not_by=("submitted_by", "submitted {label} and cannot approve it"),
+                not_by=(("submitted_by", "submitted {label} and cannot approve it"),),
             ),
             "start": Move((Status.APPROVED,), Status.RUNNING, OPERATE_EXPERIMENT),
             "review": Move((Status.RUNNING,), Status.REVIEW, OPERATE_EXPERIMENT),
@@ -63,8 +68,7 @@ LIFECYCLES = {
                 Status.DECIDED,
                 APPROVE_EXPERIMENT,
                 not_by=(
-                    "keep_logged_by",
-                    "logged the keep of {label}: another Team lead confirms it",
+                    ("keep_logged_by", "logged the keep of {label}: another Team lead confirms it"),
                 ),
             ),
             "roll back keep": Move((Status.KEEP_PENDING,), Status.DECIDED, APPROVE_EXPERIMENT),
@@ -91,7 +95,7 @@ LIFECYCLES = {
                 (Step.PROPOSED,),
                 Step.HOLDING,
                 APPROVE_SCALING,
-                not_by=("proposed_by", "proposed {label} and cannot approve it"),
+                not_by=(("proposed_by", "proposed {label} and cannot approve it"),),
             ),
             "complete": Move((Step.HOLDING,), Step.COMPLETED, None, by_job=True),
             # A person or a rollback trigger; always allowed, freeze or not.
@@ -99,6 +103,24 @@ LIFECYCLES = {
         },
         label=lambda step: f"scaling step {step.param} +{step.step_pct}%",
         one_live=("one_scaling_step_at_a_time", "another scaling step is holding"),
+    ),
+    # A release has no states beyond draft and approved (approved_at); experiments.releases
+    # approves it and asks this table who may, and who of those may not.
+    ConfigRelease: Lifecycle(
+        noun="releases",
+        moves={
+            "approve": Move(
+                ("draft",),
+                "approved",
+                APPROVE_RELEASE,
+                not_by=(
+                    ("created_by", "created {label} and cannot approve it"),
+                    ("was_edited_by", "edited {label} and cannot approve it"),
+                ),
+            ),
+        },
+        label=lambda release: f"release {release.tag}",
+        one_live=(),
     ),
 }
 
@@ -114,13 +136,19 @@ def may_make(move, actor):
 def four_eyes_refusal(obj, name, actor):
     """Why `actor` may not make move `name` of `obj`, having made the step before it; or None."""
     lifecycle, user = LIFECYCLES[type(obj)], person(actor)
-    move = lifecycle.moves[name]
-    if not move.not_by or user is None:
+    if user is None:
         return None
-    field, done = move.not_by
-    if getattr(obj, f"{field}_id") != user.pk:
-        return None
-    return f"four-eyes: {user} {done.format(label=lifecycle.label(obj))}"
+    for who, done in lifecycle.moves[name].not_by:
+        if did(obj, who, user):
+            return f"four-eyes: {user} {done.format(label=lifecycle.label(obj))}"
+    return None
+
+
+def did(obj, who, user):
+    """Whether `user` is the person `who` names on `obj`: a field naming a person, or a method."""
+    if callable(getattr(type(obj), who, None)):
+        return getattr(obj, who)(user)
+    return getattr(obj, f"{who}_id") == user.pk
 
 
 def open_moves(obj, user):

@@ -10,10 +10,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from experiments.lifecycle import LIFECYCLES, four_eyes_refusal, may_make
 from experiments.params import validate_params
 from experiments.same_bot import check_same_bot
 from integrity.push import queue_release_push
-from tradeops.audit import history, record_audit
+from tradeops.audit import record_audit
 from tradeops.models import Bot, ConfigRelease, ReleaseChange, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE
 
@@ -120,25 +121,19 @@ def edit_release(release, *, changes, by, now=None):
 def approve_release(release, *, by, note="", now=None):
     """Team lead approval; after it the release is immutable.
 
-    Four-eyes: nobody approves a release they wrote any of, not its creator and not anyone who
-    edited the draft (read from its "edited" audit rows: the last editor, and any before them,
-    so a later trivial edit by someone else does not clear an earlier change).
+    Four-eyes (the lifecycle table's "approve" move of a release): nobody approves a release
+    they wrote any of, not its creator and not anyone who edited the draft
+    (ConfigRelease.was_edited_by: the last editor, and any before them).
     """
-    if not by.has_perm(APPROVE_RELEASE):
+    if not may_make(LIFECYCLES[ConfigRelease].moves["approve"], by):
         raise PermissionDenied("only a Team lead approves releases")
     with transaction.atomic():
         current = ConfigRelease.objects.select_for_update().get(pk=release.pk)
         if current.is_approved:
             raise ValidationError(f"release {current.tag} is already approved")
-        if current.created_by_id == by.pk:
-            raise ValidationError(
-                f"four-eyes: {by} created release {current.tag} and cannot approve it"
-            )
-        edited = current.last_edited_by_id == by.pk
-        if edited or history(current).filter(action="edited", actor=by).exists():
-            raise ValidationError(
-                f"four-eyes: {by} edited release {current.tag} and cannot approve it"
-            )
+        refused = four_eyes_refusal(current, "approve", by)
+        if refused:
+            raise ValidationError(refused)
         validate_params(current.params)
         now = now or timezone.now()
         current.approved_by, current.approved_at = by, now

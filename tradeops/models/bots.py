@@ -430,6 +430,15 @@ class ConfigRelease(models.Model):
     def is_approved(self):
         return self.approved_at is not None
 
+    def was_edited_by(self, user):
+        """Whether `user` edited this release: its last editor, or any before them (from the
+        "edited" audit rows, so a later trivial edit by someone else clears nobody)."""
+        from tradeops.audit import history
+
+        if self.last_edited_by_id == user.pk:
+            return True
+        return history(self).filter(action="edited", actor=user).exists()
+
 
 class ReleaseChangeReason(models.TextChoices):
     BASELINE = "baseline", "Baseline"
