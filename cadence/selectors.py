@@ -142,7 +142,11 @@ def cadence_bots(now, bots=None):
 class UnknownExits:
     unknown: int
     closes: int
-    threshold: object  # the bot's Decimal share
+    bot: object
+
+    @property
+    def threshold(self):
+        return self.bot.unknown_exit_alert_share  # a Decimal share
 
     @property
     def share(self):
@@ -150,8 +154,7 @@ class UnknownExits:
 
     @property
     def above_threshold(self):
-        # Exact, as the integrity check: 2 of 100 is not above 2%.
-        return bool(self.closes) and self.unknown > self.threshold * self.closes
+        return self.bot.unknown_exits_alarm(self.unknown, self.closes)
 
     def __str__(self):
         if not self.closes:
@@ -165,7 +168,7 @@ class UnknownExits:
 def unknown_exits(bot, reasons):
     """UnknownExits from {exit reason: closes} of `bot` (exit_reasons_per_bot)."""
     unknown = sum(n for reason, n in reasons.items() if Trade.is_unknown_exit(bot, reason))
-    return UnknownExits(unknown, sum(reasons.values()), bot.unknown_exit_alert_share)
+    return UnknownExits(unknown, sum(reasons.values()), bot)
 
 
 @dataclass

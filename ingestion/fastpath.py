@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from ingestion.fields import _PLAIN_DECIMAL, FieldError, _parse_utc_timestamp
-from ingestion.records import PNL_TOLERANCE, TRADE_FIELDS
+from ingestion.records import TRADE_FIELDS, pnl_adds_up
 from tradeops.models import DECIMAL_PLACES, MAX_DIGITS, Trade
 
 _DEFAULT_LEVERAGE = TRADE_FIELDS["leverage"].default
@@ -166,9 +166,7 @@ def clean_trade(data, latest_allowed):
         return None
     if (exit_ is not None and exit_ <= 0) or (leverage is not None and leverage <= 0):
         return None
-    # P&L that adds up within the absolute tolerance; a larger difference may still be within
-    # the relative one, which validate_record judges.
-    if has_pnl and abs(net - (gross - fees - funding)) > PNL_TOLERANCE:
+    if has_pnl and not pnl_adds_up(gross, fees, funding, net):
         return None
     return {
         "external_id": external_id,

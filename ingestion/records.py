@@ -110,14 +110,24 @@ def _trade_rules(clean, errors):
     if opened and closed and closed < opened:
         errors["closed_at"] = f"closed_at {closed.isoformat()} is before opened_at"
     parts = [clean.get(name) for name in ("gross_pnl", "fees", "funding", "net_pnl")]
-    if all(part is not None for part in parts):
+    if all(part is not None for part in parts) and not pnl_adds_up(*parts):
         gross, fees, funding, net = parts
         expected = gross - fees - funding
-        largest = max(abs(part) for part in parts)
-        if abs(net - expected) > max(PNL_TOLERANCE, largest * PNL_RELATIVE_TOLERANCE):
-            errors["net_pnl"] = (
-                f"net_pnl {net} is inconsistent with gross_pnl - fees - funding = {expected}"
-            )
+        errors["net_pnl"] = (
+            f"net_pnl {net} is inconsistent with gross_pnl - fees - funding = {expected}"
+        )
+
+
+def pnl_adds_up(gross, fees, funding, net):
+    """The P&L consistency rule, the one definition: net_pnl is gross_pnl - fees - funding within
+    PNL_TOLERANCE, or PNL_RELATIVE_TOLERANCE of the largest part if that is more. The fast path
+    calls it; the stored-trade scan's SQL reads only rows whose gap exceeds PNL_TOLERANCE (no row
+    within it breaks the rule) and judges them with it."""
+    gap = abs(net - (gross - fees - funding))
+    # The absolute tolerance first: the common case, without the largest part (the hot path).
+    if gap <= PNL_TOLERANCE:
+        return True
+    return gap <= max(abs(gross), abs(fees), abs(funding), abs(net)) * PNL_RELATIVE_TOLERANCE
 
 
 FILL_FIELDS = {

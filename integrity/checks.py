@@ -121,8 +121,7 @@ def unknown_exit_rate(bot, now, last):
         total=Count("id"), unknown=Count("id", filter=Trade.unknown_exit(bot))
     )
     total, unknown = counts["total"], counts["unknown"]
-    # Exact: 2 of 100 is exactly 2%, which a float would read as a hair above 0.02.
-    if not total or unknown <= bot.unknown_exit_alert_share * total:
+    if not bot.unknown_exits_alarm(unknown, total):
         return []
     share = unknown / total
     return [

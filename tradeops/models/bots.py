@@ -212,6 +212,12 @@ class Bot(models.Model):
         mode = f".t{self.trading_version}" if self.trading_version else ""
         return f'"{self.current_release_id}.{self.current_change_id or 0}{mode}"'
 
+    def unknown_exits_alarm(self, unknown, closes):
+        """The unknown-exit alarm, the one rule the integrity check and the command center ask:
+        more than `unknown_exit_alert_share` of the closes. Exact (the share is a Decimal): 2 of
+        100 is exactly 2%, not above it, where a float would read it as a hair above 0.02."""
+        return bool(closes) and unknown > self.unknown_exit_alert_share * closes
+
     @property
     def is_stopped(self):
         return self.trading_mode != TradingMode.TRADE

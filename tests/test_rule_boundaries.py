@@ -1,0 +1,164 @@
+"""The plan's rules on their boundaries, both sides (issue 25, section 4): each test here was
+written against a mutation that survived the suite before it (a `<` made `<=`, a streak that a
+good day no longer resets, the cadence's copy of the unknown-exit alarm, the P&L tolerance
+widened a thousandfold)."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cadence.selectors import unknown_exits
+from experiments.models import Experiment
+from experiments.triggers import (
+    avg_loss_deterioration,
+    consecutive_daily_losses,
+    evaluate_rollback_triggers,
+)
+from ingestion.fastpath import clean_trade
+from ingestion.records import latest_allowed_timestamp, validate_record
+from ingestion.stored import malformed_stored_trades
+from integrity.checks import unknown_exit_rate
+from tests.factories import closed_trade, draft, midnight, run_through, trade
+from tradeops.models import EquitySnapshot, IngestKind, Trade
+
+
+@pytest.fixture
+def running(baseline, people):
+    """An experiment running since 3 days ago; the baseline lost 10 a losing trade before."""
+    for n in range(4):
+        trade(baseline.bot, f"base-{n}", midnight(10) + datetime.timedelta(hours=n), -10,
+              release=baseline)  # fmt: skip
+    experiment = run_through(draft(baseline, people), people)
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(3))
+    experiment.refresh_from_db()
+    return experiment
+
+
+def equity(bot, *values):
+    """Equity at the midnights of 3, 2, 1 days ago and today."""
+    for days_ago, value in zip((3, 2, 1, 0), values, strict=False):
+        EquitySnapshot.objects.create(bot=bot, ts=midnight(days_ago), equity=Decimal(value))
+
+
+# -- the -3% daily loss trigger -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, fires",
+    [
+        (("10000", "9700", "9409"), False),  # exactly -3.0%, twice: not worse than -3%
+        (("10000", "9699.99", "9408.98"), True),  # -3.0001%, -3.00008%: worse, twice
+    ],
+    ids=["exactly -3.0% twice", "a hair worse twice"],
+)
+def test_the_daily_loss_trigger_is_strictly_worse_than_minus_3_percent(running, values, fires):
+    equity(running.bot, *values)
+    now = timezone.now()
+    assert (consecutive_daily_losses(running, now) is not None) is fires
+
+
+@pytest.mark.parametrize(
+    "values, fires",
+    [
+        (("10000", "9690", "9786.90", "9483.5061"), False),  # bad, good, bad: no two in a row
+        (("10000", "10100", "9786.90", "9483.5061"), True),  # good, bad, bad
+    ],
+    ids=["bad good bad", "good bad bad"],
+)
+def test_a_good_day_resets_the_daily_loss_streak(running, values, fires):
+    equity(running.bot, *values)
+    fired = consecutive_daily_losses(running, timezone.now())
+    assert (fired is not None) is fires
+    if fires:
+        assert [d["change_pct"] for d in fired["days"]] == [-3.1, -3.1]
+
+
+# -- average loss deterioration -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "loss, fires",
+    [("-14", False), ("-14.01", True)],  # exactly 40% worse than -10; a hair more
+)
+def test_avg_loss_fires_only_above_40_percent_worse(running, loss, fires):
+    for n in range(3):
+        trade(running.bot, f"test-{n}", midnight(1) + datetime.timedelta(hours=n), loss,
+              release=running.candidate_release)  # fmt: skip
+    assert (avg_loss_deterioration(running, timezone.now()) is not None) is fires
+    assert bool(evaluate_rollback_triggers(running)) is fires
+
+
+# -- the unknown-exit alarm (one rule: Bot.unknown_exits_alarm) -----------------------------
+
+
+@pytest.mark.parametrize("unknown, fires", [(2, False), (3, True)])
+def test_the_unknown_exit_alarm_is_above_2_of_100(bot, unknown, fires):
+    bot.known_exit_reasons = ["take_profit"]
+    assert bot.unknown_exit_alert_share == Decimal("0.02")
+    assert bot.unknown_exits_alarm(unknown, 100) is fires
+    # The command center and the daily review (cadence)...
+    reasons = {"take_profit": 100 - unknown, "weird": unknown - 1, "": 1}
+    assert unknown_exits(bot, reasons).above_threshold is fires
+    # ... and the integrity check, on the same closes stored.
+    bot.save()
+    now = timezone.now()
+    for n in range(100):
+        exit_reason = "take_profit" if n >= unknown else ("" if n == 0 else "weird")
+        trade(bot, f"u{n}", now - datetime.timedelta(minutes=n + 1), "1", exit_reason=exit_reason)
+    assert bool(unknown_exit_rate(bot, now, None)) is fires
+
+
+def test_no_closes_is_no_alarm(bot):
+    assert not bot.unknown_exits_alarm(0, 0)
+    assert not unknown_exits(bot, {}).above_threshold
+
+
+# -- the net P&L tolerance (one rule: ingestion.records.pnl_adds_up) ------------------------
+
+PNL_CASES = [
+    # gross 100 - fees 5.5 - funding 0.25 = 94.25; the absolute tolerance is 0.000001.
+    ({"net_pnl": "94.250001"}, True),
+    ({"net_pnl": "94.2500011"}, False),
+    ({"net_pnl": "94.249999"}, True),
+    ({"net_pnl": "94.2499989"}, False),
+    # Large figures: 1e-12 of the largest part (2 at 2e12) is the tolerance.
+    (
+        {"gross_pnl": "2000000000000", "fees": "0", "funding": "0", "net_pnl": "1999999999998"},
+        True,
+    ),  # fmt: skip
+    (
+        {
+            "gross_pnl": "2000000000000",
+            "fees": "0",
+            "funding": "0",
+            "net_pnl": "1999999999997.999999",
+        },
+        False,
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("changes, adds_up", PNL_CASES)
+def test_the_pnl_tolerance_on_both_sides_in_every_path(changes, adds_up):
+    record = closed_trade(**changes)
+    latest = latest_allowed_timestamp()
+    _, errors = validate_record(IngestKind.TRADES, record, latest)
+    assert ("net_pnl" not in errors) is adds_up
+    # The fast path takes what adds up and declines the rest (validate_record words the error).
+    assert (clean_trade(record, latest) is not None) is adds_up
+
+
+@pytest.mark.parametrize("changes, adds_up", PNL_CASES)
+def test_the_stored_trade_scan_agrees_on_the_pnl_boundary(bot, changes, adds_up):
+    # The scan's SQL reads only rows whose gap exceeds the absolute tolerance; a widened
+    # tolerance in either place would leave a row the validator refuses unlisted.
+    record = closed_trade(**changes)
+    parts = {name: Decimal(record[name]) for name in ("gross_pnl", "fees", "funding")}
+    now = timezone.now()
+    trade(bot, "pnl", now - datetime.timedelta(hours=1), record["net_pnl"], **parts)
+    listed = malformed_stored_trades(Trade.objects.filter(bot=bot), now)
+    assert [(t.external_id, list(errors)) for t, errors in listed] == (
+        [] if adds_up else [("pnl", ["net_pnl"])]
+    )
