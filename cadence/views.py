@@ -35,7 +35,7 @@ from cadence.weekly import (
     week_of,
     weekly_review,
 )
-from experiments.admin import scorecard_html
+from experiments.admin.helpers import scorecard_html
 from integrity.selectors import integrity_gates
 from kpis.charts import Series, line_chart
 from tradeops.models import Bot

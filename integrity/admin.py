@@ -37,11 +37,9 @@ from tradeops.admin_actions import note_action
 from tradeops.models import Bot, BotPulse, Fill, Trade
 from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP
 
-# The bot's page gains the integrity gate and the integrity actions (the core admin knows
-# nothing of integrity).
-admin.site.unregister(Bot)
 
-
+# The Bot's one registration: the core's BotAdmin with the integrity gate and the integrity
+# actions (the core admin knows nothing of integrity).
 @admin.register(Bot)
 class BotAdmin(ReleasePushOnBotPage, core_admin.BotAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]

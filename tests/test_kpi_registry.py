@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from experiments.admin import scorecard_html
+from experiments.admin.helpers import scorecard_html
 from experiments.models import Experiment
 from experiments.scorecard import build_scorecard
 from kpis import reports

@@ -73,3 +73,19 @@ def test_the_release_four_eyes_reads_a_field_and_a_method():
 
     approve = LIFECYCLES[ConfigRelease].moves["approve"]
     assert [who for who, _ in approve.not_by] == ["created_by", "was_edited_by"]
+
+
+def test_each_model_is_registered_once_where_its_admin_is_composed():
+    from pathlib import Path
+
+    from django.contrib import admin
+
+    from tradeops.models import Bot, ConfigRelease
+
+    # The Bot's one registration is integrity's (the core's BotAdmin with the integrity gate).
+    assert type(admin.site._registry[Bot]).__module__ == "integrity.admin"
+    assert type(admin.site._registry[ConfigRelease]).__module__ == "experiments.admin.releases"
+    apps = ("tradeops", "ingestion", "integrity", "kpis", "experiments", "cadence", "demo")
+    root = Path(__file__).resolve().parents[1]
+    sources = [p for app in apps for p in (root / app).rglob("*.py")]
+    assert not [str(p) for p in sources if "site.unregister(" in p.read_text()]

@@ -84,9 +84,9 @@ class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
         return False
 
 
-@admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    """The bot and its tokens; integrity adds its gate column and actions (integrity.admin)."""
+    """The bot and its tokens. Registered by integrity.admin, whose BotAdmin adds the integrity
+    gate column and actions to it (the core knows nothing of integrity): one registration."""
 
     list_display = ["slug", "name", "exchange", "shadow_of", "is_active", "created_at"]
     list_filter = ["is_active", "exchange", ("shadow_of", admin.EmptyFieldListFilter)]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from experiments import services as experiment_services
-from experiments.admin_history import HistoryMixin
+from experiments.admin.history import HistoryMixin
 from experiments.params import compare_params
 from experiments.releases import (
     approve_release,
@@ -97,7 +97,6 @@ class DraftReleaseForm(forms.ModelForm):
         fields = ["tag", "git_commit", "params", "notes"]
 
 
-@admin.register(ConfigRelease)
 class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, admin.ModelAdmin):
     list_display = [
         "tag",
@@ -289,7 +288,6 @@ class FreezeForm(forms.ModelForm):
         fields = ["bot", "days", "reason"]
 
 
-@admin.register(StabilizationWindow)
 class StabilizationWindowAdmin(
     LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, admin.ModelAdmin
 ):

@@ -1,40 +1,35 @@
 """The decision framework in the admin: experiments move only by transitions (each with a note,
-audited), the plan's queue drafts A/B/C, and risk scaling steps are proposed and approved.
-Every button calls the same service the commands and jobs call.
+audited), the plan's queue drafts A/B/C. Every button calls the same service the commands and
+jobs call. Registered in experiments.admin."""
 
-Releases, freezes, scaling steps and the audit history have their own admin modules, imported
-here so Django's autodiscovery registers them; none of them imports this one."""
-
-import datetime
-import json
-
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-import experiments.admin_releases  # noqa: F401 (importing registers the release admins)
-import experiments.admin_scaling  # noqa: F401 (importing registers the scaling step admin)
 from experiments import plan, services
-from experiments.admin_history import WatchedChangeMixin
+from experiments.admin.forms import DecisionForm, ExperimentForm, PlanDraftForm
+from experiments.admin.helpers import (
+    approval_html,
+    keep_evidence_html,
+    scorecard_html,
+    stored_scorecard_html,
+)
+from experiments.admin.history import WatchedChangeMixin
 from experiments.lifecycle import open_moves
-from experiments.models import Experiment, ExperimentDecision
+from experiments.models import Experiment
 from experiments.params import diff_params
-from experiments.scorecard import ELAPSED, SCORED
+from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
-from kpis.registry import LABELS, format_figure
 from tradeops.admin import ReadOnlyAdmin
-from tradeops.admin_actions import NoteForm, ServiceFormMixin, note_action, refusal
+from tradeops.admin_actions import ServiceFormMixin, note_action, refusal
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 from tradeops.scheduling import enqueue
 
-KPI_LABELS = dict(LABELS)
 # Admin action name for each service transition, with its button label (one button may make
 # more than one move: "Log decision" logs a keep or decides).
 TRANSITION_ACTIONS = {
@@ -50,113 +45,6 @@ TRANSITION_ACTIONS = {
 }
 
 
-def _test_span(test):
-    """How long the test ran, and what its per-day figures divide by."""
-    if test.get("days_basis") != ELAPSED:  # stored before the elapsed basis: calendar days
-        return f"{test['days']} day(s) to {test['to']}"
-    since, to = (datetime.datetime.fromisoformat(test[end]) for end in ("from", "to"))
-    return (
-        f"{test['days']:.2f} days elapsed, {since:%Y-%m-%d %H:%M} to {to:%Y-%m-%d %H:%M} UTC "
-        "(its per-day figures divide by the elapsed days, a day begun counting by its hours)"
-    )
-
-
-def scorecard_html(scorecard, computed_at=None):
-    rows = [
-        {
-            "label": KPI_LABELS.get(row["kpi"], row["kpi"]),
-            "primary": row["primary"],
-            "baseline": format_figure(row["kpi"], row["baseline"]),
-            "test": format_figure(row["kpi"], row["test"]),
-        }
-        for row in scorecard["kpis"]
-    ]
-    return render_to_string(
-        "admin/experiments/scorecard.html",
-        {
-            "scorecard": scorecard,
-            "rows": rows,
-            "computed_at": computed_at,
-            "test_span": _test_span(scorecard["test"]),
-        },
-    )
-
-
-def stored_scorecard_html(experiment):
-    """The stored scorecard with when it was computed; nothing is computed here (the refresh job
-    and the decision compute it)."""
-    scorecard, computed_at = experiment.shown_scorecard()
-    if scorecard:
-        return scorecard_html(scorecard, computed_at)
-    if experiment.started_at is None:
-        return "after the start"
-    return (
-        "not computed yet: the refresh job computes it every 15 minutes, or now with "
-        '"Recompute scorecard"'
-    )
-
-
-def keep_evidence_html(experiment):
-    """What a pending keep rests on, for the Team lead who confirms it: a warning first when it
-    was logged without a concurrent 'better' verdict, then the scorecard it was logged with."""
-    logged = experiment.decisions.filter(decision=Experiment.Decision.KEEP).first()
-    scorecard = stored_scorecard_html(experiment)
-    if logged is None or not logged.kept_without_better:
-        return scorecard
-    return format_html(
-        "<p class=\"errornote\">Kept without a concurrent 'better' verdict: the scorecard said "
-        "{} when {} logged the keep, and said so.</p>{}",
-        logged.scorecard.get("verdict", "nothing"),
-        logged.decided_by,
-        scorecard,
-    )
-
-
-def approval_html(experiment):
-    """What the lead approves: the one lever's change, and the candidate release with it."""
-    release = experiment.candidate_release
-    state = "approved" if release.is_approved else "a draft, approved with this experiment"
-    return format_html(
-        "<p>{}</p><p>Candidate release {}: {}.</p>", experiment.lever_change(), release.tag, state
-    )
-
-
-class DecisionForm(NoteForm):
-    decision = forms.ChoiceField(
-        choices=Experiment.Decision.choices,
-        widget=forms.RadioSelect,
-        help_text="Keep (needs the horizon): the candidate becomes the baseline once a Team lead "
-        "other than you confirms it; it runs meanwhile. Rollback: the baseline runs again, at "
-        "once. Iterate: the same, and a new draft starts from this one.",
-    )
-    without_better = forms.BooleanField(
-        label="Keep without a 'better' verdict",
-        required=False,
-        help_text="A keep rests on the scorecard's concurrent 'better' verdict. If it says "
-        "anything else, tick this to say you keep all the same; the Team lead who confirms the "
-        "keep sees it, and the audit keeps it.",
-    )
-    field_order = ["decision", "without_better", "note"]
-
-
-class ExperimentForm(forms.ModelForm):
-    class Meta:
-        model = Experiment
-        fields = [
-            "bot",
-            "name",
-            "lever",
-            "candidate_release",
-            "prerequisite",
-            "min_horizon_days",
-            "rationale",
-            "success_criteria",
-            "primary_kpis",
-            "secondary_kpis",
-        ]
-
-
-@admin.register(Experiment)
 class ExperimentAdmin(
     LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
 ):
@@ -444,26 +332,6 @@ class ExperimentAdmin(
         return TemplateResponse(request, "admin/experiments/experiment/plan.html", context)
 
 
-class PlanDraftForm(forms.Form):
-    bot = forms.ModelChoiceField(Bot.objects.filter(is_active=True))
-    experiment = forms.ChoiceField(choices=[(key, t.name) for key, t in plan.PLAN.items()])
-    lever = forms.ChoiceField(
-        choices=sorted({(lever, lever) for t in plan.PLAN.values() for lever in t.levers})
-    )
-    value = forms.CharField(
-        help_text="The lever's new value as JSON: a whole number bare (20), a decimal quoted "
-        '("0.3"), as its ParamSpec says.'
-    )
-    tag = forms.CharField(max_length=100, help_text="The candidate release's git tag.")
-
-    def clean_value(self):
-        try:
-            return json.loads(self.cleaned_data["value"])
-        except ValueError:
-            raise ValidationError('not JSON: write 20 or "0.3"') from None
-
-
-@admin.register(ExperimentDecision)
 class ExperimentDecisionAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "decision", "decided_by", "decided_at", "verdict"]
     list_filter = ["decision"]

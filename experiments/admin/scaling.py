@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 
 from experiments import scaling
-from experiments.admin_history import WatchedChangeMixin
+from experiments.admin.history import WatchedChangeMixin
 from experiments.models import ScalingStep
 from tradeops.admin_actions import ServiceFormMixin, note_action
 from tradeops.admin_links import LinksTheViewerMayOpen
@@ -32,7 +32,6 @@ class ScalingProposalForm(forms.ModelForm):
         fields = ["bot"]
 
 
-@admin.register(ScalingStep)
 class ScalingStepAdmin(
     LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
 ):
