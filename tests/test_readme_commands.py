@@ -11,7 +11,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 NOT_COPIED = shutil.ignore_patterns(
-    ".venv", ".git", ".env", "db.sqlite3", "staticfiles", "var", "__pycache__", "*.egg-info"
+    ".venv", ".git", ".env", "db.sqlite3*", "staticfiles", "var", "__pycache__", "*.egg-info"
 )
 # Stands in for the venv's Python under `make demo`: every step runs but those skipped, always
 # serving and the 45-day load (20 s), which the commands below need nothing of.
