@@ -13,7 +13,9 @@ import django_rq
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from redis import exceptions as redis_exceptions
 
+from tests import servers
 from tradeops.models import JobRun
 from tradeops.scheduling import ABANDONED, recorded_run, sweep_abandoned_runs
 
@@ -37,14 +39,39 @@ def wait_for(condition, seconds=30):
 
 
 @pytest.fixture
-def worker(tmp_path):
-    """A real `manage.py rqworker default` process on this test's database and Redis."""
-    redis = django_rq.get_connection("default")
-    redis.flushdb()
+def own_redis(tmp_path, settings):
+    """A Redis server of this test's own, nothing else shares it: a killed worker's leftovers
+    (its registration, the failed job) go with the server, so nothing is flushed anywhere (the
+    fixture flushed the configured database before, which other runs or a developer's Redis may
+    share). The test and the worker both use it."""
+    port = servers.free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(tmp_path)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    settings.REDIS_URL = url
+    settings.RQ_QUEUES = {name: {**queue, "URL": url} for name, queue in settings.RQ_QUEUES.items()}
+    wait_for(lambda: _answers(django_rq.get_connection("default")))
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _answers(redis):
+    try:
+        return redis.ping()
+    except redis_exceptions.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def worker(tmp_path, own_redis):
+    """A real `manage.py rqworker default` process on this test's database and its own Redis."""
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": own_redis,
     }
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
@@ -59,7 +86,6 @@ def worker(tmp_path):
         process.kill()
     process.wait(timeout=10)
     log.close()
-    redis.flushdb()
 
 
 def start_blocking_job(tmp_path):

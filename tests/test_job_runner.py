@@ -6,6 +6,7 @@ A daily job runs once per UTC day, for the day it is given (a date or its ISO te
 be rerun; any other job runs each time it is called, with the time it starts."""
 
 import datetime
+from types import SimpleNamespace
 
 import django_rq
 import pytest
@@ -75,9 +76,13 @@ def test_a_daily_job_runs_once_for_the_day_it_is_given(caplog):
 
 
 @pytest.mark.django_db
-def test_a_daily_job_runs_for_today_utc_by_default():
+def test_a_daily_job_runs_for_today_utc_by_default(monkeypatch):
+    # The runner's clock a microsecond before midnight UTC: its day, not the next one (the
+    # test read the day after the run, and raced midnight).
+    last_moment = datetime.datetime(2026, 11, 20, 23, 59, 59, 999999, tzinfo=datetime.UTC)
+    monkeypatch.setattr("tradeops.scheduling.timezone", SimpleNamespace(now=lambda: last_moment))
     daily_job()
-    assert JobRun.objects.get(name=DAILY).key == timezone.now().date().isoformat()
+    assert JobRun.objects.get(name=DAILY).key == last_moment.date().isoformat()
 
 
 @pytest.mark.django_db

@@ -142,22 +142,30 @@ def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorde
 
 def test_a_timeout_is_recorded_and_retried(bot, baseline, people, webhook, httpserver, monkeypatch):
     monkeypatch.setattr("integrity.push.SEND_TIMEOUT_SECONDS", 1)
+    # The receiver answers only once the test lets it: by events, not by a sleep and a
+    # stopwatch, so a slow machine cannot fail it.
+    let_answer, answered = threading.Event(), threading.Event()
 
     def slow(request):
-        time.sleep(2)
+        let_answer.wait(60)
+        answered.set()
         return Response("late")
 
     httpserver.expect_request("/push").respond_with_handler(slow)
     make_baseline(baseline, by=people["lead"], note="Phase 1 winner")
 
-    started = time.monotonic()
-    [push] = deliver_due_pushes()
+    try:
+        [push] = deliver_due_pushes()
+        # Given up on at its timeout while the receiver still held the request.
+        assert not answered.is_set()
+    finally:
+        let_answer.set()
 
-    assert time.monotonic() - started < 1.9
     assert (push.status, push.attempts, push.response_code) == ("pending", 1, None)
     assert "timed out" in push.error
     [attempt] = push.attempt_log
-    assert "timed out" in attempt["error"] and 900 <= attempt["duration_ms"] < 1900
+    # The attempt lasted its timeout (1 s): never less, whatever the machine.
+    assert "timed out" in attempt["error"] and attempt["duration_ms"] >= 900
 
 
 def test_a_newer_change_supersedes_a_push_not_yet_through(
@@ -191,8 +199,10 @@ def wait_for(condition, seconds=60):
 def test_two_workers_at_once_send_a_change_once(
     baseline, people, webhook, httpserver, redis_queue, tmp_path
 ):
+    let_answer = threading.Event()
+
     def slow_ok(request):
-        time.sleep(3)  # holds the first worker's attempt while the second one looks
+        let_answer.wait(120)  # holds the sending worker's attempt until the other has looked
         return Response("ok")
 
     httpserver.expect_request("/push").respond_with_handler(slow_ok)
@@ -218,8 +228,13 @@ def test_two_workers_at_once_send_a_change_once(
         make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues a push job
         minute.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
         runs = JobRun.objects.filter(name="integrity.push_release_changes", outcome="succeeded")
+        # One run ends while the receiver holds the other's attempt (the overlap is an event,
+        # not a sleep's length), then the held one is let through.
+        wait_for(lambda: runs.count() == 1)
+        let_answer.set()
         wait_for(lambda: runs.count() == 2)
     finally:
+        let_answer.set()
         for worker in workers:
             worker.terminate()
         for worker in workers:
