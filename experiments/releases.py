@@ -30,6 +30,12 @@ def create_release(*, based_on, changes, tag, by, git_commit="", notes="", now=N
     bot's first release has no `based_on` (give its `bot`) and `changes` are all its params.
     A refusal names the param (a ValidationError keyed by it) or the tag."""
     bot = based_on.bot if based_on else bot
+    if bot.is_shadow:
+        # Its config is its live bot's (experiments.shadows): a release of its own would make it
+        # run something else than the control the scorecard says it runs.
+        raise ValidationError(
+            f"{bot} is a shadow: it runs {bot.shadow_of}'s releases, none of its own"
+        )
     params = dict(based_on.params) if based_on else {}
     for key, value in changes.items():
         if value is None:

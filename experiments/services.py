@@ -39,6 +39,10 @@ def make_baseline(release, *, by, note, now=None):
     if not by.has_perm(APPROVE_RELEASE):
         raise PermissionDenied("only a Team lead changes the baseline")
     require_note(note)
+    if release.bot.is_shadow:
+        raise ValidationError(
+            f"{release.bot} is a shadow: it runs {release.bot.shadow_of}'s baseline"
+        )
     rules.refuse_if_experiment_running(release.bot, "change the baseline")
     rules.refuse_if_scaling_hold(release.bot, "change the baseline", now)
     with transaction.atomic():

@@ -15,8 +15,11 @@ It trips on
 A trip sets the bot to stop_entries (unless it is already stopped further) through
 tradeops.services.set_trading_mode, as "circuit breaker", and opens a critical incident naming
 the figure, which alerts. Each cause trips once a UTC day (the incident's key is the day and the
-cause): the breaker never resumes a bot, and once a Team lead has resumed it after a trip, the
-same cause does not stop it again that day. Shadows are not watched: they trade no money and
+cause), the equity once per step of the threshold the loss reaches (-3%, -6%, -9%...): the
+breaker never resumes a bot, and once a Team lead has resumed it after a trip, it stops it again
+only on a new cause or a loss one step deeper. A trip while the bot is already stopped opens its
+incident all the same, saying so. The mode is read with the bot's row held, so a resume or a
+stop at the same moment is seen. Shadows are not watched: they trade no money and
 follow their live bot's mode.
 
 Each run also keeps the bot's reading (`Bot.breaker_reading_pct`, `breaker_read_at`) for the
@@ -66,7 +69,7 @@ def trips(bot, now, change):
             (
                 "equity",
                 f"Circuit breaker: {bot.slug} equity {pct:.2f}% today ({opening:.2f} → "
-                f"{current:.2f}), at or past its {bot.breaker_pct}% threshold: entries stopped",
+                f"{current:.2f}), at or past its {bot.breaker_pct}% threshold",
                 {"change_pct": f"{pct:.4f}", "opening": str(opening), "now": str(current)},
             )
         )
@@ -76,8 +79,7 @@ def trips(bot, now, change):
         found.append(
             (
                 "halt",
-                f"Circuit breaker: {bot.slug} entered HALT at {halt.ts:%H:%M:%S} UTC: "
-                "entries stopped",
+                f"Circuit breaker: {bot.slug} entered HALT at {halt.ts:%H:%M:%S} UTC",
                 {"halt_at": halt.ts.isoformat()},
             )
         )
@@ -86,11 +88,20 @@ def trips(bot, now, change):
             (
                 "safety_events",
                 f"Circuit breaker: {bot.slug} had {len(events)} kill/degraded/safety events today "
-                f"(threshold {bot.safety_events_per_day}): entries stopped",
+                f"(threshold {bot.safety_events_per_day})",
                 {"events": [f"{event.ts:%H:%M:%S} {event.kind} {event.state}" for event in events]},
             )
         )
     return found
+
+
+def trip_key(day, cause, change_pct, threshold):
+    """The incident key of a trip: once a UTC day per cause, and for the equity once per step
+    of the threshold the loss reaches (-3%, then -6%, -9%...), so a bot a Team lead resumed
+    after a trip is stopped again if the loss deepens by another step."""
+    if cause != "equity":
+        return f"{day.isoformat()}:{cause}"
+    return f"{day.isoformat()}:equity:{int(change_pct / threshold)}"
 
 
 def check_bot(bot, now):
@@ -101,22 +112,27 @@ def check_bot(bot, now):
     bot.breaker_read_at = now
     tripped = []
     for cause, title, detail in trips(bot, now, change):
-        key = f"{utc_day(now).isoformat()}:{cause}"
+        key = trip_key(utc_day(now), cause, change and change[0], bot.breaker_pct)
         if IntegrityIncident.objects.filter(bot=bot, kind=Kind.CIRCUIT_BREAKER, key=key).exists():
-            continue  # tripped today already: resolved or resumed since, it stays so today
+            continue  # tripped at this step today already: resumed since, it stays so
         with transaction.atomic():
-            if bot.trading_mode == TradingMode.TRADE:
+            # The mode as it is now, the row held: a resume or a stop meanwhile is seen.
+            mode = Bot.objects.select_for_update().values_list("trading_mode", flat=True)
+            if mode.get(pk=bot.pk) == TradingMode.TRADE:
                 bot = set_trading_mode(
                     bot, TradingMode.STOP_ENTRIES, by=BREAKER_ACTOR, note=title, now=now
                 )
                 bot.breaker_reading_pct = change[0].quantize(Decimal("0.0001")) if change else None
                 bot.breaker_read_at = now
+                said = f"{title}: entries stopped"
+            else:
+                said = f"{title}: entries were already stopped"
             open_or_bump_incident(
                 bot=bot,
                 kind=Kind.CIRCUIT_BREAKER,
                 key=key,
                 severity=IntegrityIncident.Severity.CRITICAL,
-                title=title,
+                title=said,
                 detail={**detail, "cause": cause, "threshold_pct": str(bot.breaker_pct)},
             )
         tripped.append((bot, cause))

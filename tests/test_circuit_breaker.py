@@ -9,12 +9,13 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from integrity.alerts import deliver_due_alerts
-from integrity.breaker import check_circuit_breakers_job
+from integrity.breaker import check_bot, check_circuit_breakers_job
 from integrity.models import AlertChannel, IntegrityIncident
 from kpis.queries import day_start
 from tests.factories import trade
@@ -116,7 +117,7 @@ def test_without_snapshots_it_reads_the_starting_equity_and_the_pnl_closed(bot_a
     assert "equity -3.00% today (2100.00 → 2037.00)" in tripped().get().title
 
 
-def test_it_never_resumes_and_trips_a_cause_once_a_day(bot_and_token, people):
+def test_it_never_resumes_and_trips_a_cause_once_a_day_and_step(bot_and_token, people):
     bot, token = bot_and_token
     equity(token, (today_start(), "1000"), (midday_so_far(), "950"))
     bot = run_the_minute_job()
@@ -125,11 +126,16 @@ def test_it_never_resumes_and_trips_a_cause_once_a_day(bot_and_token, people):
     # Equity recovers: the bot stays stopped until a Team lead resumes it.
     equity(token, (midday_so_far() + datetime.timedelta(seconds=1), "1010"))
     assert run_the_minute_job().trading_mode == "stop_entries"
-    # A Team lead resumes; the same cause does not stop it again today.
+    # A Team lead resumes; the same step of loss does not stop it again today...
     set_trading_mode(bot, "trade", by=people["lead"], note="checked: a data glitch")
-    equity(token, (midday_so_far() + datetime.timedelta(seconds=2), "940"))
+    equity(token, (midday_so_far() + datetime.timedelta(seconds=2), "941"))
     assert run_the_minute_job().trading_mode == "trade"
     assert tripped().count() == 1
+    # ...one step deeper (twice the threshold) does: a resume is not a licence to lose it all.
+    equity(token, (midday_so_far() + datetime.timedelta(seconds=3), "940"))
+    assert run_the_minute_job().trading_mode == "stop_entries"
+    assert tripped().count() == 2
+    assert "equity -6.00% today" in tripped().order_by("-pk").first().title
 
 
 def test_a_halt_trips_it(bot_and_token):
@@ -189,3 +195,47 @@ def test_a_team_lead_sets_the_threshold_audited_and_it_shows_with_its_headroom(
     assert (audit.from_state, audit.to_state, audit.note) == ("-3.00%", "-1.50%", "volatile week")
     assert bot.trading_mode == "stop_entries"  # -2% is past -1.5%
     assert "today -2.00% of -1.50% · headroom -0.50 pts" in page
+
+
+def test_a_trip_reads_the_mode_as_it_is_now_not_as_the_run_began(bot_and_token, people):
+    """A Team lead resumed the bot after the breaker's run read it stopped: the trip still stops
+    it, and the incident says what it did (found by a race: the incident said "entries
+    stopped" while the bot traded)."""
+    bot, token = bot_and_token
+    equity(token, (today_start(), "1000"), (midday_so_far(), "950"))
+    set_trading_mode(bot, "stop_entries", by=people["operator"], note="looks wrong")
+    read_by_the_run = Bot.objects.get(pk=bot.pk)
+    set_trading_mode(bot, "trade", by=people["lead"], note="it is fine")
+
+    check_bot(read_by_the_run, timezone.now())
+
+    assert Bot.objects.get(pk=bot.pk).trading_mode == "stop_entries"
+    assert tripped().get().title.endswith(": entries stopped")
+
+
+def test_a_trip_while_already_stopped_says_so(bot_and_token, people):
+    bot, token = bot_and_token
+    set_trading_mode(bot, "stop_entries", by=people["operator"], note="maintenance")
+    equity(token, (today_start(), "1000"), (midday_so_far(), "950"))
+
+    run_the_minute_job()
+
+    assert tripped().get().title.endswith(": entries were already stopped")
+
+
+def test_the_threshold_refuses_nan_and_shadows(bot_and_token, people):
+    bot, _ = bot_and_token
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=bot)
+    for value in ("NaN", "sNaN", "-Infinity"):
+        with pytest.raises(ValidationError):
+            set_circuit_breaker(bot, value, by=people["lead"], note="x")
+    with pytest.raises(ValidationError, match="is a shadow"):
+        set_circuit_breaker(shadow, "-2", by=people["lead"], note="x")
+
+
+def test_a_bot_id_that_is_not_a_number_is_404_not_500(bot_and_token, people):
+    client = Client()
+    client.force_login(people["lead"])
+    for path in ("abc/trading/", "1/x/trading/", "abc/breaker/"):
+        response = client.post(f"/admin/tradeops/bot/{path}", {"mode": "stop_entries"})
+        assert response.status_code in (302, 404), path

@@ -22,6 +22,7 @@ from cadence.selectors import command_center, fleet_by_attention
 from cadence.services import queue_daily_digests, refresh_trigger_headroom
 from experiments import services
 from experiments.models import Experiment
+from experiments.releases import create_release
 from experiments.scaling import scaling_readiness
 from experiments.triggers import evaluate_live_changes
 from ingestion.freqtrade import configure_source
@@ -462,3 +463,29 @@ def test_the_demo_shadow_has_twins_of_the_live_entries_with_correlated_pnl_and_s
     cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     var = (sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)) ** 0.5
     assert cov / var > 0.8
+
+
+def test_a_shadow_has_no_release_of_its_own(bot, shadow, people):
+    """Found by a hostile review: a Team lead drafted, approved and made baseline a release of
+    the shadow's, which then ran it while Experiment A needed it on the baseline."""
+    with pytest.raises(ValidationError, match="is a shadow: it runs alpha's releases"):
+        create_release(
+            based_on=None,
+            bot=shadow,
+            changes={"fib_proximity_bps": 40},
+            tag="own",
+            by=people["lead"],
+        )
+    lead = Client()
+    lead.force_login(people["lead"])
+    add = lead.post(
+        reverse("admin:tradeops_configrelease_add"),
+        {"first_release_of": shadow.pk, "changes": '{"fib_proximity_bps": 40}', "tag": "own"},
+    )
+    assert add.status_code == 200 and not ConfigRelease.objects.filter(bot=shadow).exists()
+    # One written around the services is not made its baseline either.
+    own = ConfigRelease.objects.create(
+        bot=shadow, version=1, tag="own", params={}, created_by=people["lead"]
+    )
+    with pytest.raises(ValidationError, match="is a shadow: it runs alpha's baseline"):
+        services.make_baseline(own, by=people["lead"], note="try")

@@ -327,3 +327,18 @@ def test_before_after_never_says_better_or_worse():
     json.dumps(result, allow_nan=False)
     tiny = before_after([], [1.0], baseline_days=30, test_days=1)
     assert tiny["verdict"] == "before/after only" and tiny["per_day"] is None
+
+
+def test_a_shadow_trading_other_pairs_is_no_like_for_like_control():
+    """Found by a review: a shadow on other pairs than the candidate (no twin at all) gave 8%
+    false verdicts in A/A runs; under half the trades paired there is no verdict, and it says
+    why. The same week as twins is a verdict."""
+    cand, shad = week_of([5.0, 5.1], [0.0, 0.1])
+    assert shadow_verdict(cand, shad, start=START, now=START + 7 * DAY)["verdict"] == "better"
+    shad["symbol"] = np.array(["ETH/USDT"] * len(shad["symbol"]), dtype=object)
+
+    result = shadow_verdict(cand, shad, start=START, now=START + 7 * DAY)
+
+    assert result["verdict"] == "inconclusive" and result["finding"] == "not like for like"
+    assert result["pairing"]["twins"] == 0
+    assert "no like-for-like control" in result["wording"]

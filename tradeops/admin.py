@@ -143,8 +143,8 @@ class BotAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         pages = [
-            ("<path:object_id>/trading/", self.trading_view, "tradeops_bot_trading"),
-            ("<path:object_id>/breaker/", self.breaker_view, "tradeops_bot_breaker"),
+            ("<int:object_id>/trading/", self.trading_view, "tradeops_bot_trading"),
+            ("<int:object_id>/breaker/", self.breaker_view, "tradeops_bot_breaker"),
             ("trading/stop-fleet/", self.stop_fleet_view, "tradeops_bot_stop_fleet"),
         ]
         return [

@@ -195,9 +195,14 @@ def stop_fleet_entries(*, by, note, now=None):
         raise PermissionDenied(f"{by} may not stop the whole fleet")
     bots = Bot.objects.live().filter(is_active=True, trading_mode=TradingMode.TRADE)
     with transaction.atomic():
+        # Every bot's row first, in one order, before the first audit row takes the audit
+        # chain's lock: a stop of one bot meanwhile (its row, then the chain) waits instead of
+        # deadlocking; one changed meanwhile is left as it now is.
+        locked = list(bots.select_for_update().order_by("pk"))
         return [
             set_trading_mode(bot, TradingMode.STOP_ENTRIES, by=by, note=note, now=now)
-            for bot in bots.order_by("slug")
+            for bot in sorted(locked, key=lambda bot: bot.slug)
+            if bot.trading_mode == TradingMode.TRADE
         ]
 
 
@@ -206,11 +211,13 @@ def set_circuit_breaker(bot, pct, *, by, note="", now=None):
     (a loss, in %) or worse. A Team lead's, audited."""
     if not by.has_perm(SET_CIRCUIT_BREAKER):
         raise PermissionDenied(f"{by} may not set the circuit breaker of {bot}")
+    if bot.is_shadow:
+        raise ValidationError(f"{bot} is a shadow: it follows {bot.shadow_of}, set that one's")
     try:
         pct = Decimal(str(pct)).quantize(Decimal("0.01"))
     except InvalidOperation:
         raise ValidationError({"breaker_pct": f"not a number: {pct!r}"}) from None
-    if not Decimal(-100) < pct < 0:
+    if not pct.is_finite() or not Decimal(-100) < pct < 0:
         raise ValidationError({"breaker_pct": "a loss in %: between -100 and 0, e.g. -3.00"})
     with transaction.atomic():
         before = (

@@ -49,9 +49,13 @@ class ReleaseCopyForm(forms.ModelForm):
 
     refusal_field = "changes"  # a param's refusal shows on the edits
 
-    based_on = forms.ModelChoiceField(ConfigRelease.objects.select_related("bot"), required=False)
+    # A shadow runs its live bot's releases: none of its own are drafted.
+    based_on = forms.ModelChoiceField(
+        ConfigRelease.objects.filter(bot__shadow_of__isnull=True).select_related("bot"),
+        required=False,
+    )
     first_release_of = forms.ModelChoiceField(
-        Bot.objects.all(),
+        Bot.objects.live(),
         required=False,
         help_text="Only for a bot without any release yet (leave 'based on' empty): its first "
         "release, with all its params as the edits.",
