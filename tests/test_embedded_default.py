@@ -68,6 +68,10 @@ def test_demo_loads_on_sqlite_without_redis(tmp_path):
     )
     assert kpis.returncode == 0, kpis.stderr
     assert json.loads(kpis.stdout)["trades"] > 200
+    # Experiment A's verdict against its shadow, read on SQLite as on PostgreSQL.
+    scorecard = manage("scorecard", env=env)
+    assert scorecard.returncode == 0, scorecard.stderr
+    assert "twin trades" in scorecard.stdout and "shadow demo-perp-shadow" in scorecard.stdout
 
 
 def test_rq_queue_reaches_the_configured_redis(settings):
