@@ -20,6 +20,7 @@ from rq.job import Job
 from cadence.jobs import refresh_trigger_headroom_job, send_daily_digests
 from experiments.jobs import evaluate_triggers_job, refresh_scorecards
 from ingestion.jobs import sync_freqtrade_sources
+from integrity.breaker import check_circuit_breakers_job
 from integrity.jobs import (
     dispatch_alerts,
     push_release_changes,
@@ -120,6 +121,7 @@ JOBS = {
     "integrity.jobs.push_release_changes": push_release_changes,
     "integrity.jobs.watch_schedules_job": watch_schedules_job,
     "integrity.jobs.watch_bot_loop_job": watch_bot_loop_job,
+    "integrity.breaker.check_circuit_breakers_job": check_circuit_breakers_job,
     "experiments.jobs.evaluate_triggers_job": evaluate_triggers_job,
     "experiments.jobs.refresh_scorecards": refresh_scorecards,
     "ingestion.jobs.sync_freqtrade_sources": sync_freqtrade_sources,
@@ -147,6 +149,7 @@ def test_the_cron_config_schedules_every_job_of_the_schedule_on_its_queue_with_i
     }
     assert schedule == {
         "integrity.jobs.watch_bot_loop_job": ("* * * * *", "minute", 120),
+        "integrity.breaker.check_circuit_breakers_job": ("* * * * *", "minute", 120),
         "integrity.jobs.dispatch_alerts": ("* * * * *", "minute", 120),
         "integrity.jobs.push_release_changes": ("* * * * *", "minute", 120),
         "integrity.jobs.watch_schedules_job": ("*/10 * * * *", "default", 300),
