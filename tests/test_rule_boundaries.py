@@ -7,10 +7,13 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cadence.selectors import unknown_exits
-from experiments.models import Experiment
+from experiments.models import Experiment, ScalingStep
+from experiments.rules import check_can_scale, check_one_change
+from experiments.scaling import propose_scaling_step, scaling_readiness
 from experiments.triggers import (
     avg_loss_deterioration,
     consecutive_daily_losses,
@@ -20,7 +23,16 @@ from ingestion.fastpath import clean_trade
 from ingestion.records import latest_allowed_timestamp, validate_record
 from ingestion.stored import malformed_stored_trades
 from integrity.checks import unknown_exit_rate
-from tests.factories import closed_trade, draft, midnight, run_through, trade
+from tests.factories import (
+    candidate,
+    closed_trade,
+    draft,
+    ingest,
+    midnight,
+    run_through,
+    trade,
+    two_weeks,
+)
 from tradeops.models import EquitySnapshot, IngestKind, Trade
 
 
@@ -162,3 +174,69 @@ def test_the_stored_trade_scan_agrees_on_the_pnl_boundary(bot, changes, adds_up)
     assert [(t.external_id, list(errors)) for t, errors in listed] == (
         [] if adds_up else [("pnl", ["net_pnl"])]
     )
+
+
+# -- survivors of the mutation pass, killed on their boundary ----------------------------------
+
+
+def test_the_avg_loss_window_counts_the_start_day(running):
+    # Losses on the day the change started count: the window is every day since, inclusive.
+    for n in range(3):
+        trade(running.bot, f"first-day-{n}", running.started_at + datetime.timedelta(hours=n + 1),
+              "-14.1", release=running.candidate_release)  # fmt: skip
+    fired = avg_loss_deterioration(running, timezone.now())
+    assert fired is not None and fired["losing_trades_window_days"] == 4
+
+
+@pytest.mark.parametrize("ahead, accepted", [(4.5, True), (5.5, False)])
+def test_a_trade_may_be_stamped_up_to_5_minutes_ahead(bot, ahead, accepted):
+    moment = (timezone.now() + datetime.timedelta(minutes=ahead)).isoformat()
+    result = ingest(bot, "trades", closed_trade(closed_at=moment, opened_at=moment))
+    assert (result.accepted, result.quarantined) == ((1, 0) if accepted else (0, 1))
+
+
+def test_each_scaling_step_holds_7_days_to_the_microsecond(baseline, people):
+    two_weeks(baseline)
+    step = propose_scaling_step(
+        bot=baseline.bot,
+        param="risk_per_trade_pct",
+        step_pct=10,
+        tag="v1.4.1-risk",
+        by=people["operator"],
+        note="two good weeks",
+    )
+    started = timezone.now() - datetime.timedelta(days=10)
+    ScalingStep.objects.filter(pk=step.pk).update(status="completed", started_at=started)
+    allowed = started + datetime.timedelta(days=7)
+    with pytest.raises(ValidationError, match="each step holds 7 days"):
+        check_can_scale(baseline.bot, allowed - datetime.timedelta(microseconds=1))
+    check_can_scale(baseline.bot, allowed)
+
+
+def test_a_candidate_that_changes_nothing_is_refused(baseline, people):
+    same = candidate(baseline, people, tag="v1.4.0-same")
+    with pytest.raises(ValidationError, match="exactly one strategy param must differ.*none"):
+        check_one_change(baseline, same, "side_balance_pressure")
+
+
+def _drop_closes(baseline, per_week):
+    for week in (range(1, 8), range(8, 15)):
+        for days_ago in list(week)[:per_week]:
+            Trade.objects.filter(bot=baseline.bot, external_id=f"{days_ago}-0").delete()
+
+
+@pytest.mark.parametrize("dropped, passed", [(1, True), (2, False)])  # 20 closes a week, 19
+def test_a_week_needs_at_least_20_closes(baseline, dropped, passed):
+    two_weeks(baseline)  # 21 closes a week
+    _drop_closes(baseline, dropped)
+    checks = scaling_readiness(baseline.bot)["checks"]
+    closes = [c["passed"] for c in checks if "closes (at least 20)" in c["check"]]
+    assert closes == [passed, passed]
+
+
+@pytest.mark.parametrize("win, passed", [("12.3", True), ("12.29", False)])
+def test_stable_is_at_least_80_percent_of_the_week_before(baseline, win, passed):
+    # P&L/trade 9 the week before; 7.2 (exactly 80%) then a hair under.
+    two_weeks(baseline, week_before=(15, -3), latest_week=(win, -3))
+    (stable,) = [c for c in scaling_readiness(baseline.bot)["checks"] if "80%" in c["check"]]
+    assert stable["passed"] is passed, stable["check"]
