@@ -187,13 +187,23 @@ def embedded(settings):
 
 @pytest.fixture
 def redis_queue():
-    """The real default RQ queue, empty before and after (and the other queues too)."""
-    queues = [django_rq.get_queue(name) for name in settings.RQ_QUEUES]
-    for queue in queues:
-        queue.empty()
+    """The real default RQ queue, empty before and after (and the other queues too), with no
+    job of an earlier run left: a fanned-out unit's job id names its unit and period and is kept
+    a whole period, so a test of the same day in another session would find it there."""
+
+    def forget_every_job():
+        connection = django_rq.get_connection("default")
+        keys = connection.keys("rq:job:*")
+        for queue in (django_rq.get_queue(name) for name in settings.RQ_QUEUES):
+            queue.empty()
+            for registry in (queue.finished_job_registry, queue.failed_job_registry):
+                keys += [registry.key]
+        if keys:
+            connection.delete(*keys)
+
+    forget_every_job()
     yield django_rq.get_queue("default")
-    for queue in queues:
-        queue.empty()
+    forget_every_job()
 
 
 @pytest.fixture

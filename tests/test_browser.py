@@ -34,7 +34,14 @@ def test_command_center(browse, role):
     if role == "viewer":
         expect(page.locator("#content-main a.addlink")).to_have_count(0)
         expect(page.locator("#content-main a.changelink")).to_have_count(0)
-    assert buttons(page) == []
+    # The card's trading buttons by role (issue 24): a Team lead stops the fleet or a bot's
+    # entries or exits all, an Operator stops entries, a Viewer nothing.
+    offered = {
+        "lead": ["Stop entries on every live bot", "stop_entries", "exit_all"],
+        "operator": ["stop_entries"],
+        "viewer": [],
+    }
+    assert buttons(page) == offered[role]
     screenshot(page, "command-center", role)
 
 
@@ -46,9 +53,9 @@ def test_bot_page(browse, demo, role):
     expect(page.get_by_role("heading", name=title)).to_be_visible()
     expect(page.locator(".field-current_release")).to_contain_text("v1.5.0-a")
     if role == "lead":
-        assert {"Save", "Save and continue editing"} <= set(buttons(page))
+        assert {"Save", "Save and continue editing", "stop_entries"} <= set(buttons(page))
     else:
-        assert buttons(page) == []
+        assert buttons(page) == {"operator": ["stop_entries"], "viewer": []}[role]
     screenshot(page, "bot", role)
 
 
