@@ -21,11 +21,15 @@ DAILY_NOTES = [
 ]
 
 
+def demo_now(end_date):
+    """The demo's clock: now, or midday of a demo ending on an earlier day."""
+    return min(timezone.now(), datetime.datetime.combine(end_date, datetime.time(12), datetime.UTC))
+
+
 def load_reviews(bot, end_date, lead_name, operator_name):
     lead = User.objects.get(username=lead_name)
     operator = User.objects.get(username=operator_name)
-    # The demo's clock: now, or midday of a demo ending on an earlier day.
-    now = min(timezone.now(), datetime.datetime.combine(end_date, datetime.time(12), datetime.UTC))
+    now = demo_now(end_date)
     # The daily checks as the scheduler runs them (in-process without Redis), so the checklist's
     # "daily integrity checks scheduled" has its successful run.
     enqueue(run_daily_integrity_checks, end_date)

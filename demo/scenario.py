@@ -20,10 +20,11 @@ from demo.history import (
     build_history,
     build_shadow_history,
 )
-from demo.reviews import load_reviews
+from demo.reviews import demo_now, load_reviews
 from experiments import services
 from experiments.plan import draft_from_plan
 from experiments.releases import approve_release, create_release, freeze_config
+from experiments.scorecard import refresh_scorecard
 from experiments.services import make_baseline
 from ingestion.services import ingest_records
 from integrity.alerts import confirm_test_alert, send_test_alerts
@@ -206,6 +207,10 @@ def load_demo(end_date=None, days=45):
             for name in totals:
                 totals[name] += getattr(result, name)
     _run_experiment_a(bot, experiment, lead, operator, started)
+    # Experiment A's scorecard as the refresh job stores it, so that its page shows the verdict
+    # against the shadow from the first look (the schedule refreshes it every 15 minutes).
+    experiment.refresh_from_db()
+    refresh_scorecard(experiment, demo_now(end_date))
     _capture_kpis(bot, end_date)
     _integrity(bot)
     run_integrity_checks(shadow, triggered_by="demo")

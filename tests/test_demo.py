@@ -87,6 +87,9 @@ def test_load_demo_ingests_everything_and_quarantines_the_malformed(capsys):
     assert a.triggers["baseline_avg_loss"] is not None
     assert Trade.objects.filter(release=a.candidate_release).count() > 150
     assert not StabilizationWindow.objects.get(bot=bot).is_active(a.started_at)
+    # A's page shows its verdict against the shadow from the first look.
+    assert a.scorecard["baseline"]["bot"] == "demo-perp-shadow"
+    assert a.scorecard["comparison"]["pairing"]["twins"] > 100
 
     call_command("load_demo")
     assert "already loaded" in capsys.readouterr().out
