@@ -1,5 +1,5 @@
-"""GET /api/v1/config: the config the bot must run now, and why (DESIGN.md, "The loop with the
-bot"). The bot polls it with its bearer token (the same check and bad-token throttle as
+"""GET /api/v1/config: the config the bot must run now, and why (docs/design.md, "The loop
+with the bot"). The bot polls it with its bearer token (the same check and bad-token throttle as
 ingestion) and `If-None-Match`: an unchanged config answers 304 from the bot's own row, which the
 token check reads anyway, so a fleet polling every few seconds costs a token lookup per poll.
 Nothing is cached: the request after a change (a trigger stopping an experiment) serves it.

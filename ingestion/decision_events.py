@@ -1,6 +1,6 @@
-"""Raw decision events, counted into the daily counts as they arrive (DESIGN.md: KPIs never scan
-raw events). One additive upsert per batch; a retried batch is recognised by the digest of its
-events and not counted twice."""
+"""Raw decision events, counted into the daily counts as they arrive (docs/design.md, "The
+KPIs": KPIs never scan raw events). One additive upsert per batch; a retried batch is recognised
+by the digest of its events and not counted twice."""
 
 import hashlib
 from collections import Counter

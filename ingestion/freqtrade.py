@@ -1,7 +1,7 @@
 """The freqtrade connector: a freqtrade bot's trades and orders, read from its own database and
 stored through `ingest_records` like any bot's records (validated, quarantined when refused).
 
-How a freqtrade trade maps (DESIGN.md's Trade and Fill):
+How a freqtrade trade maps (docs/design.md, "The entities": Trade and Fill):
 
 - One freqtrade trade is one TradeOps trade, external id `ft-<trade id>`; each filled order is a
   fill, `ft-order-<order id>`. A trade with several exit orders (partial exits, then the final

@@ -1,5 +1,5 @@
 """Heartbeats: a bot says which release it runs and which trading mode it applies, as often as
-every minute (DESIGN.md, "The loop with the bot").
+every minute (docs/design.md, "The loop with the bot").
 
 The trading mode (`trading`: trade, stop_entries, exit_all; "" when the heartbeat leaves it out)
 is kept on the pulse only: the stop watch (integrity.loop) reads it there.

@@ -1,4 +1,4 @@
-"""The loop with the bot, watched (DESIGN.md, "The loop with the bot"): every minute, for each
+"""The loop with the bot, watched (docs/design.md, "The loop with the bot"): every minute, for each
 active bot that has a current release, three critical incidents kept in step with what the bot
 says.
 

@@ -1,5 +1,5 @@
 """Release push: a bot that wants it is told every change of its current release at its own
-webhook, besides pulling GET /api/v1/config (DESIGN.md, "The loop with the bot").
+webhook, besides pulling GET /api/v1/config (docs/design.md, "The loop with the bot").
 
 run_release queues the push in the change's own transaction (`queue_release_push`), so a change
 is pushed if and only if it is committed; the push job sends it once that transaction commits,
@@ -8,8 +8,8 @@ like alerts: claimed by one worker only, every attempt recorded, retried with ba
 
 Each attempt is a POST of JSON signed with the bot's secret: HMAC-SHA256 over the raw body, hex,
 in X-TradeOps-Signature as "sha256=<hex>". The body carries the moment it was signed (also in
-X-TradeOps-Timestamp), so a captured push cannot be replayed later; the README shows the bot's
-side of the check.
+X-TradeOps-Timestamp), so a captured push cannot be replayed later; docs/bot-api.md ("Push") shows
+the bot's side of the check.
 """
 
 import hashlib

@@ -1,4 +1,5 @@
-"""The KPI formulas of DESIGN.md, one function each, over the frames kpis.queries reads.
+"""The KPI formulas of docs/design.md ("The KPIs"), one function each, over the frames
+kpis.queries reads.
 
 Sums of money stay Decimal (exact, from the database); pandas does the ratios, the drawdown
 curve and the daily series in float. Presentation rounding happens in `present`: money as

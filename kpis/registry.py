@@ -1,5 +1,5 @@
-"""The KPI registry: every KPI of DESIGN.md with its key, label and format, in the one order
-they are listed everywhere.
+"""The KPI registry: every KPI of docs/design.md ("The KPIs") with its key, label and format,
+in the one order they are listed everywhere.
 
 The order: the closed-trade count the other figures rest on, then the plan's baseline
 template, then the other KPIs. `compute_kpis` (its JSON and table), the snapshot pages, the

@@ -51,8 +51,8 @@ def _drawdown(window, rollup):
 
 
 def compute_kpis(bot, days, as_of, release=None):
-    """All KPIs of DESIGN.md for closed trades in [as_of - days, as_of), UTC. A pure read: it
-    stores nothing (`capture_snapshot` stores)."""
+    """All KPIs of docs/design.md ("The KPIs") for closed trades in [as_of - days, as_of), UTC.
+    A pure read: it stores nothing (`capture_snapshot` stores)."""
     if days < 1:
         raise ValueError("a KPI window is at least one day")
     window = queries.Window(bot=bot, days=days, as_of=as_of, release=release)

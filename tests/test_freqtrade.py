@@ -274,8 +274,8 @@ def test_the_command_configures_and_syncs(bot, freqtrade_db, capsys):
 
 @pytest.mark.django_db
 def test_no_losing_trade_is_an_infinite_profit_factor_where_freqtrades_report_says_0(bot, source):
-    """DESIGN.md: freqtrade's backtest report (_generate_result_line) gives 0 without a losing
-    trade (its RPC /profit gives inf); ours is infinity, explicitly."""
+    """docs/design.md, "The KPIs": freqtrade's backtest report (_generate_result_line) gives 0
+    without a losing trade (its RPC /profit gives inf); ours is infinity, explicitly."""
     sync_source(source, now=NOW, limit=1)  # trade 1 only: a win
 
     assert compute_kpis(bot, DAYS, AS_OF).figures["profit_factor"] == INFINITY

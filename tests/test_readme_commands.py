@@ -1,5 +1,5 @@
-"""The README's commands run as written after its set-up command, `make demo`, with nothing
-but the project's .env: no settings in the shell."""
+"""The docs' commands run as written after the README's set-up command, `make demo`, with
+nothing but the project's .env: no settings in the shell (docs/bot-api.md, "Command line")."""
 
 import os
 import shutil
@@ -48,8 +48,8 @@ def manage(copy, *args):
 
 
 def test_readme_commands_run_as_written_after_make_demo(checkout):
-    # Settings of the user's own in .env before the set-up (the README's Configuration invites
-    # it), without a final newline: make demo used to leave such a .env as it was.
+    # Settings of the user's own in .env before the set-up (docs/operations.md, "Configuration",
+    # invites it), without a final newline: make demo used to leave such a .env as it was.
     (checkout / ".env").write_text("TRADEOPS_BASE_URL=http://ops.example:8000")
 
     demo = make_demo(checkout)

@@ -1,6 +1,6 @@
 """Release push (issue 12, part 3): every change of a bot's current release is POSTed, signed, to
 its webhook once the change commits, retried with back-off, sent once whatever the number of
-workers, and every attempt recorded. The bot verifies it with the README's own recipe."""
+workers, and every attempt recorded. The bot verifies it with the docs' own recipe."""
 
 import datetime
 import json
@@ -41,9 +41,9 @@ BOT_LIST = "admin:tradeops_bot_changelist"
 
 
 def readme_verify_push():
-    """`verify_push` exactly as the README's Push section gives it to bot authors."""
-    readme = (settings.BASE_DIR / "README.md").read_text()
-    section = readme.split("\n### Push\n", 1)[1].split("\n## ", 1)[0]
+    """`verify_push` exactly as docs/bot-api.md's Push section gives it to bot authors."""
+    bot_api = (settings.BASE_DIR / "docs" / "bot-api.md").read_text()
+    section = bot_api.split("\n### Push\n", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace = {}
     exec(code, namespace)

@@ -51,8 +51,9 @@ def date_filter(field):
 
 
 class ExitReasonFilter(admin.SimpleListFilter):
-    """The bots' known exit reasons plus "unknown" (DESIGN.md: empty or outside the trade's
-    bot's vocabulary): the choices come from the bots, not from a DISTINCT over the trades."""
+    """The bots' known exit reasons plus "unknown" (docs/design.md, "The KPIs": empty or outside
+    the trade's bot's vocabulary): the choices come from the bots, not from a DISTINCT over the
+    trades."""
 
     title = "exit reason"
     parameter_name = "exit_reason"

@@ -115,9 +115,10 @@ def authenticate_bot_token(raw_token):
     return token.bot
 
 
-# -- The trading mode (README, "Wiring a bot"): what the bot may do, changed by people with a
-# note (stopping is an Operator's, exit all and resuming a Team lead's), by the circuit breaker
-# (stopping only: a resume is never automatic), always audited, mirrored onto the shadow.
+# -- The trading mode (docs/bot-api.md, "Stopping a bot"): what the bot may do, changed by
+# people with a note (stopping is an Operator's, exit all and resuming a Team lead's), by the
+# circuit breaker (stopping only: a resume is never automatic), always audited, mirrored onto the
+# shadow.
 
 MODE_PERMISSIONS = {TradingMode.STOP_ENTRIES: STOP_ENTRIES, TradingMode.EXIT_ALL: EXIT_ALL}
 

@@ -1,4 +1,5 @@
-"""The trading data model of DESIGN.md: bots, their config releases, and what the bot reports.
+"""The trading data model of docs/design.md ("The entities"): bots, their config releases, and
+what the bot reports.
 
 Money, prices and quantities are Decimal with DECIMAL_PLACES places; time is UTC.
 Rules that can live in the database do (unique keys, enums, positive qty, ordering of

@@ -13,7 +13,7 @@ from tradeops.models.base import ParamCategory, ParamValueType, choices_check, d
 
 class TradingMode(models.TextChoices):
     """What the bot may do with positions, from the safest down: a bot told a mode applies it and
-    reports it in its heartbeat (README, "Wiring a bot")."""
+    reports it in its heartbeat (docs/bot-api.md, "Wiring a bot")."""
 
     TRADE = "trade", "Trade"
     STOP_ENTRIES = "stop_entries", "Stop entries"

@@ -139,8 +139,8 @@ class Trade(models.Model):
 
     @staticmethod
     def unknown_exit(bot):
-        """The condition for an unknown exit reason (DESIGN.md): empty, or not in `bot`'s known
-        vocabulary. A Q, so one query can count these closes among all of them."""
+        """The condition for an unknown exit reason (docs/design.md, "The KPIs"): empty, or not
+        in `bot`'s known vocabulary. A Q, so one query can count these closes among all of them."""
         return ~Q(exit_reason__in=list(bot.known_exit_reasons or [])) | Q(exit_reason="")
 
     @staticmethod
