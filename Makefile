@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# The demo runs on the settings of .env, as the README's manage.py commands do: whatever runs in
+# The demo runs on the settings of .env, as the docs' manage.py commands do: whatever runs in
 # one runs in the other. A .env that does not set DEBUG gets DEBUG=True (the embedded default).
 # run_embedded is the development server with the schedule running in its process (no Redis).
 demo: $(STAMP)

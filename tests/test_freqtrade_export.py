@@ -73,7 +73,7 @@ def test_the_current_release_as_freqtrades_parameter_file(client, bot_and_token,
             "release": "v1.4.0",
             "version": 1,
             "git_commit": "",
-            # The bot's trading mode, which the deploy script applies (README).
+            # The bot's trading mode, which the deploy script applies (docs/freqtrade.md).
             "trading": "trade",
             "trading_version": 0,
             "trading_since": None,

@@ -1,4 +1,4 @@
-"""`manage.py rqenqueue`, the README's fix for a missed schedule: with Redis, a scheduled job is
+"""`manage.py rqenqueue`, the docs' fix for a missed schedule: with Redis, a scheduled job is
 queued on its schedule's queue with its timeout; without (the embedded default), where no worker
 would ever take it, it runs right there."""
 

@@ -25,8 +25,9 @@ class Command(RunserverCommand):
     def handle(self, *args, **options):
         if settings.REDIS_URL:
             raise CommandError(
-                "REDIS_URL is set: the schedule runs under rqcron and the RQ workers (README, "
-                "'Workers and schedules'), and a second scheduler here would run it twice. "
+                "REDIS_URL is set: the schedule runs under rqcron and the RQ workers "
+                "(docs/operations.md, 'Workers and schedules'), and a second scheduler here "
+                "would run it twice. "
                 "Unset REDIS_URL for the embedded default, or serve with runserver or gunicorn."
             )
         super().handle(*args, **options)
