@@ -1,4 +1,5 @@
-"""The demo's operating cadence: the operator signed off the last days' daily reviews, the lead
+"""The demo's operating cadence: the operator signed off the daily reviews of the days before
+yesterday, but not yesterday's (the command center shows it missed, to practise on); the lead
 the last week's weekly review (naming Experiment B, queued behind A, as the next single-lever
 test), and the trigger headroom of A is computed as the job would."""
 
@@ -13,6 +14,7 @@ from integrity.jobs import run_daily_integrity_checks
 from tradeops.scheduling import enqueue
 
 REVIEWED_DAYS = 4
+MISSED_DAYS = 1  # yesterday: the one day the command center calls missed
 DAILY_NOTES = [
     "Health NORMAL, closes in line, no unknown exits; rejection mix steady.",
     "One DEGRADED blip recovered within minutes; P&L fine. Watching the short share.",
@@ -33,13 +35,13 @@ def load_reviews(bot, end_date, lead_name, operator_name):
     # The daily checks as the scheduler runs them (in-process without Redis), so the checklist's
     # "daily integrity checks scheduled" has its successful run.
     enqueue(run_daily_integrity_checks, end_date)
-    for n in range(REVIEWED_DAYS, 0, -1):
-        day = end_date - datetime.timedelta(days=n)
+    for n in range(REVIEWED_DAYS):
+        day = end_date - datetime.timedelta(days=MISSED_DAYS + REVIEWED_DAYS - n)
         sign_off_daily_review(
             bot,
             day,
             by=operator,
-            note=DAILY_NOTES[(REVIEWED_DAYS - n) % len(DAILY_NOTES)],
+            note=DAILY_NOTES[n % len(DAILY_NOTES)],
             now=datetime.datetime.combine(day, datetime.time(9, 40), tzinfo=datetime.UTC),
         )
     queue = queued_experiments(bot)

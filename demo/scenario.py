@@ -3,6 +3,10 @@ ingestion path (demo.history), and the decision framework mid-flight: the Phase 
 for a week after it went live, Experiment A (soft side-balance pressure) running its candidate for
 the last days (so its trades are less one-sided), and Experiment B queued behind it. The bot has a
 shadow, created the day before A started: dry-run, it runs the baseline beside A's candidate.
+
+Things to practise on (PRACTICE, printed by load_demo; docs/operations.md, "Practise with the
+demo"): open incidents to acknowledge, one trade stored before today's P&L rule for the cleanup
+SOP, yesterday's daily review missed, and the shadow reporting an old release to the drift watch.
 """
 
 import datetime
@@ -32,7 +36,7 @@ from integrity.models import AlertChannel
 from integrity.services import run_integrity_checks
 from kpis.jobs import compute_daily_snapshots
 from kpis.services import capture_baseline
-from tradeops.models import Bot, ConfigRelease, ParamSpec
+from tradeops.models import Bot, ConfigRelease, ParamSpec, Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
 from tradeops.scheduling import enqueue
 from tradeops.services import create_bot
@@ -44,6 +48,19 @@ DEMO_USERS = [("lead", TEAM_LEAD), ("operator", OPERATOR), ("viewer", VIEWER)]
 DEMO_CHANNEL = "Ops email"
 CHUNK = 5000
 FREEZE_DAYS = 7
+# The demo's oldest trade, sent by v1.3.0 with its net P&L before fees (a bug of that version)
+# and stored before ingestion checked that net = gross - fees - funding.
+LEGACY_TRADE = "D00-000"
+# What the shadow's host, restarted from an old image, reports running.
+SHADOW_STALE_RELEASE = "v1.3.0"
+PRACTICE = [
+    "acknowledge an open incident: Integrity incidents, e.g. the blocked malformed trades",
+    f"clean up {LEGACY_TRADE}, stored before the P&L rule: docs/operations.md#cleanup-runbook "
+    f"(--dry-run --bot {DEMO_BOT}, then --apply, then --restore)",
+    "yesterday's daily review was missed: the command center shows it not signed off",
+    f"{DEMO_SHADOW} reports {SHADOW_STALE_RELEASE}, not v1.4.0: the drift watch opens its "
+    "incident within 5 minutes of loading, while the schedule runs",
+]
 
 PARAM_SPECS = [
     ("fib_proximity_bps", "strategy", "int", 1, 200, "Max distance from a fib level, in bps."),
@@ -172,7 +189,15 @@ def load_demo(end_date=None, days=45):
     with transaction.atomic():
         bot, _ = create_bot(slug=DEMO_BOT, name="Demo perps bot", exchange="binance-futures")
         bot.starting_equity = START_EQUITY
-        bot.save(update_fields=["starting_equity"])
+        # Registered, its history imported, yesterday an hour before its review hour: that
+        # review was due and is missed (a bot created today has missed none). Not earlier: the
+        # missed-schedule watches would count the daily jobs the demo never ran before then.
+        bot.created_at = datetime.datetime.combine(
+            end_date - datetime.timedelta(days=1),
+            datetime.time(bot.daily_review_due_hour - 1),
+            tzinfo=datetime.UTC,
+        )
+        bot.save(update_fields=["starting_equity", "created_at"])
         lead, operator = _setup_people(bot)
         _releases(bot, start, lead, operator)
         shadow, _ = create_bot(
@@ -206,6 +231,7 @@ def load_demo(end_date=None, days=45):
             totals = summary.setdefault(key, {"accepted": 0, "unchanged": 0, "quarantined": 0})
             for name in totals:
                 totals[name] += getattr(result, name)
+    _stored_before_the_pnl_rule(bot)
     _run_experiment_a(bot, experiment, lead, operator, started)
     # Experiment A's scorecard as the refresh job stores it, so that its page shows the verdict
     # against the shadow from the first look (the schedule refreshes it every 15 minutes).
@@ -215,7 +241,31 @@ def load_demo(end_date=None, days=45):
     _integrity(bot)
     run_integrity_checks(shadow, triggered_by="demo")
     load_reviews(bot, end_date, DEMO_USERS[0][0], DEMO_USERS[1][0])
+    _shadow_restarted_on_an_old_release(shadow, demo_now(end_date))
     return summary
+
+
+def _stored_before_the_pnl_rule(bot):
+    """One trade today's P&L rule refuses but an older ingestion stored, for the cleanup SOP
+    (docs/operations.md#cleanup-runbook) to find. It came in with the history through the
+    ingestion service (its batch, release and fills are real); only its net P&L is then written
+    as v1.3.0 sent it, before fees. A raw write is the honest way to stand for the older
+    validator: every path that stores a trade today refuses it (that is the rule), and the
+    validator that let it in is no longer in the code; tests/test_cleanup.py does the same."""
+    trade = Trade.objects.get(bot=bot, external_id=LEGACY_TRADE)
+    Trade.objects.filter(pk=trade.pk).update(net_pnl=trade.gross_pnl - trade.funding)
+
+
+def _shadow_restarted_on_an_old_release(shadow, now):
+    """The shadow's host restarted from an old image as the demo loads: its heartbeat, through
+    the ingestion API's service, reports v1.3.0, not the baseline it runs beside A. The drift
+    watch (every minute, in `make demo`'s process) opens its incident once the grace passed."""
+    heartbeat = {
+        "ts": now.isoformat(),
+        "kind": "heartbeat",
+        "running_release": SHADOW_STALE_RELEASE,
+    }
+    ingest_records(shadow, "health", as_records([heartbeat]), source="demo")
 
 
 def _prepare_experiment_a(bot, lead, operator, started):

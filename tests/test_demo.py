@@ -6,12 +6,18 @@ import json
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 
+from cadence.models import DailyReview
+from cadence.selectors import command_center
 from demo.history import build_history
-from demo.scenario import DEMO_BOT
+from demo.scenario import DEMO_BOT, DEMO_SHADOW, LEGACY_TRADE, SHADOW_STALE_RELEASE
 from experiments.models import Experiment
 from experiments.triggers import evaluate_live_changes
+from integrity.cleanup import apply_cleanup, plan_cleanup, restore_cleanup
+from integrity.loop import watch_bot_loop
 from integrity.models import AlertDelivery, IntegrityIncident
+from integrity.services import acknowledge_incident
 from tradeops.models import (
     Bot,
     ConfigRelease,
@@ -24,6 +30,8 @@ from tradeops.models import (
 from tradeops.services import issue_api_token
 
 END = datetime.date(2026, 11, 1)
+DAY = datetime.timedelta(days=1)
+Kind = IntegrityIncident.Kind
 
 
 def test_history_is_deterministic():
@@ -119,3 +127,54 @@ def test_a_trigger_firing_in_the_demo_shows_in_the_bots_next_config_pull(client)
     assert after.status_code == 200
     assert after.json()["reason"] == "trigger"
     assert after.json()["release"]["tag"] == "v1.4.0"  # the frozen baseline runs again
+
+
+@pytest.mark.django_db
+def test_the_demo_leaves_the_team_something_to_practise_on(client, capsys):
+    """Issue 23, section 6, as `make demo` loads it (its history ends today): an open incident
+    to acknowledge, one trade stored before today's P&L rule for the cleanup SOP (dry run, apply,
+    restore), yesterday's daily review missed on the command center, and the shadow reporting
+    an old release, whose drift incident the minute's loop watch opens once the grace passed."""
+    call_command("load_demo")
+    assert "To practise" in capsys.readouterr().out
+    bot, shadow = Bot.objects.get(slug=DEMO_BOT), Bot.objects.get(slug=DEMO_SHADOW)
+    loaded_at = timezone.now()
+    today = loaded_at.date()
+    operator = User.objects.get(username="operator")
+
+    blocked = IntegrityIncident.objects.get(bot=bot, kind=Kind.BLOCKED_MALFORMED_TRADE)
+    assert blocked.status == IntegrityIncident.Status.OPEN
+    acknowledge_incident(blocked, user=operator, note="Ticket open with the bot's developer.")
+    assert blocked.status == IntegrityIncident.Status.ACKNOWLEDGED
+
+    # The integrity check found the trade stored before the rule; the dry run finds it alone.
+    stored = IntegrityIncident.objects.get(bot=bot, kind=Kind.MALFORMED_STORED_TRADE)
+    assert stored.detail["trade_ids"] == [LEGACY_TRADE]
+    before = list(Trade.objects.filter(bot=bot).order_by("pk").values())
+    plan = plan_cleanup(bot, by="operator")
+    assert [row["external_id"] for row in plan.rows] == [LEGACY_TRADE]
+    assert plan.rows[0]["reasons"][0].startswith("net_pnl: net_pnl ")
+    assert plan_cleanup(shadow, by="operator").rows == []
+    apply_cleanup(plan.pk, by="lead")
+    assert not Trade.objects.filter(external_id=LEGACY_TRADE).exists()
+    assert QuarantinedRecord.objects.filter(source=f"cleanup plan {plan.pk}").count() == 1
+    restore_cleanup(plan.pk, by="lead")
+    assert list(Trade.objects.filter(bot=bot).order_by("pk").values()) == before
+
+    # Yesterday was never signed off: missed, on the command center's card.
+    signed = set(DailyReview.objects.filter(bot=bot).values_list("day", flat=True))
+    assert signed == {today - n * DAY for n in range(2, 6)}
+    (card,) = command_center(loaded_at)
+    assert card.missed_day == today - DAY
+    client.force_login(User.objects.get(username="lead"))
+    page = client.get("/admin/").content.decode()
+    assert f"{today - DAY:%m-%d} not signed off" in page
+
+    # The drift watch: nothing within the shadow's grace, its incident open after it.
+    grace = datetime.timedelta(minutes=shadow.drift_grace_minutes)
+    watch_bot_loop(loaded_at + grace - datetime.timedelta(minutes=1))
+    assert not IntegrityIncident.objects.filter(kind=Kind.CONFIG_DRIFT).exists()
+    watch_bot_loop(loaded_at + grace + datetime.timedelta(minutes=1))
+    drift = IntegrityIncident.objects.get(kind=Kind.CONFIG_DRIFT)
+    assert (drift.bot, drift.status) == (shadow, IntegrityIncident.Status.OPEN)
+    assert f"runs {SHADOW_STALE_RELEASE}, not its current release v1.4.0" in drift.title

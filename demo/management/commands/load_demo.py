@@ -2,7 +2,7 @@ import datetime
 
 from django.core.management.base import BaseCommand
 
-from demo.scenario import DEMO_BOT, DEMO_PASSWORD, DEMO_USERS, load_demo
+from demo.scenario import DEMO_BOT, DEMO_PASSWORD, DEMO_USERS, PRACTICE, load_demo
 
 
 class Command(BaseCommand):
@@ -30,3 +30,6 @@ class Command(BaseCommand):
         self.stdout.write(f"\nOpen {url} and log in as one of:")
         for username, role in [*DEMO_USERS, ("admin", "superuser")]:
             self.stdout.write(f"  {username:<9} / {DEMO_PASSWORD}   ({role})")
+        self.stdout.write('\nTo practise (docs/operations.md, "Practise with the demo"):')
+        for item in PRACTICE:
+            self.stdout.write(f"  - {item}")
