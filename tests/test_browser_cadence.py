@@ -1,8 +1,9 @@
 """The operating cadence in a real browser (tests/browser.py), on the demo, as the Team lead, an
-Operator and a Viewer: from the command center, a click to today's daily review, the day before
-it, the week's review and the immediate action checklist; what each shows and who may sign off
-what. A role walks through them all on one page: a browser test costs seconds, mostly in setting
-up and emptying the database, so one walk per role beats a test per page."""
+Operator and a Viewer: from the command center, a click to today's daily review, back two days
+(yesterday's is the demo's missed one), the week's review and the immediate action checklist;
+what each shows and who may sign off what. A role walks through them all on one page: a browser
+test costs seconds, mostly in setting up and emptying the database, so one walk per role beats a
+test per page."""
 
 import datetime
 import re
@@ -69,6 +70,7 @@ def test_the_operating_cadence(browse, demo, role):
         sign_off_the_day(page, demo, today)
 
     page.get_by_role("link", name=f"← {today - datetime.timedelta(days=1)}").click()
+    page.get_by_role("link", name=f"← {today - datetime.timedelta(days=2)}").click()
     check_a_signed_off_day(page)
 
     open_from_the_command_center(
@@ -134,7 +136,8 @@ def sign_off_the_day(page, demo, today):
 
 
 def check_a_signed_off_day(page):
-    """The day before today, signed off by the demo's operator."""
+    """The day before yesterday, signed off by the demo's operator (yesterday's review is the
+    demo's missed one)."""
     sign_off = page.locator("#sign-off")
     expect(sign_off).to_contain_text("signed off by operator")
     expect(sign_off).to_contain_text(DAILY_NOTES[-1])
