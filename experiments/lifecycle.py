@@ -151,14 +151,77 @@ def did(obj, who, user):
     return getattr(obj, f"{who}_id") == user.pk
 
 
+def state_refusal(obj, name):
+    """Why move `name` cannot start from `obj`'s state; None if it can."""
+    lifecycle = LIFECYCLES[type(obj)]
+    move = lifecycle.moves[name]
+    if obj.status in move.sources:
+        return None
+    return (
+        f"cannot {name} {lifecycle.label(obj)}: it is {obj.status}, not {' or '.join(move.sources)}"
+    )
+
+
+def _live_states(model):
+    return {Experiment: LIVE, ScalingStep: (Step.HOLDING,)}.get(model, ())
+
+
+def one_live_refusal(obj, name):
+    """Why move `name` would make `obj` a second live change of its bot (the database refuses
+    it too: the lifecycle's one-live constraint); None if it would not."""
+    lifecycle = LIFECYCLES[type(obj)]
+    live = _live_states(type(obj))
+    if lifecycle.moves[name].target not in live or obj.status in live:
+        return None
+    others = type(obj).objects.filter(bot=obj.bot_id, status__in=live).exclude(pk=obj.pk)
+    return f"{lifecycle.one_live[1]} for {obj.bot.slug}" if others.exists() else None
+
+
+def _own_rules(obj, name):
+    """The move's own rules its service checks (the `apply` of experiments.services), where they
+    can be asked before the move: `check(obj, now)` raising the service's ValidationError."""
+    from experiments import rules  # rules imports releases, which imports this module
+
+    return {(Experiment, "start"): rules.check_can_start}.get((type(obj), name))
+
+
+def move_refusal(obj, name, actor, now=None):
+    """Why `actor` cannot make move `name` of `obj` now, in the services' words; None if the
+    move can succeed. Asked before anyone types a note: the admin offers only such moves."""
+    lifecycle = LIFECYCLES[type(obj)]
+    if not may_make(lifecycle.moves[name], actor):
+        return f"{actor} may not {name} {lifecycle.noun}"
+    refused = (
+        state_refusal(obj, name)
+        or four_eyes_refusal(obj, name, actor)
+        or one_live_refusal(obj, name)
+    )
+    check = _own_rules(obj, name)
+    if refused or check is None:
+        return refused
+    try:
+        check(obj, now or timezone.now())
+    except ValidationError as exc:
+        return "; ".join(exc.messages)
+    return None
+
+
 def open_moves(obj, user):
-    """The moves `user` may make on `obj` as it stands (the admin's buttons)."""
+    """The moves `user` may make on `obj` as it stands and that would succeed now (the admin's
+    buttons)."""
+    return [name for name in LIFECYCLES[type(obj)].moves if move_refusal(obj, name, user) is None]
+
+
+def blocked_moves(obj, user):
+    """[(move, why not now)] of the moves `user` may make from `obj`'s state but that would be
+    refused now (the admin's disabled buttons, with their reason)."""
+    moves = LIFECYCLES[type(obj)].moves
     return [
-        name
-        for name, move in LIFECYCLES[type(obj)].moves.items()
+        (name, refused)
+        for name, move in moves.items()
         if obj.status in move.sources
         and may_make(move, user)
-        and four_eyes_refusal(obj, name, user) is None
+        and (refused := move_refusal(obj, name, user)) is not None
     ]
 
 
@@ -177,12 +240,7 @@ def transition(obj, name, *, by, note, now=None, apply=None):
     try:
         with transaction.atomic():
             current = type(obj).objects.select_for_update().get(pk=obj.pk)
-            if current.status not in move.sources:
-                raise ValidationError(
-                    f"cannot {name} {lifecycle.label(current)}: it is {current.status}, not "
-                    f"{' or '.join(move.sources)}"
-                )
-            refused = four_eyes_refusal(current, name, by)
+            refused = state_refusal(current, name) or four_eyes_refusal(current, name, by)
             if refused:
                 raise ValidationError(refused)
             if apply:

@@ -27,6 +27,7 @@ from integrity.models import (
 from integrity.selectors import integrity_gates, with_confirmations
 from integrity.services import (
     acknowledge_incident,
+    acknowledge_refusal,
     acknowledgement,
     resolve_incident,
     run_all_integrity_checks,
@@ -154,12 +155,13 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         incident = self.get_object(request, object_id)
-        may_acknowledge = (
-            incident is not None
-            and incident.status == IntegrityIncident.Status.OPEN
-            and self.has_handle_permission(request)
-        )
-        extra_context = {**(extra_context or {}), "may_acknowledge": may_acknowledge}
+        refused = acknowledge_refusal(incident, request.user) if incident else "no incident"
+        extra_context = {
+            **(extra_context or {}),
+            "may_acknowledge": refused is None,
+            # A handler sees the button disabled with the reason; a viewer sees none.
+            "acknowledge_refused": refused if self.has_handle_permission(request) else None,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="detail")
@@ -173,7 +175,11 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
             return "-"
         return f"by {row.actor_name} at {row.at:%Y-%m-%d %H:%M} UTC: {row.note}"
 
-    @note_action("Acknowledge (the repeats stop; say what you do about it)", "handle")
+    @note_action(
+        "Acknowledge (the repeats stop; say what you do about it)",
+        "handle",
+        check=acknowledge_refusal,
+    )
     def acknowledge(self, request, incident, note):
         acknowledge_incident(incident, user=request.user, note=note)
 

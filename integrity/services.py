@@ -60,11 +60,23 @@ def _alert(incident, event):
         enqueue("integrity.jobs.dispatch_alerts")
 
 
+def acknowledge_refusal(incident, user):
+    """Why `user` cannot acknowledge `incident` as it stands, in acknowledge_incident's words;
+    None if they can (asked before anyone types a note)."""
+    if not user.has_perm(HANDLE_INCIDENTS):
+        return f"{user} may not acknowledge incidents"
+    return None if incident.status == Status.OPEN else _not_open(incident)
+
+
+def _not_open(incident):
+    return f"{incident.title} is {incident.status}, not open"
+
+
 def acknowledge_incident(incident, *, user, note, now=None):
     """An Operator or a Team lead has seen it and says what they do about it (the note, kept
     in its audit row): repeats stop until it resolves or opens again."""
     if not user.has_perm(HANDLE_INCIDENTS):
-        raise PermissionDenied(f"{user} may not acknowledge incidents")
+        raise PermissionDenied(acknowledge_refusal(incident, user))
     require_note(note, "acknowledge")
     now = now or timezone.now()
     with transaction.atomic():
@@ -73,7 +85,7 @@ def acknowledge_incident(incident, *, user, note, now=None):
         )
         incident.refresh_from_db()
         if not changed:
-            raise ValidationError(f"{incident.title} is {incident.status}, not open")
+            raise ValidationError(_not_open(incident))
         record_audit(
             incident,
             "acknowledged",

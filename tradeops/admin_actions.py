@@ -7,7 +7,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 
 class NoteForm(forms.Form):
@@ -24,34 +26,79 @@ def refusal(exc):
     return str(exc) or "permission denied"
 
 
+def done_message(obj, result):
+    """What an action did, in the words of the object's new state ("Experiment B: approved"):
+    the service's result when it returns the object, else the object as stored now."""
+    current = result if isinstance(result, type(obj)) else obj
+    if current is obj:
+        obj.refresh_from_db()
+    noun = current._meta.verbose_name.capitalize()
+    # Its name as the team says it (an experiment's name, an incident's title), not its __str__.
+    name = getattr(current, "name", None) or getattr(current, "title", None) or current
+    state = getattr(current, "get_status_display", None)
+    return f"{noun} {name}: {state().lower()}" if state else f"{noun} {name}: done"
+
+
 def action_with_note(
-    modeladmin, request, queryset, *, action, title, run, form_class=NoteForm, details=None
+    modeladmin,
+    request,
+    queryset,
+    *,
+    action,
+    title,
+    run,
+    form_class=NoteForm,
+    details=None,
+    check=None,
+    done=None,
 ):
     """Show the note page; on confirm call `run(obj, **cleaned_data)` for each object.
 
     `details(obj)` may return HTML shown above the form (the scorecard before a decision).
+    `check(obj, user)` is the service's own check (why not, or None), asked before the note: an
+    object it refuses shows why, and with none left there is no note to type. `done(obj,
+    result)` words a success (`done_message` by default). One object acted on lands back on its
+    page.
     """
+    objects = list(queryset)
+    refused = {obj.pk: check(obj, request.user) for obj in objects} if check else {}
     form = form_class(request.POST if "confirm" in request.POST else None)
     if form.is_bound and form.is_valid():
-        for obj in queryset:
+        for obj in objects:
             try:
-                run(obj, **form.cleaned_data)
+                result = run(obj, **form.cleaned_data)
             except (ValidationError, PermissionDenied) as exc:
                 modeladmin.message_user(request, f"{obj}: {refusal(exc)}", messages.ERROR)
             else:
-                modeladmin.message_user(request, f"{obj}: {title.lower()} done", messages.SUCCESS)
-        return None
+                message = (done or done_message)(obj, result)
+                modeladmin.message_user(request, message, messages.SUCCESS)
+        return _back_to(modeladmin, request, objects)
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": opts,
         "title": title,
-        "objects": [(obj, details(obj) if details else "") for obj in queryset],
+        "objects": [(obj, details(obj) if details else "", refused.get(obj.pk)) for obj in objects],
+        "can_confirm": not objects or not all(refused.get(obj.pk) for obj in objects),
         "form": form,
         "action": action,
         "action_checkbox_name": ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, "admin/action_with_note.html", context)
+
+
+def _back_to(modeladmin, request, objects):
+    """The page of the one object acted on, if the person may see it; else the list (None)."""
+    if len(objects) != 1 or not modeladmin.has_view_or_change_permission(request, objects[0]):
+        return None
+    opts = modeladmin.model._meta
+    return HttpResponseRedirect(
+        reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=[objects[0].pk],
+            current_app=modeladmin.admin_site.name,
+        )
+    )
 
 
 def note_action(description, permission, title=None, **options):
