@@ -81,6 +81,35 @@ def format_figure(key, value):
     return kpi.format(value) if kpi else str(value)
 
 
+# The formats whose figures subtract: the scorecard's difference column (test − baseline).
+_SIGNED = {
+    count: lambda d: f"{d:+,.0f}",
+    per_day: lambda d: f"{d:+.1f}",
+    money: lambda d: f"{d:+,.2f}",
+    percent: lambda d: f"{d * 100:+.2f} pp",
+    factor: lambda d: f"{d:+.2f}",
+}
+
+
+def is_money(key):
+    """The KPI is an amount in the bot's quote currency."""
+    kpi = _BY_KEY.get(key)
+    return kpi is not None and kpi.format is money
+
+
+def format_difference(key, baseline, test):
+    """test − baseline as people read it ("+12.30", "-1.50 pp"), or "" where the figures do not
+    subtract (a list, a mix, an infinite profit factor, a missing side)."""
+    kpi = _BY_KEY.get(key)
+    signed = _SIGNED.get(kpi.format) if kpi else None
+    if signed is None or baseline is None or test is None or INFINITY in (baseline, test):
+        return ""
+    try:
+        return signed(Decimal(str(test)) - Decimal(str(baseline)))
+    except ArithmeticError:  # a stored "inf" or "nan" string
+        return ""
+
+
 def figure_rows(figures):
     """[(label, figure as text)] for every KPI, in the registry's order."""
     return [(kpi.label, kpi.format(figures[kpi.key])) for kpi in KPIS]

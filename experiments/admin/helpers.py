@@ -2,13 +2,19 @@
 review), the keep's evidence and what a lead approves."""
 
 import datetime
+from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import render_to_string
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from experiments.models import Experiment
+from experiments import selectors
+from experiments.lifecycle import LIFECYCLES
+from experiments.models import LIVE, Experiment
 from experiments.scorecard import ELAPSED
-from kpis.registry import LABELS, format_figure
+from kpis.charts import Series, line_chart
+from kpis.registry import LABELS, format_difference, format_figure, is_money
+from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 
 KPI_LABELS = dict(LABELS)
 
@@ -24,13 +30,21 @@ def _test_span(test):
     )
 
 
-def scorecard_html(scorecard, computed_at=None):
+def _kpi_label(key, currency):
+    label = KPI_LABELS.get(key, key)
+    return f"{label} ({currency})" if is_money(key) else label
+
+
+def scorecard_html(scorecard, computed_at=None, currency="USDT", *, chart=None, part="all"):
+    """The scorecard as HTML: `part` "verdict" (the verdict and what it rests on), "figures"
+    (the two arms, `chart` if given, the KPI table with its difference column) or both."""
     rows = [
         {
-            "label": KPI_LABELS.get(row["kpi"], row["kpi"]),
+            "label": _kpi_label(row["kpi"], currency),
             "primary": row["primary"],
             "baseline": format_figure(row["kpi"], row["baseline"]),
             "test": format_figure(row["kpi"], row["test"]),
+            "difference": format_difference(row["kpi"], row["baseline"], row["test"]),
         }
         for row in scorecard["kpis"]
     ]
@@ -41,6 +55,9 @@ def scorecard_html(scorecard, computed_at=None):
             "rows": rows,
             "computed_at": computed_at,
             "test_span": _test_span(scorecard["test"]),
+            "currency": currency,
+            "chart": chart,
+            "part": part,
         },
     )
 
@@ -50,7 +67,11 @@ def stored_scorecard_html(experiment):
     and the decision compute it)."""
     scorecard, computed_at = experiment.shown_scorecard()
     if scorecard:
-        return scorecard_html(scorecard, computed_at)
+        return scorecard_html(scorecard, computed_at, experiment.bot.quote_currency)
+    return _no_scorecard_yet(experiment)
+
+
+def _no_scorecard_yet(experiment):
     if experiment.started_at is None:
         return "after the start"
     return (
@@ -82,3 +103,145 @@ def approval_html(experiment):
     return format_html(
         "<p>{}</p><p>Candidate release {}: {}.</p>", experiment.lever_change(), release.tag, state
     )
+
+
+# Who makes a move, in the team's words, by the permission it needs.
+ROLE_WORDS = {OPERATE_EXPERIMENT: "an Operator or a Team lead", APPROVE_EXPERIMENT: "a Team lead"}
+MOVE_WORDS = {
+    "submit": "submit it for approval",
+    "approve": "approve it",
+    "start": "start it (the candidate goes live)",
+    "review": "send it to review",
+    "decide": "decide: roll back or iterate",
+    "keep": "or log a keep",
+    "confirm keep": "confirm the keep (the candidate becomes the baseline)",
+    "roll back keep": "or roll back instead",
+    "withdraw": "or withdraw it",
+}
+
+
+def next_moves(experiment):
+    """[(what is to be done, who is to do it)] from the experiment's state, whoever reads it:
+    the lifecycle's moves a person makes, with the four eyes they need."""
+    moves = []
+    for name, move in LIFECYCLES[Experiment].moves.items():
+        if experiment.status not in move.sources or move.permission is None:
+            continue
+        who = ROLE_WORDS[move.permission]
+        others = [getattr(experiment, field) for field, _ in move.not_by]
+        if any(others):
+            who = f"{who} other than {', '.join(str(o) for o in others if o)}"
+        moves.append((MOVE_WORDS[name], who))
+    return moves
+
+
+def triggers_html(triggers):
+    """The frozen rollback triggers as the team reads them."""
+    if not triggers:
+        return "set at approval"
+    lines = []
+    if "daily_loss_pct" in triggers:
+        lines.append(
+            f"daily equity change worse than {triggers['daily_loss_pct']}% "
+            f"{triggers.get('daily_loss_consecutive_days', 1)} days running"
+        )
+    if "avg_loss_deterioration" in triggers:
+        base = triggers.get("baseline_avg_loss")
+        against = f" (baseline {Decimal(str(base)):,.2f})" if base is not None else ""
+        lines.append(
+            f"avg loss/trade {float(triggers['avg_loss_deterioration']):.0%} worse than the "
+            f"baseline's{against}"
+        )
+    if "safety_events" in triggers:
+        lines.append(f"{triggers['safety_events']} safety events")
+    return format_html(
+        '<ul class="readable-list">{}</ul>',
+        format_html_join("", "<li>{}</li>", [(line,) for line in lines]),
+    )
+
+
+def kpi_list(keys):
+    """KPI keys as their labels: "net P&L/day, win rate"."""
+    return ", ".join(KPI_LABELS.get(key, key) for key in keys) or "-"
+
+
+def headroom_of(experiment):
+    """The trigger headroom the cadence's job last stored for the experiment's bot while the
+    experiment is live (the bot's one live change); else None. Read by the bot's reverse
+    relation (the cadence layer sits above this one: no import), one query."""
+    if experiment.status not in LIVE:
+        return None
+    try:
+        return experiment.bot.trigger_headroom
+    except ObjectDoesNotExist:
+        return None
+
+
+def pnl_chart(experiment, scorecard):
+    """Cumulative net P&L a day of the candidate and its control, over the scorecard's span;
+    None for a scorecard stored before it recorded its span."""
+    windows = selectors.arm_windows(experiment, scorecard)
+    if windows is None:
+        return None
+    daily = selectors.daily_net_pnl(experiment, scorecard)
+    currency = experiment.bot.quote_currency
+    base = scorecard["baseline"]
+    concurrent = base["concurrent"]
+    length = max(days for _, days in windows.values())
+
+    def cumulative(arm):
+        first, days = windows[arm]
+        total, values = Decimal(0), []
+        for i in range(length):
+            if i >= days:
+                values.append(None)
+                continue
+            total += daily.get((arm, first + datetime.timedelta(days=i)), Decimal(0))
+            values.append(total)
+        return values
+
+    if concurrent:
+        first = windows[selectors.TEST][0]
+        labels = [(first + datetime.timedelta(days=i)).isoformat() for i in range(length)]
+        control = f"shadow {base['bot']} ({base['release']}), same days"
+    else:
+        labels = [f"day {i + 1}" for i in range(length)]
+        control = f"baseline {base['release']}, {base['days']} days before the start"
+    return line_chart(
+        f"Cumulative net P&L ({currency}): candidate and its control",
+        labels,
+        [
+            (f"candidate {scorecard['test']['release']}", cumulative(selectors.TEST)),
+            Series(control, cumulative(selectors.BASELINE), dashed=True),
+        ],
+        y_format="money",
+        x_title="day (UTC)" if concurrent else "day of each window",
+        y_title=f"cumulative net P&L ({currency})",
+    )
+
+
+def decision_context(experiment):
+    """What the experiment's page leads with: its state in words, the verdict and what it rests
+    on, the decision and who is to make it, the lever's change, the triggers and their
+    headroom; then the P&L chart and the KPI table."""
+    scorecard, computed_at = experiment.shown_scorecard()
+    currency = experiment.bot.quote_currency
+    if scorecard:
+        verdict = scorecard_html(scorecard, computed_at, currency, part="verdict")
+        chart = pnl_chart(experiment, scorecard)
+        figures = scorecard_html(scorecard, None, currency, chart=chart, part="figures")
+    else:
+        verdict, chart, figures = _no_scorecard_yet(experiment), None, ""
+    return {
+        "state": experiment.get_status_display(),
+        "decision": experiment.get_decision_display() if experiment.decision else "",
+        "lever_change": experiment.lever_change(),
+        "moves": next_moves(experiment),
+        "verdict": verdict,
+        "chart": chart,
+        "figures": figures,
+        "triggers": triggers_html(experiment.triggers),
+        "headroom": headroom_of(experiment),
+        "primary_kpis": kpi_list(experiment.primary_kpis),
+        "secondary_kpis": kpi_list(experiment.secondary_kpis),
+    }

@@ -13,9 +13,12 @@ from experiments import plan, services
 from experiments.admin.forms import DecisionForm, ExperimentForm, PlanDraftForm
 from experiments.admin.helpers import (
     approval_html,
+    decision_context,
     keep_evidence_html,
+    kpi_list,
     scorecard_html,
     stored_scorecard_html,
+    triggers_html,
 )
 from experiments.admin.history import WatchedChangeMixin
 from experiments.lifecycle import open_moves
@@ -29,6 +32,9 @@ from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 from tradeops.scheduling import enqueue
+
+# The JSON fields shown as readable text once the experiment is past draft.
+READABLE = {"primary_kpis": "primary_kpis_display", "secondary_kpis": "secondary_kpis_display"}
 
 # Admin action name for each service transition, with its button label (one button may make
 # more than one move: "Log decision" logs a keep or decides).
@@ -83,7 +89,6 @@ class ExperimentAdmin(
         "ended_at",
         "triggers_display",
         "trigger_evidence_display",
-        "scorecard_display",
         "decisions_display",
         "history",
     ]
@@ -100,13 +105,26 @@ class ExperimentAdmin(
         "refresh_scorecard",
     ]
 
+    def get_queryset(self, request):
+        # What the page leads with (decision_context) comes with the experiment, in one query.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("bot__trigger_headroom", "baseline_release", "candidate_release")
+        )
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if obj.status == Experiment.Status.DRAFT:
             # A draft stays on the bot it was drafted for (services.edit_draft says why).
             return ["bot", "lever_change", *self.status_fields]
-        return [*ExperimentForm.Meta.fields, "lever_change", *self.status_fields]
+        return [
+            *ExperimentForm.Meta.fields,
+            *READABLE.values(),
+            "lever_change",
+            *self.status_fields,
+        ]
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -120,14 +138,20 @@ class ExperimentAdmin(
                     form.base_fields[name].queryset = queryset
         return form
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ExperimentForm.Meta.fields
-        # The lever's change on the lever's line.
+            return [(None, {"fields": ExperimentForm.Meta.fields})]
+        # The lever's change on the lever's line; past draft the KPI lists read as labels.
         fields = [
             ("lever", "lever_change") if f == "lever" else f for f in ExperimentForm.Meta.fields
         ]
-        return [*fields, *self.status_fields]
+        if obj.status == Experiment.Status.DRAFT:
+            definition = (None, {"fields": fields})
+        else:  # the page leads with the decision (decision_context): the fields follow, folded
+            fields = [READABLE.get(f, f) for f in fields]
+            definition = ("The experiment's fields", {"fields": fields, "classes": ["collapse"]})
+        audit = ("Audit and raw fields", {"fields": self.status_fields, "classes": ["collapse"]})
+        return [definition, audit]
 
     def create(self, request, form):
         data = form.cleaned_data
@@ -163,6 +187,11 @@ class ExperimentAdmin(
         if experiment and experiment.status in SCORED and self.has_operate_permission(request):
             buttons.append(("refresh_scorecard", "Recompute scorecard"))
         extra_context = {**(extra_context or {}), "action_buttons": buttons}
+        if experiment is not None:  # its state in words, in the heading and the window's title
+            extra_context["subtitle"] = (
+                f"{experiment.bot.slug}: {experiment.name} ({experiment.get_status_display()})"
+            )
+            extra_context["decision"] = decision_context(experiment)
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="baseline → candidate")
@@ -175,13 +204,21 @@ class ExperimentAdmin(
             return f"{obj.lever_change()}; the candidate also changes {', '.join(others)}"
         return obj.lever_change()
 
+    @admin.display(description="rollback triggers")
+    def triggers_display(self, obj):
+        return triggers_html(obj.triggers)
+
+    @admin.display(description="primary KPIs")
+    def primary_kpis_display(self, obj):
+        return kpi_list(obj.primary_kpis)
+
+    @admin.display(description="secondary KPIs")
+    def secondary_kpis_display(self, obj):
+        return kpi_list(obj.secondary_kpis)
+
     @admin.display(description="queued after")
     def queued_after(self, obj):
         return obj.prerequisite.name if obj.prerequisite else ""
-
-    @admin.display(description="scorecard (baseline vs test)")
-    def scorecard_display(self, obj):
-        return stored_scorecard_html(obj)
 
     @admin.display(description="decisions")
     def decisions_display(self, obj):
@@ -344,4 +381,6 @@ class ExperimentDecisionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="scorecard as it was at the decision")
     def scorecard_display(self, obj):
-        return scorecard_html(obj.scorecard, obj.decided_at) if obj.scorecard.get("kpis") else "-"
+        if not obj.scorecard.get("kpis"):
+            return "-"
+        return scorecard_html(obj.scorecard, obj.decided_at, obj.experiment.bot.quote_currency)

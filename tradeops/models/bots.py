@@ -40,6 +40,12 @@ class Bot(models.Model):
     name = models.CharField(max_length=200)
     exchange = models.CharField(max_length=100, blank=True)
     is_active = models.BooleanField(default=True)
+    quote_currency = models.CharField(
+        max_length=10,
+        default="USDT",
+        help_text="The currency the bot's money is counted in (P&L, fees, equity): shown beside "
+        "every amount.",
+    )
     starting_equity = decimal_field(
         null=True,
         blank=True,
