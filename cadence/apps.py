@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class CadenceConfig(AppConfig):
@@ -16,6 +16,15 @@ class CadenceConfig(AppConfig):
             SAME_BOT, [], ("cadence", "0002_weekly_review_and_digest_stay_within_a_bot")
         )
         post_migrate.connect(install, sender=self, weak=False)
+        post_save.connect(_refresh_headroom, sender="tradeops.AuditEvent", weak=False)
+
+
+def _refresh_headroom(sender, instance, created, **kwargs):
+    """A state change of an experiment or a scaling step recomputes its bot's headroom."""
+    from cadence.services import refresh_headroom_after
+
+    if created:
+        refresh_headroom_after(instance)
 
 
 class TradeOpsAdminConfig(AdminConfig):

@@ -78,10 +78,13 @@ def _baseline_item(bot, baseline, freeze):
     )
 
 
-def _report_item(report):
+def _report_item(baseline, report):
     title = "Capture baseline KPI report (7d/30d template)"
     if report is None:
-        return Item(title, False, "no baseline KPI report captured", _changelist(BaselineReport))
+        of = f" of {baseline.tag}" if baseline is not None else ""
+        return Item(
+            title, False, f"no baseline KPI report{of} captured", _changelist(BaselineReport)
+        )
     return Item(
         title,
         True,
@@ -145,13 +148,20 @@ def _experiment_a_items(experiment, decided_at, now):
     return [start, Item(reviewed, False, f"not decided yet; {late} {_at(due)}", link)]
 
 
-def _phase(baseline, freeze, gate, live, scaling, now):
+def _phase(baseline, freeze, gate, live, scaling, reached, now):
     """The section of the plan the bot is in, from the same facts: a live change says where the
-    plan is; before any, the first gate not yet passed."""
+    plan is; else the furthest section it ever reached (`reached`: its latest experiment that
+    ran, or "scaling" once a risk step was approved), so a phase never goes backwards when a
+    keep makes a new baseline whose own freeze and gate are still to come; before any, the first
+    gate not yet passed."""
     if scaling:
         return "5) Scaling plan: a risk step holding"
+    if reached == "scaling":
+        return "5) Scaling plan: next step to propose"
     if live is not None:
         return f"4) Experiment queue: {live.name}"
+    if reached is not None:
+        return f"4) Experiment queue: {reached.name} {reached.get_status_display().lower()}"
     if baseline is None or freeze is None or freeze.effective_end > now:
         return "1) Lock and stabilize the current winner"
     if gate is not None and not gate.passed:
@@ -169,20 +179,20 @@ def checklists(bots, now=None, gates=None):
             bot__in=bots, is_baseline=True, approved_at__isnull=False
         )
     }
+    # A release's evidence is its own: the first freeze from its creation on (a freeze of the
+    # release it replaced is not one of it), and its own report (not the one it replaced).
     freezes = {}
     for freeze in StabilizationWindow.objects.filter(bot__in=bots).order_by("starts_at"):
-        freezes.setdefault(freeze.bot_id, freeze)
-    # The baseline's own report; else the bot's latest (a kept candidate became the baseline).
+        baseline = baselines.get(freeze.bot_id)
+        if baseline is not None and freeze.starts_at >= baseline.created_at:
+            freezes.setdefault(freeze.bot_id, freeze)
     reports = {}
     for report in (
-        BaselineReport.objects.filter(release__bot__in=bots)
+        BaselineReport.objects.filter(release__in=baselines.values())
         .select_related("release")
         .order_by("captured_at")
     ):
-        bot_id = report.release.bot_id
-        held = reports.get(bot_id)
-        if held is None or not held.release.is_baseline or report.release.is_baseline:
-            reports[bot_id] = report
+        reports[report.release.bot_id] = report
     paths = firing_paths_of(bots, as_of=now)
     last_daily = (
         JobRun.objects.filter(name=DAILY_CHECKS, outcome=JobRun.Outcome.SUCCEEDED)
@@ -211,6 +221,16 @@ def checklists(bots, now=None, gates=None):
             "bot", flat=True
         )
     )
+    # The furthest the plan ever got: an experiment that ran, a risk step that was approved.
+    reached = {}
+    for ran in Experiment.objects.filter(bot__in=bots, started_at__isnull=False).order_by(
+        "started_at"
+    ):
+        reached[ran.bot_id] = ran
+    for bot_id in ScalingStep.objects.filter(bot__in=bots, started_at__isnull=False).values_list(
+        "bot", flat=True
+    ):
+        reached[bot_id] = "scaling"
     result = {}
     for bot in bots:
         baseline = baselines.get(bot.pk)
@@ -218,7 +238,7 @@ def checklists(bots, now=None, gates=None):
         experiment = experiments_a.get(bot.pk)
         items = [
             _baseline_item(bot, baseline, freeze),
-            _report_item(reports.get(bot.pk)),
+            _report_item(baseline, reports.get(bot.pk)),
             _alerts_item(paths[bot.pk]),
             _daily_checks_item(last_daily, now),
             *_experiment_a_items(
@@ -226,6 +246,8 @@ def checklists(bots, now=None, gates=None):
             ),
         ]
         gate = (gates or {}).get(bot.pk)
-        phase = _phase(baseline, freeze, gate, live.get(bot.pk), bot.pk in scaling, now)
+        phase = _phase(
+            baseline, freeze, gate, live.get(bot.pk), bot.pk in scaling, reached.get(bot.pk), now
+        )
         result[bot.pk] = Checklist(items, phase)
     return result

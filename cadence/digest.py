@@ -40,9 +40,8 @@ def digest_text(bot, day, now):
     body = "\n".join(
         [
             f"Health: {state}, {len(transitions)} transition(s) in 24 h",
-            f"Closes since the last review: {closes['count']}, net P&L "
-            f"{closes['net_pnl'] or 0:.2f}",
-            f"Unknown exit reasons (24 h): {review['unknown_exits']}",
+            f"Closes {review['window']}: {closes['count']}, net P&L {closes['net_pnl'] or 0:.2f}",
+            f"Unknown exit reasons: {review['unknown_exits']}",
             f"Integrity alerts: {len(incidents['opened'])} opened ({open_now} still open), "
             f"{len(incidents['acknowledged'])} acknowledged, {len(incidents['resolved'])} resolved",
             f"Top rejection reasons today: {top or 'none in the last 30 days'}",

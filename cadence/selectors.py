@@ -8,15 +8,17 @@ and no daily review is due for it; it shows as a line in its live bot's card."""
 
 import datetime
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.urls import reverse
 from django.utils import timezone
 
 from cadence.models import DailyReview
 from experiments.models import LIVE, Experiment
-from integrity.models import IntegrityIncident
-from integrity.selectors import integrity_gates
+from integrity.models import IntegrityCheckRun, IntegrityIncident
+from integrity.selectors import INTEGRITY_GATE_DAYS, integrity_gates
 from kpis.queries import (
     Window,
     closes_per_bot_day,
@@ -138,11 +140,29 @@ def cadence_bots(now, bots=None):
     )
 
 
+def closes_url(bot, since, until, unknown=False):
+    """The Trades list of `bot`'s closes in (since, until], the window a figure counts (only
+    those with an unknown exit reason if `unknown`): the drill-down of that figure."""
+    query = {"bot__id__exact": bot.pk, "status__exact": "closed"}
+    if unknown:
+        query["exit_reason"] = "(unknown)"  # tradeops.admin_lists.ExitReasonFilter.UNKNOWN
+    query |= {"closed_at__gt": since.isoformat(), "closed_at__lte": until.isoformat()}
+    return f"{reverse('admin:tradeops_trade_changelist')}?{urlencode(query)}"
+
+
 @dataclass
 class UnknownExits:
+    """The unknown-exit check of the last 24 h: `until` - 24 h to `until`."""
+
     unknown: int
     closes: int
     bot: object
+    until: datetime.datetime = None
+
+    @property
+    def url(self):
+        """The trades this line counts: the unknown exits of the same 24 h."""
+        return closes_url(self.bot, self.until - DAY, self.until, unknown=True)
 
     @property
     def threshold(self):
@@ -158,17 +178,47 @@ class UnknownExits:
 
     def __str__(self):
         if not self.closes:
-            return "no closes in 24 h"
+            return "no closes in the last 24 h"
         return (
-            f"{self.unknown} of {self.closes} closes ({self.share:.1%}; "
+            f"{self.unknown} of {self.closes} closes in the last 24 h ({self.share:.1%}; "
             f"alert above {self.threshold:.0%})"
         )
 
 
-def unknown_exits(bot, reasons):
-    """UnknownExits from {exit reason: closes} of `bot` (exit_reasons_per_bot)."""
+def unknown_exits(bot, reasons, until=None):
+    """UnknownExits from {exit reason: closes} of `bot` (exit_reasons_per_bot) in the 24 h to
+    `until`."""
     unknown = sum(n for reason, n in reasons.items() if Trade.is_unknown_exit(bot, reason))
-    return UnknownExits(unknown, sum(reasons.values()), bot)
+    return UnknownExits(unknown, sum(reasons.values()), bot, until)
+
+
+def gate_reasons(bots, now):
+    """{bot id: why the integrity gate's last INTEGRITY_GATE_DAYS full UTC days are not all
+    clean, in words ("no integrity check run on 12-05, 12-06; violations on 12-04")}, for the
+    bots with such a day, in one query: the days integrity.selectors counts as clean."""
+    today = utc_day(now)
+    days = [today - datetime.timedelta(days=n) for n in range(INTEGRITY_GATE_DAYS, 0, -1)]
+    worst = {
+        (bot, day): violations
+        for bot, day, violations in IntegrityCheckRun.objects.filter(
+            bot__in=bots, started_at__gte=day_start(days[0]), started_at__lt=day_start(today)
+        )
+        .annotate(day=TruncDate("started_at", tzinfo=UTC))
+        .values_list("bot", "day")
+        .annotate(worst=Max("violations"))
+        .order_by()
+    }
+    reasons = {}
+    for bot in bots:
+        unchecked = [f"{d:%m-%d}" for d in days if (bot.pk, d) not in worst]
+        violated = [f"{d:%m-%d}" for d in days if worst.get((bot.pk, d))]
+        words = [
+            *([f"no integrity check run on {', '.join(unchecked)}"] if unchecked else []),
+            *([f"violations on {', '.join(violated)}"] if violated else []),
+        ]
+        if words:
+            reasons[bot.pk] = "; ".join(words)
+    return reasons
 
 
 @dataclass
@@ -198,6 +248,7 @@ class Card:
     unknown: UnknownExits
     incidents: dict  # severity: open or acknowledged incidents
     gate: object
+    gate_reason: str | None  # why the gate's days are not all clean, in words
     checklist: object
     review_due: str  # "signed off", "due by 10:00 UTC" or "overdue since 10:00 UTC"
     missed_day: datetime.date | None  # yesterday, if its review was never signed off
@@ -283,6 +334,7 @@ def command_center(now=None, bots=None):
     ):
         incidents.setdefault(bot_id, {})[severity] = n
     gates = integrity_gates(bots, now)
+    unclean = gate_reasons(bots, now)
     lists = checklists(bots, now, gates)
     cards = []
     for bot in bots:
@@ -295,9 +347,10 @@ def command_center(now=None, bots=None):
                     "today": closes.get((bot.pk, today), (0, None)),
                     "yesterday": closes.get((bot.pk, today - DAY), (0, None)),
                 },
-                unknown=unknown_exits(bot, reasons.get(bot.pk, {})),
+                unknown=unknown_exits(bot, reasons.get(bot.pk, {}), now),
                 incidents=incidents.get(bot.pk, {}),
                 gate=gates[bot.pk],
+                gate_reason=unclean.get(bot.pk),
                 checklist=lists[bot.pk],
                 review_due=review_due(bot, now),
                 missed_day=missed_review(bot, now, bot.yesterday_signed_off),
@@ -315,11 +368,17 @@ def command_center(now=None, bots=None):
 
 
 def review_period(bot, day, now):
+    """(since, until) of the day's review (review_window)."""
+    return review_window(bot, day, now)[:2]
+
+
+def review_window(bot, day, now):
     """(since, until) of the day's review: from the end of the last review before this day (or
     24 h before its own end) to its sign-off, or while it is not signed off to now. A review is
     done during its day and covers what happened since the one before; it never reaches past its
     day, so one signed off late (the next morning) keeps what it showed, and the next day's
-    review starts where it ended."""
+    review starts where it ended. Third: the day of the sign-off it starts from, or None when it
+    covers the 24 h to its end (no earlier review, or none ending before it)."""
 
     def end(reviewed, signed_off_at):
         return min(signed_off_at, day_start(reviewed) + DAY)
@@ -330,9 +389,10 @@ def review_period(bot, day, now):
         .values_list("day", "signed_off_at")[:2]
     )
     until = end(day, signed.get(day, now))
-    last = next((end(*review) for review in signed.items() if review[0] < day), None)
-    since = last if last is not None and last < until else until - DAY
-    return since, until
+    last = next(((d, end(d, at)) for d, at in signed.items() if d < day), None)
+    if last is not None and last[1] < until:
+        return last[1], until, last[0]
+    return until - DAY, until, None
 
 
 def health_review(bot, until):
@@ -381,7 +441,7 @@ def rejection_trend(bot, day):
 def daily_review(bot, day, now=None):
     """The plan's daily review of `bot` for the UTC `day` (section 6), as of `now`."""
     now = now or timezone.now()
-    since, until = review_period(bot, day, now)
+    since, until, since_review = review_window(bot, day, now)
     current, transitions = health_review(bot, until)
     closes = Trade.objects.filter(
         bot=bot, status=Trade.Status.CLOSED, closed_at__gt=since, closed_at__lte=until
@@ -393,9 +453,14 @@ def daily_review(bot, day, now=None):
     return {
         "since": since,
         "until": until,
+        # The window's name on the page: what "since" means for this review.
+        "window": f"since the {since_review:%m-%d} sign-off"
+        if since_review
+        else "in the last 24 h",
+        "closes_url": closes_url(bot, since, until),
         "health": {"current": current, "transitions": transitions},
         "closes": {"count": totals["closes"], "net_pnl": totals["net"]},
-        "unknown_exits": unknown_exits(bot, reasons),
+        "unknown_exits": unknown_exits(bot, reasons, until),
         "incidents": {
             "opened": list(incidents.filter(opened_at__gt=since, opened_at__lte=until)),
             "acknowledged": list(

@@ -116,16 +116,19 @@ def sign_off_weekly_review(
     return review
 
 
-def refresh_trigger_headroom(now=None):
-    """Store how far each bot's live change is from each hard rollback trigger; a bot without
-    one has no headroom row. Returns the bots refreshed."""
+def refresh_trigger_headroom(now=None, bots=None):
+    """Store how far each bot's (or each of `bots`' pks) live change is from each hard rollback
+    trigger; a bot without one has no headroom row. Returns the bots refreshed."""
     now = now or timezone.now()
+    steps = ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING)
+    experiments = Experiment.objects.filter(status__in=LIVE)
+    rows = TriggerHeadroom.objects.all()
+    if bots is not None:
+        steps, experiments, rows = (q.filter(bot__in=bots) for q in (steps, experiments, rows))
     subjects = {}
-    for step in ScalingStep.objects.filter(status=ScalingStep.Status.HOLDING).select_related("bot"):
+    for step in steps.select_related("bot"):
         subjects[step.bot_id] = step
-    for experiment in Experiment.objects.filter(status__in=LIVE).select_related(
-        "bot", "candidate_release"
-    ):
+    for experiment in experiments.select_related("bot", "candidate_release"):
         subjects[experiment.bot_id] = experiment
     for bot_id, subject in subjects.items():
         TriggerHeadroom.objects.update_or_create(
@@ -136,8 +139,29 @@ def refresh_trigger_headroom(now=None):
                 "computed_at": now,
             },
         )
-    TriggerHeadroom.objects.exclude(bot__in=subjects).delete()
+    rows.exclude(bot__in=subjects).delete()
     return sorted(subject.bot.slug for subject in subjects.values())
+
+
+# The live changes whose state changes move the headroom: every move of an experiment or a
+# scaling step writes an audit row with its new state (experiments.lifecycle.transition).
+HEADROOM_SUBJECTS = {
+    Experiment._meta.label_lower: Experiment,
+    ScalingStep._meta.label_lower: ScalingStep,
+}
+
+
+def refresh_headroom_after(event):
+    """Once the move's transaction commits, recompute the headroom of the bot whose experiment
+    or scaling step audit `event` records a change of state of, as of the move's clock: the
+    command center never shows the headroom of a change that stopped or a stale "as of"."""
+    model = HEADROOM_SUBJECTS.get(event.subject_type)
+    if model is None or not event.to_state:
+        return
+    bot = model.objects.filter(pk=event.subject_id).values_list("bot", flat=True).first()
+    if bot is not None:
+        # Robust: a failed refresh is logged, the move it follows stands (the job redoes it).
+        transaction.on_commit(lambda: refresh_trigger_headroom(event.at, bots=[bot]), robust=True)
 
 
 def digest_due(bot, day, now):

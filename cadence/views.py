@@ -14,7 +14,6 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 
 from cadence.checklist import checklists
@@ -149,7 +148,6 @@ def daily_review_page(request, slug, day):
             "may_sign_off": request.user.has_perm(SIGN_OFF_DAILY_REVIEW),
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1) if day < utc_day(now) else None,
-            "trades_url": _closes_url(bot, review["since"], review["until"]),
         },
     )
 
@@ -176,14 +174,6 @@ def rejection_chart(trend):
         y_format="percent",
         x_title="day (UTC)",
         y_title="share of rejections",
-    )
-
-
-def _closes_url(bot, since, until):
-    return (
-        reverse("admin:tradeops_trade_changelist")
-        + f"?bot__id__exact={bot.pk}&status__exact=closed"
-        + f"&closed_at__gte={since:%Y-%m-%d %H:%M:%S}&closed_at__lt={until:%Y-%m-%d %H:%M:%S}"
     )
 
 

@@ -68,7 +68,7 @@ def test_the_command_center_shows_each_bot_at_a_glance(bot, baseline, people):
     assert f'id="bot-{bot.slug}"' in page
     assert '<span class="badge DEGRADED"' in page
     assert "v1.4.0" in page  # what it runs
-    assert "today 1, net -2.00" in page
+    assert "today UTC 1, net -2.00" in page
     assert "1 of " in page and "alert above 2%" in page  # the blank exit reason is unknown
     assert "1 warning" in page
     assert "checklist 0 of 6 done" in page  # no freeze, report, alert test, daily run or A

@@ -66,8 +66,8 @@ def test_the_digest_carries_the_five_items_and_a_link(early_bot, channel, people
     body = digest.body
     assert digest.title.startswith(f"[DIGEST] {early_bot.slug} ")
     assert "Health: DEGRADED, " in body
-    assert "Closes since the last review: 0" in body
-    assert "Unknown exit reasons (24 h): no closes in 24 h" in body
+    assert "Closes in the last 24 h: 0" in body  # no review signed off before it
+    assert "Unknown exit reasons: no closes in the last 24 h" in body
     assert "Integrity alerts: 0 opened" in body
     assert "Top rejection reasons today:" in body
     assert "Daily review: due by 10:00 UTC" in body
