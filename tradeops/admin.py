@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 from functools import wraps
 
 from csp.decorators import csp_update
@@ -113,6 +114,12 @@ class BotAdmin(admin.ModelAdmin):
     ]
     actions = ["issue_token"]
     change_form_template = "admin/tradeops/bot/change_form.html"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "starting_equity":  # 25000.00, not the column's 25000.000000000000
+            field.prepare_value = _equity_shown
+        return field
 
     @admin.display(description="Trading mode")
     def trading(self, bot):
@@ -272,6 +279,14 @@ class BotAdmin(admin.ModelAdmin):
         return request.user.has_perm(ISSUE_TOKENS)
 
 
+def _equity_shown(value):
+    """An amount with 2 decimals, more only where it has them (exact: 0.125 stays 0.125)."""
+    if not isinstance(value, Decimal):
+        return value
+    cents = value.quantize(Decimal("0.01"))
+    return cents if cents == value else value.normalize()
+
+
 class QueueDashboardAdmin(QueueAdmin):
     """django-rq's queue dashboard empties queues and deletes or requeues jobs outside every
     service and audit trail, so it is for superusers and users granted `django_rq.admin` (no
@@ -309,6 +324,15 @@ class QueueDashboardAdmin(QueueAdmin):
 
 
 admin.site.register(Dashboard, QueueDashboardAdmin)
+
+
+@admin.site.admin_view
+def queue_app_index(request):
+    """The dashboard's app page (/admin/django_rq/): refused (403) like its other pages, where the
+    admin would answer a user who may not see the app "not found"."""
+    if not request.user.has_perm(QUEUE_DASHBOARD):
+        raise PermissionDenied
+    return admin.site.app_index(request, "django_rq")
 
 
 @admin.register(ApiToken)
