@@ -54,9 +54,9 @@ LEGACY_TRADE = "D00-000"
 # What the shadow's host, restarted from an old image, reports running.
 SHADOW_STALE_RELEASE = "v1.3.0"
 PRACTICE = [
-    "acknowledge an open incident: Integrity incidents, e.g. the blocked malformed trades",
-    f"clean up {LEGACY_TRADE}, stored before the P&L rule: docs/operations.md#cleanup-runbook "
-    f"(--dry-run --bot {DEMO_BOT}, then --apply, then --restore)",
+    "acknowledge the open incident 'Stored trades failing validation' (Integrity incidents)",
+    f"clean up what it names, {LEGACY_TRADE}, stored before the P&L rule: "
+    f"docs/operations.md#cleanup-runbook (--dry-run --bot {DEMO_BOT}, --apply, --restore)",
     "yesterday's daily review was missed: the command center shows it not signed off",
     f"{DEMO_SHADOW} reports {SHADOW_STALE_RELEASE}, not v1.4.0: the drift watch opens its "
     "incident within 5 minutes of loading, while the schedule runs",
