@@ -100,7 +100,7 @@ def test_approving_one_experiment_lands_back_on_it_in_the_teams_words(client, ba
     own_page = reverse("admin:experiments_experiment_change", args=[experiment.pk])
     assert response.redirect_chain[-1][0] == own_page
     shown = [str(m) for m in response.context["messages"]]
-    assert shown == ["Experiment A side_balance_pressure: approved"]
+    assert shown == ["A side_balance_pressure approved; an Operator may start it now"]
     assert not any("done" in message for message in shown)
 
 
@@ -123,3 +123,43 @@ def test_acting_on_several_objects_stays_on_the_list(client, bot, incident):
         },
     )
     assert response.status_code == 302 and response.url.startswith(INCIDENTS)
+
+
+def test_the_experiment_page_shows_start_disabled_with_why_and_its_note_page_refuses_first(
+    client, baseline, people
+):
+    a = run_through(draft(baseline, people), people, until="submit")
+    b = draft(baseline, people, lever="fib_proximity_bps", fib_proximity_bps=20)
+    b.prerequisite = a
+    b.save()
+    b = run_through(b, people, until="approve")
+    client.force_login(people["operator"])
+    why = f"{b.name} is queued after {a.name}, which is submitted, not decided"
+
+    page = client.get(reverse("admin:experiments_experiment_change", args=[b.pk])).content
+    note_page = client.post(EXPERIMENTS, {"action": "start", "_selected_action": [b.pk]}).content
+
+    assert re.search(r"<button[^>]*disabled[^>]*>Start</button>", page.decode())
+    assert why in page.decode()
+    assert f"Not possible now: {why}" in note_page.decode()
+    assert 'name="note"' not in note_page.decode()
+
+
+def test_approving_a_queued_experiment_says_when_it_can_start(client, baseline, people):
+    a = run_through(draft(baseline, people), people, until="submit")
+    b = draft(baseline, people, lever="fib_proximity_bps", fib_proximity_bps=20)
+    b.prerequisite = a
+    b.save()
+    b = run_through(b, people, until="submit")
+    client.force_login(people["lead"])
+
+    response = client.post(
+        EXPERIMENTS,
+        {"action": "approve", "_selected_action": [b.pk], "confirm": "yes", "note": "good"},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:experiments_experiment_change", args=[b.pk]
+    )
+    assert f"{b.name} approved; it starts after {a.name} is decided" in response.content.decode()

@@ -21,9 +21,10 @@ from experiments.admin.helpers import (
     triggers_html,
 )
 from experiments.admin.history import WatchedChangeMixin
-from experiments.lifecycle import open_moves
+from experiments.lifecycle import blocked_moves, move_refusal, open_moves
 from experiments.models import Experiment
 from experiments.params import diff_params
+from experiments.rules import pending_prerequisite
 from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
 from tradeops.admin import ReadOnlyAdmin
@@ -49,6 +50,22 @@ TRANSITION_ACTIONS = {
     "roll back keep": ("roll_back_keep", "Roll back instead"),
     "withdraw": ("withdraw", "Withdraw"),
 }
+
+
+def refused_move(name):
+    """The note page's check before the note: why `name` would be refused now (the lifecycle's
+    own rules, as the service checks them), or None."""
+    return lambda experiment, user: move_refusal(experiment, name, user)
+
+
+def approved_message(experiment):
+    """What an approval means for when it runs, in the team's words ("Experiment B approved;
+    it starts after A is decided")."""
+    experiment.refresh_from_db()
+    pending = pending_prerequisite(experiment)
+    if pending is not None:
+        return f"{experiment.name} approved; it starts after {pending.name} is decided"
+    return f"{experiment.name} approved; an Operator may start it now"
 
 
 class ExperimentAdmin(
@@ -186,7 +203,20 @@ class ExperimentAdmin(
         buttons = list(dict.fromkeys(TRANSITION_ACTIONS[move] for move in moves))
         if experiment and experiment.status in SCORED and self.has_operate_permission(request):
             buttons.append(("refresh_scorecard", "Recompute scorecard"))
-        extra_context = {**(extra_context or {}), "action_buttons": buttons}
+        # The moves this person may make from here that would be refused now: shown disabled,
+        # with why, before anyone types a note ("Start" for B while A is not decided).
+        offered = {label for _, label in buttons}
+        blocked = blocked_moves(experiment, request.user) if experiment else []
+        disabled = {
+            TRANSITION_ACTIONS[move][1]: reason
+            for move, reason in blocked
+            if move in TRANSITION_ACTIONS and TRANSITION_ACTIONS[move][1] not in offered
+        }
+        extra_context = {
+            **(extra_context or {}),
+            "action_buttons": buttons,
+            "disabled_buttons": list(disabled.items()),
+        }
         if experiment is not None:  # its state in words, in the heading and the window's title
             extra_context["subtitle"] = (
                 f"{experiment.bot.slug}: {experiment.name} ({experiment.get_status_display()})"
@@ -235,19 +265,33 @@ class ExperimentAdmin(
             or "-"
         )
 
-    @note_action("Submit for approval", "operate")
+    @note_action("Submit for approval", "operate", check=refused_move("submit"))
     def submit(self, request, experiment, note):
         services.submit(experiment, by=request.user, note=note)
 
-    @note_action("Approve (Team lead, not the submitter)", "approve", details=approval_html)
+    @note_action(
+        "Approve (Team lead, not the submitter)",
+        "approve",
+        details=approval_html,
+        check=refused_move("approve"),
+        done=lambda experiment, result: approved_message(experiment),
+    )
     def approve(self, request, experiment, note):
         services.approve(experiment, by=request.user, note=note)
 
-    @note_action("Start (the candidate goes live)", "operate")
+    @note_action(
+        "Start (the candidate goes live)",
+        "operate",
+        check=refused_move("start"),
+        done=lambda experiment, result: (
+            f"{experiment.name} started: {experiment.bot.slug} now runs "
+            f"{experiment.candidate_release.tag}"
+        ),
+    )
     def start(self, request, experiment, note):
         services.start(experiment, by=request.user, note=note)
 
-    @note_action("Send to review", "operate")
+    @note_action("Send to review", "operate", check=refused_move("review"))
     def send_to_review(self, request, experiment, note):
         services.send_to_review(experiment, by=request.user, note=note)
 
@@ -275,6 +319,11 @@ class ExperimentAdmin(
         "Confirm keep (Team lead, not who logged it): the candidate becomes the baseline",
         "approve",
         details=keep_evidence_html,
+        check=refused_move("confirm keep"),
+        done=lambda experiment, result: (
+            f"{experiment.name} kept: {experiment.candidate_release.tag} is "
+            f"{experiment.bot.slug}'s baseline"
+        ),
     )
     def confirm_keep(self, request, experiment, note):
         services.confirm_keep(experiment, by=request.user, note=note)
@@ -283,11 +332,12 @@ class ExperimentAdmin(
         "Roll back instead of the keep (Team lead): the baseline runs again",
         "approve",
         details=stored_scorecard_html,
+        check=refused_move("roll back keep"),
     )
     def roll_back_keep(self, request, experiment, note):
         services.decide(experiment, decision="rollback", by=request.user, rationale=note)
 
-    @note_action("Withdraw (before it runs)", "operate")
+    @note_action("Withdraw (before it runs)", "operate", check=refused_move("withdraw"))
     def withdraw(self, request, experiment, note):
         services.withdraw(experiment, by=request.user, note=note)
 
