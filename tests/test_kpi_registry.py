@@ -7,7 +7,7 @@ import datetime
 import io
 import json
 import re
-from html import unescape
+from html import escape, unescape
 
 import pytest
 from django.core.management import call_command
@@ -18,7 +18,7 @@ from experiments.admin.helpers import scorecard_html
 from experiments.models import Experiment
 from experiments.scorecard import build_scorecard
 from kpis import reports
-from kpis.registry import FIGURE_KEYS, KPIS, format_figure
+from kpis.registry import FIGURE_KEYS, KPIS, format_figure, is_money
 from kpis.services import capture_baseline, compute_kpis
 from tests.factories import AS_OF, at, draft, run_through, trade
 from tradeops.models import ConfigRelease
@@ -86,6 +86,9 @@ def test_the_experiment_scorecard_follows_the_registry(baseline, people):
     html = scorecard_html(card)
 
     assert [row["kpi"] for row in card["kpis"]] == list(FIGURE_KEYS)
-    assert listed_labels(html) == LABELS
+    # Money rows carry the bot's currency (issue 23): "net P&L/day (USDT)".
+    assert listed_labels(html.replace(" (USDT)", "")) == LABELS
+    money = [kpi.label for kpi in KPIS if is_money(kpi.key)]
+    assert money and all(f"<th>{escape(label)} (USDT)" in html for label in money)
     assert format_figure("profit_factor", card["baseline"]["figures"]["profit_factor"]) == "∞"
     assert re.search(r"<th>profit factor[^<]*</th><td>∞</td>", html)
