@@ -191,9 +191,14 @@ class AlertChannel(models.Model):
 
     @property
     def masked_target(self):
-        """The target without its secrets (masked_url); an email list is shown as it is."""
+        """The target without its secrets: a URL as masked_url shows it, an email list as its
+        domains (…@example.com), so who is not a Team lead sees where alerts go, not to whom."""
         if self.kind == self.Kind.EMAIL:
-            return self.target
+            return ", ".join(
+                f"…@{address.strip().rpartition('@')[2]}"
+                for address in self.target.split(",")
+                if address.strip()
+            )
         return masked_url(self.target)
 
     def hears_about(self, bot_id):
