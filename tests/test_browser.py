@@ -71,6 +71,19 @@ def test_experiment_page(browse, demo, role):
     screenshot(page, "experiment", role)
 
 
+def test_the_running_experiment_page_leads_with_its_verdict(browse, demo):
+    """Experiment A, running: its page opens on the verdict and what it rests on, with the
+    cumulative P&L chart drawn, before the experiment's fields (issue 23, section 4)."""
+    page = browse("lead", f"/admin/experiments/experiment/{demo.running.pk}/change/")
+
+    verdict = page.locator("#content-main").get_by_text("Verdict:", exact=False).first
+    expect(verdict).to_be_visible()
+    fields = page.get_by_text("The experiment's fields").first
+    assert verdict.bounding_box()["y"] < fields.bounding_box()["y"]
+    page.wait_for_function("document.querySelectorAll('[data-chart-drawn]').length > 0")
+    screenshot(page, "experiment-running")
+
+
 def test_a_team_lead_approves_an_experiment_through_its_note_page(browse, demo):
     page = browse("lead", f"/admin/experiments/experiment/{demo.queued.pk}/change/")
 
