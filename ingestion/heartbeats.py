@@ -20,9 +20,7 @@ health record (a state change, a HALT) is never held back.
 
 import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-
+from ingestion.counters import count_in_window
 from ingestion.models import HeartbeatCount
 from tradeops.models import BotPulse, HealthKind
 
@@ -49,14 +47,12 @@ def count_heartbeat_batch(bot, per_minute, now):
     bot has sent more than `per_minute` of them in it."""
     minute = now.replace(second=0, microsecond=0)
     counted = HeartbeatCount.objects.filter(bot=bot, minute=minute)
-    if not counted.update(batches=F("batches") + 1):
-        try:
-            with transaction.atomic():
-                HeartbeatCount.objects.create(bot=bot, minute=minute, batches=1)
-        except IntegrityError:  # another request of the bot's opened the minute first
-            counted.update(batches=F("batches") + 1)
-        else:
-            HeartbeatCount.objects.filter(bot=bot, minute__lt=minute).delete()
+    count_in_window(
+        counted,
+        "batches",
+        open_window=lambda: HeartbeatCount.objects.create(bot=bot, minute=minute, batches=1),
+        stale=HeartbeatCount.objects.filter(bot=bot, minute__lt=minute),
+    )
     if counted.values_list("batches", flat=True).first() > per_minute:
         next_minute = minute + datetime.timedelta(minutes=1)
         raise TooManyHeartbeats(per_minute, max(1, int((next_minute - now).total_seconds()) + 1))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from ingestion.counters import count_in_window
 from ingestion.decision_events import count_decision_events
 from ingestion.fastpath import clean_trade
 from ingestion.heartbeats import count_heartbeat_batch, only_heartbeats, take_heartbeats
@@ -82,17 +82,15 @@ def _failure_window(now):
 def record_failed_token(client, *, now=None):
     """Count a request with a missing, wrong or revoked token against the client's address."""
     window = _failure_window(now or timezone.now())
-    counted = TokenFailure.objects.filter(client=client, window_start=window)
-    if counted.update(failures=F("failures") + 1):
-        return
-    try:
-        with transaction.atomic():
-            TokenFailure.objects.create(client=client, window_start=window, failures=1)
-    except IntegrityError:
-        counted.update(failures=F("failures") + 1)
-        return
-    # A new window: windows long past are of no use any more.
-    TokenFailure.objects.filter(window_start__lt=window - datetime.timedelta(days=1)).delete()
+    count_in_window(
+        TokenFailure.objects.filter(client=client, window_start=window),
+        "failures",
+        open_window=lambda: TokenFailure.objects.create(
+            client=client, window_start=window, failures=1
+        ),
+        # Windows long past, of anyone's: of no use any more.
+        stale=TokenFailure.objects.filter(window_start__lt=window - datetime.timedelta(days=1)),
+    )
 
 
 def client_throttled_for(client, *, now=None):
