@@ -26,11 +26,12 @@ from django.db.models.functions import Cast
 
 from experiments import verdicts
 from experiments.models import Experiment
+from experiments.shadows import find_shadow
 from kpis import queries
 from kpis.calculations import money, rate
 from kpis.registry import FIGURE_KEYS
 from kpis.services import BASELINE_DAYS, compute_kpis
-from tradeops.models import Bot, Trade
+from tradeops.models import Trade
 
 # The experiments whose scorecard the refresh job keeps: the ones still collecting evidence.
 SCORED = (Experiment.Status.RUNNING, Experiment.Status.REVIEW)
@@ -99,11 +100,6 @@ def per_elapsed_day(figures, elapsed_days):
     }
 
 
-def control_of(bot):
-    """The bot's shadow, or None: the concurrent control of its experiments."""
-    return Bot.objects.filter(shadow_of=bot).first()
-
-
 def build_scorecard(experiment, now):
     """Test: the candidate from the start to `now`, its per-day figures over the days elapsed
     (per_elapsed_day). Baseline: with a shadow, the shadow running the baseline release over the
@@ -122,7 +118,7 @@ def build_scorecard(experiment, now):
     test_span = {"days": round(elapsed_days, 4), "days_basis": ELAPSED}
     test_span |= {"from": start.isoformat(), "to": now.isoformat()}
     candidate = _arm(bot, candidate_release, start, now)
-    shadow = control_of(bot)
+    shadow = find_shadow(bot)
     if shadow is not None:
         base = compute_kpis(shadow, touched, test_end, baseline_release)
         base_figures = per_elapsed_day(base.figures, elapsed_days)

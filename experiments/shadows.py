@@ -17,6 +17,11 @@ from experiments.releases import run_release
 from tradeops.models import Bot, ReleaseChange
 
 
+def find_shadow(live):
+    """The shadow of `live`, or None: what follows its loop and is its experiments' control."""
+    return Bot.objects.filter(shadow_of=live).first()
+
+
 def release_for_shadow(live):
     """The release a shadow of `live` should run now: a live experiment's baseline, else the
     live bot's current release (None before it has one)."""
@@ -34,7 +39,7 @@ def follow_live(live, *, reason=None, reference=None, by=None, now=None):
     """Move the shadow of `live` (if any) to what it should run now, recording why: by default
     the live bot's latest change (its reason, who, when), named in the reference. Call it after
     the live bot's change, in its transaction. Returns the shadow's ReleaseChange, or None."""
-    shadow = Bot.objects.filter(shadow_of=live).first()
+    shadow = find_shadow(live)
     if shadow is None:
         return None
     # As the live bot's change left it (run_release updates the row, not the object).
