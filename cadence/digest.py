@@ -10,9 +10,10 @@ from django.db.models import Count
 from django.urls import reverse
 
 from cadence.models import DailyReview, DigestMessage
-from cadence.selectors import DAY, daily_review, missed_review, review_deadline, utc_day
+from cadence.selectors import DAY, daily_review, missed_review, review_deadline
 from integrity import delivery
 from integrity.alerts import send_to_channel
+from kpis.queries import utc_day
 from tradeops.models import Bot, Trade
 
 

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from cadence.jobs import DAILY_DIGESTS
 from cadence.models import DigestMessage
-from cadence.selectors import utc_day
 from cadence.services import digest_channels, digest_due
 from integrity.models import AlertChannel, IntegrityIncident
 from integrity.services import open_or_bump_incident, resolve_incident
+from kpis.queries import utc_day
 from tradeops.models import Bot
 from tradeops.schedule import BY_NAME
 

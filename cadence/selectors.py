@@ -25,6 +25,7 @@ from kpis.queries import (
     daily_decisions,
     day_start,
     exit_reasons_per_bot,
+    utc_day,
 )
 from tradeops.models import Bot, HealthEvent, Trade
 
@@ -37,10 +38,6 @@ BASELINE_DAYS = 30
 _LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=UTC)
 # Cards per page of the command center: a fleet of 500 is ten pages, those needing attention first.
 CARDS_PER_PAGE = 50
-
-
-def utc_day(moment):
-    return moment.astimezone(UTC).date()
 
 
 def _state_changes(until):

@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from cadence.digest import digest_text
 from cadence.models import DailyReview, DigestMessage, TriggerHeadroom, WeeklyReview
-from cadence.selectors import as_record, daily_review, utc_day
+from cadence.selectors import as_record, daily_review
 from cadence.weekly import as_weekly_record, keep_awaiting_confirmation, queued_experiments
 from experiments import services as experiment_services
 from experiments.headroom import trigger_headroom
 from experiments.models import LIVE, Experiment, ScalingStep
 from experiments.same_bot import check_same_bot
 from integrity.models import AlertChannel
+from kpis.queries import utc_day
 from tradeops.audit import record_audit, require_note
 from tradeops.models import Bot
 from tradeops.roles import SIGN_OFF_DAILY_REVIEW, SIGN_OFF_WEEKLY_REVIEW

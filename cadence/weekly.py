@@ -7,9 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cadence.models import WeeklyReview
-from cadence.selectors import utc_day
 from experiments.models import Experiment
-from kpis.queries import day_start
+from kpis.queries import day_start, utc_day
 
 WEEK = datetime.timedelta(days=7)
 QUEUED = (Experiment.Status.DRAFT, Experiment.Status.SUBMITTED, Experiment.Status.APPROVED)

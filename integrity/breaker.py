@@ -26,7 +26,6 @@ Each run also keeps the bot's reading (`Bot.breaker_reading_pct`, `breaker_read_
 command center's card, which shows it with its headroom.
 """
 
-import datetime
 import logging
 from decimal import Decimal
 
@@ -35,7 +34,7 @@ from django.utils import timezone
 
 from integrity.models import IntegrityIncident
 from integrity.services import open_or_bump_incident
-from kpis.queries import day_start, equity_at
+from kpis.queries import day_start, equity_at, utc_day
 from tradeops.models import Bot, HealthEvent, TradingMode
 from tradeops.scheduling import recorded_job
 from tradeops.services import set_trading_mode
@@ -44,10 +43,6 @@ logger = logging.getLogger(__name__)
 BREAKER_ACTOR = "circuit breaker"
 CHECK_CIRCUIT_BREAKERS = "integrity.circuit_breakers"
 Kind = IntegrityIncident.Kind
-
-
-def utc_day(moment):
-    return moment.astimezone(datetime.UTC).date()
 
 
 def todays_change(bot, now):
@@ -105,8 +100,8 @@ def trip_key(day, cause, change_pct, threshold):
 
 
 def check_bot(bot, now):
-    """Read the bot's breaker and trip it for each cause not yet tripped today; returns the
-    causes tripped now."""
+    """Read the bot's breaker (kept on `bot`, which the run stores) and trip it for each cause
+    not yet tripped at this step today; returns [(bot, cause)] tripped now."""
     change = todays_change(bot, now)
     bot.breaker_reading_pct = change[0].quantize(Decimal("0.0001")) if change else None
     bot.breaker_read_at = now
@@ -119,11 +114,10 @@ def check_bot(bot, now):
             # The mode as it is now, the row held: a resume or a stop meanwhile is seen.
             mode = Bot.objects.select_for_update().values_list("trading_mode", flat=True)
             if mode.get(pk=bot.pk) == TradingMode.TRADE:
-                bot = set_trading_mode(
+                # Its row changes; this object keeps the reading the run stores with the others.
+                set_trading_mode(
                     bot, TradingMode.STOP_ENTRIES, by=BREAKER_ACTOR, note=title, now=now
                 )
-                bot.breaker_reading_pct = change[0].quantize(Decimal("0.0001")) if change else None
-                bot.breaker_read_at = now
                 said = f"{title}: entries stopped"
             else:
                 said = f"{title}: entries were already stopped"
@@ -136,7 +130,7 @@ def check_bot(bot, now):
                 detail={**detail, "cause": cause, "threshold_pct": str(bot.breaker_pct)},
             )
         tripped.append((bot, cause))
-    return bot, tripped
+    return tripped
 
 
 def check_circuit_breakers(now=None):
@@ -146,7 +140,7 @@ def check_circuit_breakers(now=None):
     for bot in Bot.objects.live().filter(is_active=True).order_by("pk"):
         # One bot's failure must not leave the others unwatched this minute.
         try:
-            bot, tripped_now = check_bot(bot, now)
+            tripped_now = check_bot(bot, now)
         except Exception:
             logger.exception("circuit breaker of %s", bot.slug)
             failed.append(bot.slug)

@@ -28,6 +28,11 @@ def day_start(day):
     return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
 
 
+def utc_day(moment):
+    """The UTC day `moment` falls on (day_start's inverse)."""
+    return moment.astimezone(datetime.UTC).date()
+
+
 @dataclass(frozen=True)
 class Window:
     bot: object
