@@ -14,8 +14,9 @@ expression of the row's live bot, NULL for a live bot) also lets the row point a
 parent rows: a shadow's trades, KPI snapshots, release changes and current release name the live
 bot's releases (experiments 0011 installs those rules; 0009 the ones before shadows).
 
-Installing is idempotent. SQLite's schema editor rebuilds a table to alter it, which drops the
-table's triggers: after every migrate they are installed again there (`heal_after_migrate`)."""
+Installing is idempotent. On SQLite the triggers live outside the migrations: SQLite rebuilds a
+table to alter it and cannot drop a table another table's trigger names, so every trigger is
+dropped before a migrate and the current rules installed after it (`sqlite_around_migrate`)."""
 
 from typing import NamedTuple
 
@@ -172,9 +173,9 @@ def postgresql_drop(rules, keeps, per_statement=()):
 
 
 def sqlite(rules, keeps):
-    """The same rules as SQLite triggers (one per rule and event: SQLite has row triggers only).
-    A table SQLite's schema editor later rebuilds loses its triggers: tests/test_bot_boundaries.py
-    checks them on a database migrated to the end."""
+    """The same rules as SQLite triggers (one per rule and event: SQLite has row triggers only),
+    installed after every migrate (`sqlite_around_migrate`); tests/test_bot_boundaries.py checks
+    them on a database migrated to the end, and back and forth."""
     statements = []
     for index, rule in enumerate(rules):
         columns = ", ".join(dict.fromkeys((rule.column, *rule.own_columns)))
@@ -193,15 +194,6 @@ def sqlite(rules, keeps):
             f"BEGIN SELECT RAISE(ABORT, '{keep.message}'); END;"
         )
     return statements
-
-
-def sqlite_drop(rules, keeps):
-    statements = [
-        f"DROP TRIGGER IF EXISTS {_name(rule, f'same_bot_{index}_{event}')};"
-        for index, rule in enumerate(rules)
-        for event in ("insert", "update")
-    ]
-    return statements + [f"DROP TRIGGER IF EXISTS {_name(k, 'keeps_bot')};" for k in keeps]
 
 
 def _statements(vendor, rules, keeps, per_statement):
@@ -249,8 +241,8 @@ def reinstaller(before, after, per_statement=()):
     return run(before, after), run(after, before)
 
 
-# The names every SQLite trigger of these rules has (sqlite() and sqlite_drop()), whatever the
-# rule set that installed it.
+# The names every SQLite trigger of these rules has (sqlite()), whatever the rule set that
+# installed it.
 _SQLITE_TRIGGER_NAMES = ("%\\_same\\_bot\\_%", "%\\_keeps\\_bot")
 
 
