@@ -16,68 +16,33 @@ at least 12,000 trades/s. Figures depend on the machine; these are not tests.
 import argparse
 import http.client
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 from common import report, throwaway_database, timed  # sets Django up first
-from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from ingest import bare_trades, trade_bodies
 
+from tests import servers
 from tradeops.models import Trade
 from tradeops.services import create_bot
 
 CLIENTS = 2
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def gunicorn(workers):
-    """A gunicorn serving the app on the current (throw-away) database; stopped on the way out."""
-    db = connection.settings_dict
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key"),
-        "DEBUG": "False",
-        "SECURE_SSL_REDIRECT": "False",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-    command = [sys.executable, "-m", "gunicorn", "tradeops.wsgi:application"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"]
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            command, env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        sys.exit(f"gunicorn did not start:\n{log.read().decode()}")
-                    time.sleep(0.1)
-            yield port
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    """A gunicorn serving the app on the current (throw-away) database, started as the tests
+    start it (tests/servers.py); stopped on the way out."""
+    with (
+        tempfile.TemporaryDirectory() as run_dir,
+        servers.gunicorn(Path(run_dir), "--workers", str(workers), "--timeout", "120") as port,
+    ):
+        yield port
 
 
 def post(port, token, body, timeout=120):
