@@ -1,4 +1,4 @@
-"""experiments/verdicts.py, formula by formula: the confidence sequence against gbstats' formula
+"""experiments/verdicts, formula by formula: the confidence sequence against gbstats' formula
 computed by hand, twin matching's edge cases against a brute-force greedy, the intervals on a
 small data set by hand, and the words of each verdict."""
 
