@@ -2,10 +2,12 @@
 jobs, not ingestion; bench/ingest.py measures that).
 
 `build_fleet` makes `bots` bots, the first of which ("main") holds `main_trades` closed trades over
-`days` days and the others `other_trades` each; every bot has a starting equity, an hourly equity
-curve that follows its closes, 2 fills per trade, daily decision counts for `symbols` symbols, two
-approved releases (the trades of the last 30 days run the second), prices that random-walk per
-symbol, and a few days without any trade (the bot was down). Same arguments, same data.
+`days` days and the others `other_trades` each (or bot n `trades_per_bot[n]`: see
+`realistic_closes_a_day`), ending at `as_of`'s midnight or at `end`, closes evenly spread; every
+bot has a starting equity, an hourly equity curve that follows its closes, 2 fills per trade,
+daily decision counts for `symbols` symbols, two approved releases (the trades of the last 30
+days run the second), prices that random-walk per symbol, and a few days without any trade (the
+bot was down). Same arguments, same data.
 
     from common import throwaway_database       # first: sets Django up
     from dataset import AS_OF, build_fleet
@@ -48,12 +50,17 @@ def build_fleet(
     as_of=AS_OF,
     down_days=(40, 41, 200),
     seed=3,
+    trades_per_bot=None,
+    end=None,
+    slug_prefix="",
 ):
     rng = random.Random(seed)
+    if end is None:
+        end = datetime.datetime.combine(as_of, datetime.time(), tzinfo=datetime.UTC)
     created = []
     for number in range(bots):
         bot = Bot.objects.create(
-            slug="main" if number == 0 else f"bot-{number:03d}",
+            slug=slug_prefix + ("main" if number == 0 else f"bot-{number:03d}"),
             name=f"Bench bot {number}",
             starting_equity=Decimal(25000 + 1000 * number),
             known_exit_reasons=KNOWN_EXITS,
@@ -71,8 +78,11 @@ def build_fleet(
         )
         bot.current_release = new
         bot.save(update_fields=["current_release"])
-        count = main_trades if number == 0 else other_trades
-        _load_bot(bot, (old, new), count, days, symbols, as_of, set(down_days), rng)
+        if trades_per_bot is not None:
+            count = trades_per_bot[number]
+        else:
+            count = main_trades if number == 0 else other_trades
+        _load_bot(bot, (old, new), count, days, symbols, as_of, end, set(down_days), rng)
         created.append(bot)
     with connection.cursor() as cursor:
         # As autovacuum leaves a live table: statistics, and pages marked all-visible, so that
@@ -81,9 +91,15 @@ def build_fleet(
     return Fleet(bots=created, main=created[0], as_of=as_of, days=days)
 
 
-def _load_bot(bot, releases, trades, days, symbols, as_of, down_days, rng):
-    start = datetime.datetime.combine(as_of, datetime.time(), tzinfo=datetime.UTC)
-    start -= datetime.timedelta(days=days)
+def realistic_closes_a_day(bots, heavy=20, seed=5):
+    """Closes a day per bot of a live fleet: the first `heavy` at 2,740 (1M trades a year), the
+    others from 200 to 3,000, log-uniform (hundreds to a few thousand; about 1,040 on average)."""
+    rng = random.Random(seed)
+    return [2_740 if n < heavy else round(200 * 15 ** rng.random()) for n in range(bots)]
+
+
+def _load_bot(bot, releases, trades, days, symbols, as_of, end, down_days, rng):
+    start = end - datetime.timedelta(days=days)
     new_from = start + datetime.timedelta(days=days - 30)
     names = [f"SYM{n:03d}USDT" for n in range(symbols)]
     prices = {name: Decimal(rng.randint(1, 60000)) for name in names}
