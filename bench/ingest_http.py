@@ -45,13 +45,13 @@ def gunicorn(workers):
         yield port
 
 
-def post(port, token, body, timeout=120):
-    """(status, answer) of one POST of an NDJSON body."""
+def post(port, token, body, timeout=120, kind="trades"):
+    """(status, answer) of one POST of an NDJSON body of `kind` records."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(
             "POST",
-            "/api/v1/ingest/trades",
+            f"/api/v1/ingest/{kind}",
             body=body,
             headers={
                 "Authorization": f"Bearer {token}",
