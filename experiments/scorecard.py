@@ -129,6 +129,7 @@ def build_scorecard(experiment, now):
             start=start.timestamp(),
             now=now.timestamp(),
             planned_days=planned_days,
+            currency=bot.quote_currency,
         )
     else:
         base = compute_kpis(bot, BASELINE_DAYS, start_day, baseline_release)
@@ -141,6 +142,7 @@ def build_scorecard(experiment, now):
             baseline_days=BASELINE_DAYS,
             test_days=elapsed_days,
             planned_days=planned_days,
+            currency=bot.quote_currency,
         )
     return {
         "baseline": {"release": baseline_release.tag, **baseline, "figures": base_figures},

@@ -49,26 +49,29 @@ def test_without_a_shadow_the_figures_are_before_and_after_and_never_a_verdict(r
     json.dumps(card, allow_nan=False)  # stored as JSON
 
 
-def twins(live, shadow, running, *, days, per_day, live_net, shadow_net):
+def twins(live, shadow, running, *, days, per_day, live_net=None, shadow_net=None):
     """`per_day` entries a day both bots took (same pair and side, a minute apart), closed an
-    hour later: the live bot on the candidate, its shadow on the baseline."""
+    hour later: the live bot on the candidate, its shadow on the baseline (either may be None:
+    its half is left out)."""
     for day in range(days):
         for n in range(per_day):
             opened = START + day * DAY + n * HOUR
-            trade(
-                live,
-                f"L{day}-{n}",
-                opened + HOUR,
-                live_net(day, n),
-                release=running.candidate_release,
-            )
-            trade(
-                shadow,
-                f"S{day}-{n}",
-                opened + HOUR + datetime.timedelta(minutes=1),
-                shadow_net(day, n),
-                release=running.baseline_release,
-            )
+            if live is not None:
+                trade(
+                    live,
+                    f"L{day}-{n}",
+                    opened + HOUR,
+                    live_net(day, n),
+                    release=running.candidate_release,
+                )
+            if shadow is not None:
+                trade(
+                    shadow,
+                    f"S{day}-{n}",
+                    opened + HOUR + datetime.timedelta(minutes=1),
+                    shadow_net(day, n),
+                    release=running.baseline_release,
+                )
 
 
 def test_with_a_shadow_a_clear_gain_is_better_and_the_pairing_is_shown(running):
@@ -95,6 +98,28 @@ def test_with_a_shadow_a_clear_gain_is_better_and_the_pairing_is_shown(running):
     assert card["trades"] == {"baseline": 50, "test": 50}
     rows = {row["kpi"]: row for row in card["kpis"]}
     assert (rows["trades"]["baseline"], rows["trades"]["test"]) == (50, 50)
+
+
+def test_the_verdict_is_worded_in_the_bots_quote_currency(running):
+    """One figure, one meaning: a bot quoted in EUR reads its verdict in EUR, with or without a
+    shadow (the wording said USDT whatever the bot traded in)."""
+    running.bot.quote_currency = "EUR"
+    running.bot.save(update_fields=["quote_currency"])
+    for n in range(40):
+        trade(running.bot, f"b{n}", START - DAY - n * HOUR / 2, 1, release=running.baseline_release)
+    noise = [0.8, -1.2, 2.1, -0.4, 1.5, -2.3, 0.2, 1.1, -0.9, 0.6]
+
+    def shadow_net(day, n):
+        return 0.2 + noise[n] + noise[(n + day) % 10] / 5
+
+    twins(running.bot, None, running, days=5, per_day=10, live_net=lambda day, n: 2.0 + noise[n])
+    before_after = build_scorecard(running, START + 5 * DAY)["comparison"]["wording"]
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=running.bot, now=START - 3 * DAY)
+    twins(None, shadow, running, days=5, per_day=10, shadow_net=shadow_net)
+    with_shadow = build_scorecard(running, START + 5 * DAY)["comparison"]["wording"]
+
+    assert "EUR a day" in before_after and "EUR a day" in with_shadow
+    assert "USDT" not in before_after + with_shadow
 
 
 def test_fewer_than_thirty_trades_an_arm_is_too_early_however_clear(running):

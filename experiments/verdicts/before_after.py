@@ -34,6 +34,7 @@ def before_after(
     alpha=ALPHA,
     min_trades=MIN_TRADES,
     expectancy=None,
+    currency="USDT",
 ):
     """Baseline window against the test window, without a shadow: the figures and an interval
     (two samples, Welch's variance, the same confidence sequence) for information only. The
@@ -97,7 +98,7 @@ def before_after(
     }
     return result | {
         "wording": (
-            f"Before/after only: {per_day:+.2f} USDT a day against the baseline window "
+            f"Before/after only: {per_day:+.2f} {currency} a day against the baseline window "
             f"({1 - alpha:.0%} interval {low:+.2f} to {high:+.2f}), for information. {advice}"
         ),
         "per_day": interval(per_day, low, high),

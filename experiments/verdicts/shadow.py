@@ -283,23 +283,23 @@ def _detectable(se_trade, se_day, mult, units, planned_units, elapsed, planned_d
     }
 
 
-def _inconclusive_wording(detectable, expectancy, low, high, planned_days):
+def _inconclusive_wording(detectable, expectancy, low, high, planned_days, currency):
     per_trade, per_day = detectable["per_trade_now"], detectable["per_day_now"]
     planned = detectable["per_trade_planned"]
     if per_trade is None or per_trade > MEASURABLE * abs(expectancy):
         return (
             "not measurable yet",
-            f"Not measurable yet: at this size the test detects ±{per_trade:.2f} USDT a trade "
-            f"(±{per_day:.2f} a day); the bot's expectancy is {expectancy:.2f}. "
+            f"Not measurable yet: at this size the test detects ±{per_trade:.2f} {currency} "
+            f"a trade (±{per_day:.2f} a day); the bot's expectancy is {expectancy:.2f}. "
             f"At {planned_days:g} days it will detect ±{planned:.2f} a trade."
             if per_trade is not None
             else "Not measurable yet: the trades do not give a variance.",
         )
     return (
         "no difference found",
-        f"No difference found: the test detects ±{per_trade:.2f} USDT a trade (the bot's "
+        f"No difference found: the test detects ±{per_trade:.2f} {currency} a trade (the bot's "
         f"expectancy is {expectancy:.2f}), and the difference is between {low:+.2f} and "
-        f"{high:+.2f} USDT a day.",
+        f"{high:+.2f} {currency} a day.",
     )
 
 
@@ -317,13 +317,15 @@ def shadow_verdict(
     tolerance_seconds=TOLERANCE_SECONDS,
     variance="robust",
     grid_seconds=GRID_SECONDS,
+    currency="USDT",
 ):
     """The candidate against its concurrent shadow at `now`: the trades closed in [start, now),
     paired as twins, the money difference per elapsed day with its confidence sequence.
 
     Each arm: a dict of equal-length arrays `symbol`, `side`, `opened_at`, `closed_at` (epoch
-    seconds), `net_pnl`. `expectancy` is the bot's expectancy (USDT a trade) the detectable
-    effect is worded against; by default the shadow's (the baseline release, on the same days).
+    seconds), `net_pnl`. `expectancy` is the bot's expectancy (a trade, in `currency`, the bot's
+    quote currency) the detectable effect is worded against; by default the shadow's (the
+    baseline release, on the same days).
 
     The verdict ("better", "worse", "inconclusive", "too early") is on the difference in net P&L
     per day, candidate - shadow: "better" when its interval is above 0. JSON-serializable."""
@@ -366,8 +368,8 @@ def shadow_verdict(
         )
     elif verdict in (BETTER, WORSE):
         wording = (
-            f"{verdict.capitalize()}: the candidate makes {per_day:+.2f} USDT a day against its "
-            f"shadow ({1 - alpha:.0%} interval {low:+.2f} to {high:+.2f}, valid at every look)."
+            f"{verdict.capitalize()}: the candidate makes {per_day:+.2f} {currency} a day against "
+            f"its shadow ({1 - alpha:.0%} interval {low:+.2f} to {high:+.2f}, valid at every look)."
         )
     elif one["unlike"]:
         finding = NOT_LIKE_FOR_LIKE
@@ -378,7 +380,9 @@ def shadow_verdict(
             "runs the same pairs, on the same exchange, at the same time."
         )
     else:
-        finding, wording = _inconclusive_wording(detectable, expectancy, low, high, planned_days)
+        finding, wording = _inconclusive_wording(
+            detectable, expectancy, low, high, planned_days, currency
+        )
     twin_diff = c[pairs["candidate"]] - sh[pairs["shadow"]]
     only_c, only_s = c[pairs["candidate_only"]], sh[pairs["shadow_only"]]
     return {
