@@ -6,13 +6,18 @@ each, random-walk prices, daily decision counts for 50 symbols, and days without
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradeops .venv/bin/python bench/kpis.py
     .venv/bin/python bench/kpis.py --trades 10000000 --keep     # load once, keep it for next time
 
-Two jobs, each timed interleaved with a bare twin that computes the same numbers by hand (one SQL
-pass over the window's trades, the equity reads, the decision counts, pandas and numpy) and is
-checked to agree:
+Two jobs, each timed interleaved with two bare twins that compute the same numbers by hand and
+are checked to agree:
+- bare (the real limit): the window's rows of the daily rollup the database keeps (DailyCloses)
+  in one query, the equity curve, the decision counts, numpy: what any implementation must read;
+- old twin: the same with one SQL pass over the window's trades instead of the rollup (what the
+  rollup saves; "0.17x" against it said only that);
+for
 - the daily snapshot job for the main bot: 7d + 30d over all releases (drawdown from the equity
   snapshots);
 - the baseline report of its current release: 7d + 30d of that release's trades only (drawdown
-  from the release's own trade curve, since the account's snapshots mix releases).
+  from the release's own trade curve, since the account's snapshots mix releases: the bare twin
+  reads those closes too).
 The measuring runs in a child process, so its peak memory is the KPI work's (plus Django and
 pandas), not the loader's. Targets: under 1 s at 1M trades and 3 s at 10M, a ratio of at most 1.5,
 under 500 MB.
@@ -25,7 +30,6 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 from common import peak_rss_mib, report, throwaway_database, timed  # sets Django up: first
 from dataset import AS_OF, KNOWN_EXITS, build_fleet
 from django.db import connection
@@ -37,48 +41,56 @@ WINDOWS = (7, 30)
 # Days (from the start of the year) without trades: two inside the 30d window, one inside the 7d.
 DOWN_DAYS = (40, 41, 200, 350, 360)
 
-BARE_SQL = """
-SELECT (closed_at AT TIME ZONE 'UTC')::date AS day, COUNT(*) AS trades, SUM(net_pnl) AS pnl,
-  COUNT(*) FILTER (WHERE net_pnl > 0) AS wins,
-  COALESCE(SUM(net_pnl) FILTER (WHERE net_pnl > 0), 0) AS win_pnl,
-  COUNT(*) FILTER (WHERE net_pnl < 0) AS losses,
-  COALESCE(SUM(net_pnl) FILTER (WHERE net_pnl < 0), 0) AS loss_pnl,
-  COUNT(*) FILTER (WHERE side = 'long') AS longs,
-  COUNT(*) FILTER (WHERE exit_reason <> ALL(%(known)s) OR exit_reason = '') AS unknown_exits,
-  SUM(fees - est_fees) AS fees_drift, SUM(ABS(fees - est_fees)) AS fees_abs,
-  SUM(funding - est_funding) AS funding_drift, SUM(ABS(funding - est_funding)) AS funding_abs,
-  SUM(realized_slippage - est_slippage_bps / 10000 * qty * (entry_price + exit_price))
-    AS slippage_drift,
-  SUM(ABS(realized_slippage - est_slippage_bps / 10000 * qty * (entry_price + exit_price)))
-    AS slippage_abs
+# The figures of one window, by whether the exit reason is unknown (the bot's vocabulary).
+ROLLUP_SQL = """
+SELECT exit_reason = '' OR exit_reason <> ALL(%(known)s), SUM(trades), SUM(net_pnl)::float8,
+  SUM(wins), SUM(win_pnl)::float8, SUM(loss_pnl)::float8, SUM(slippage_drift)::float8
+FROM tradeops_dailycloses
+WHERE bot_id = %(bot)s AND day >= %(first)s AND day < %(as_of)s
+  AND (%(release)s::bigint IS NULL OR release_id = %(release)s)
+GROUP BY 1
+"""
+# The same from the window's trades (the twin before issue 22).
+SCAN_SQL = """
+SELECT exit_reason = '' OR exit_reason <> ALL(%(known)s), COUNT(*), SUM(net_pnl)::float8,
+  COUNT(*) FILTER (WHERE net_pnl > 0),
+  COALESCE(SUM(net_pnl) FILTER (WHERE net_pnl > 0), 0)::float8,
+  COALESCE(SUM(net_pnl) FILTER (WHERE net_pnl < 0), 0)::float8,
+  SUM(realized_slippage - est_slippage_bps / 10000 * qty * (entry_price + exit_price))::float8
 FROM tradeops_trade
 WHERE bot_id = %(bot)s AND status = 'closed' AND closed_at >= %(start)s AND closed_at < %(end)s
   AND (%(release)s::bigint IS NULL OR release_id = %(release)s)
-GROUP BY 1 ORDER BY 1
+GROUP BY 1
 """
 
 
-def bare(bot, days, release=None):
-    """The same headline numbers by hand."""
+def bare(bot, days, release=None, scan=False):
+    """The same headline numbers by hand, the least any implementation reads: the window's rows
+    of the daily rollup the database keeps (DailyCloses, a few rows a day) in one query, the
+    equity curve (the account's snapshots; for one release its closes in order, since a
+    drawdown needs the path), the decision counts, numpy. `scan=True` reads the window's trades
+    instead of the rollup: the twin before issue 22, kept to show what the rollup saves."""
     end = datetime.datetime.combine(AS_OF, datetime.time(), tzinfo=datetime.UTC)
     start = end - datetime.timedelta(days=days)
     params = {
         "bot": bot.pk,
         "start": start,
         "end": end,
+        "first": start.date(),
+        "as_of": AS_OF,
         "known": KNOWN_EXITS,
         "release": release.pk if release else None,
     }
     with connection.cursor() as cursor:
-        cursor.execute(BARE_SQL, params)
-        rollup = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+        cursor.execute(SCAN_SQL if scan else ROLLUP_SQL, params)
+        rows = cursor.fetchall()
         if release is None:
             cursor.execute(
                 "SELECT equity::float8 FROM tradeops_equitysnapshot WHERE bot_id = %s AND "
                 "ts >= %s AND ts < %s ORDER BY ts",
                 [bot.pk, start, end],
             )
-            curve = np.array([row[0] for row in cursor.fetchall()])
+            curve = np.array(cursor.fetchall(), dtype=float).ravel()
         else:
             cursor.execute(
                 "SELECT equity::float8 FROM tradeops_equitysnapshot WHERE bot_id = %s AND "
@@ -92,29 +104,31 @@ def bare(bot, days, release=None):
                 "release_id = %(release)s ORDER BY closed_at, id",
                 params,
             )
-            pnl = np.array([row[0] for row in cursor.fetchall()])
+            pnl = np.array(cursor.fetchall(), dtype=float).ravel()
             curve = base + np.concatenate([[0.0], np.cumsum(pnl)])
         cursor.execute(
             "SELECT outcome, reason, SUM(count) FROM tradeops_decisioncount WHERE bot_id = %s "
             "AND day >= %s AND day < %s GROUP BY outcome, reason",
             [bot.pk, start.date(), AS_OF],
         )
-        decisions = pd.DataFrame(cursor.fetchall(), columns=["outcome", "reason", "count"])
-    trades = int(rollup["trades"].sum())
+        decisions = cursor.fetchall()
+    unknown = np.array([row[0] for row in rows], dtype=bool)
+    sums = np.array([row[1:] for row in rows], dtype=float).reshape(-1, 6)
+    trades, pnl, wins, win_pnl, loss_pnl, slippage = sums.sum(axis=0)
     peaks = np.maximum.accumulate(curve)
-    rejected = decisions[decisions["outcome"] == "rejected"].sort_values("count", ascending=False)
+    counts = np.array([row[2] for row in decisions], dtype=float)
+    no_signal = np.array([row[0] == "no_signal" for row in decisions])
+    rejected = [row for row in decisions if row[0] == "rejected"]
     return {
-        "trades": trades,
-        "avg_pnl_per_trade": float(rollup["pnl"].astype(float).sum()) / trades,
-        "win_rate": rollup["wins"].sum() / trades,
-        "profit_factor": float(rollup["win_pnl"].astype(float).sum())
-        / abs(float(rollup["loss_pnl"].astype(float).sum())),
-        "unknown_exit_pct": rollup["unknown_exits"].sum() / trades,
-        "slippage_drift": float(rollup["slippage_drift"].astype(float).sum()),
+        "trades": int(trades),
+        "avg_pnl_per_trade": pnl / trades,
+        "win_rate": wins / trades,
+        "profit_factor": win_pnl / abs(loss_pnl),
+        "unknown_exit_pct": sums[unknown, 0].sum() / trades,
+        "slippage_drift": slippage,
         "max_drawdown_abs": float((peaks - curve).max()),
-        "no_signal_pct": decisions.loc[decisions["outcome"] == "no_signal", "count"].sum()
-        / decisions["count"].sum(),
-        "top_rejection": rejected.iloc[0]["reason"],
+        "no_signal_pct": counts[no_signal].sum() / counts.sum(),
+        "top_rejection": min(rejected, key=lambda row: (-row[2], row[1]))[1],
     }
 
 
@@ -149,12 +163,12 @@ def measure(args):
             (
                 "daily job, 7d + 30d",
                 lambda: [compute_kpis(bot, days, AS_OF) for days in WINDOWS],
-                lambda: [bare(bot, days) for days in WINDOWS],
+                lambda scan=False: [bare(bot, days, scan=scan) for days in WINDOWS],
             ),
             (
                 f"baseline report of {release.tag}, 7d + 30d",
                 lambda: [compute_kpis(bot, days, AS_OF, release) for days in WINDOWS],
-                lambda: [bare(bot, days, release) for days in WINDOWS],
+                lambda scan=False: [bare(bot, days, release, scan) for days in WINDOWS],
             ),
         ]
         rss_start = peak_rss_mib()
@@ -162,18 +176,24 @@ def measure(args):
             ours()
         rss_ours = peak_rss_mib()
         for name, ours, theirs in jobs:
-            ours_times, bare_times = [], []
+            ours_times, bare_times, scan_times = [], [], []
             for _ in range(args.repeat):
                 seconds, results = timed(ours)
                 ours_times.append(seconds)
                 seconds, bare_results = timed(theirs)
                 bare_times.append(seconds)
-            wrong = [disagreements(o, t) for o, t in zip(results, bare_results, strict=True)]
+                seconds, scan_results = timed(theirs, scan=True)
+                scan_times.append(seconds)
+            wrong = [
+                disagreements(o, t)
+                for o, t in zip(results * 2, bare_results + scan_results, strict=True)
+            ]
             counts = " + ".join(f"{result.figures['trades']:,}" for result in results)
             drawdown = results[0].figures["drawdown_source"]
             agreed = "same numbers" if not any(wrong) else f"DIFFERENT: {wrong}"
             print(f"  {name} ({counts} trades, drawdown from {drawdown}; {agreed})")
-            report("    compute_kpis", ours_times, bare_times, "bare SQL + pandas")
+            report("    compute_kpis", ours_times, bare_times, "bare rollup read + numpy")
+            report("    compute_kpis", ours_times, scan_times, "old twin, scan of the trades")
         print(
             f"  peak RSS: {rss_ours:,.0f} MiB after our KPI runs alone ({rss_start:,.0f} MiB "
             f"before them: Django, pandas), {peak_rss_mib():,.0f} MiB with the bare runs"
