@@ -6,8 +6,10 @@ list and the home page on a fleet of bots, each read by a team lead through djan
 Two fleets, one after the other, each in its own throw-away database: 50 bots with a year of
 `--main-trades` trades for the main bot (plus health events and quarantined records, which
 build_fleet does not make), then 500 bots with a few trades each. Every page is timed
-interleaved with a bare query run by hand (page, bare, page, bare, ...): the page's main query
-as raw SQL, or for the Bots list and home page the session and user reads every admin page makes.
+interleaved with its bare twin (page, bare, page, bare, ...), the real limit of that page: a
+minimal view (bench/bare_views.py) behind the same middleware and the same Client, which reads
+the values of the columns the page shows, with its filter, ordering and LIMIT 100, and renders
+them as a bare table (the home page: the user's permissions, which choose the models it lists).
 Prints min and median of `--runs` runs, the ratio of the medians, the queries each page ran,
 and peak memory. Targets: under 300 ms at 1M trades and 50 or 500 bots (500 ms at 10M trades),
 a query count that does not grow with the rows.
@@ -19,28 +21,53 @@ import sys
 import time
 from urllib.parse import urlencode
 
+from bare_views import is_staff, mount, rows_view, table
 from common import peak_rss_mib, throwaway_database  # sets Django up: before tradeops
 from dataset import AS_OF, Fleet, build_fleet
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.http import HttpResponseForbidden
 from django.test import Client
-from django.test.utils import teardown_test_environment
-from django.urls import reverse
+from django.test.utils import override_settings, teardown_test_environment
+from django.urls import include, path, reverse
 
-from tradeops.models import Bot, HealthEvent, Trade
+from tradeops.models import Bot, DecisionCount, Fill, HealthEvent, QuarantinedRecord, Trade
 from tradeops.roles import TEAM_LEAD
 
-TRADE_COLUMNS = "t.*, b.slug, r.tag, r.version, rb.slug"
-TRADE_FROM = (
-    "tradeops_trade t JOIN tradeops_bot b ON b.id = t.bot_id "
-    "LEFT JOIN tradeops_configrelease r ON r.id = t.release_id "
-    "LEFT JOIN tradeops_bot rb ON rb.id = r.bot_id"
+TRADE_COLUMNS = (
+    "external_id",
+    "bot__slug",
+    "symbol",
+    "side",
+    "status",
+    "opened_at",
+    "closed_at",
+    "qty",
+    "entry_price",
+    "exit_price",
+    "net_pnl",
+    "exit_reason",
+    "release__tag",
 )
-SESSION_READS = (
-    "SELECT s.session_data, u.username FROM django_session s, auth_user u "
-    "WHERE s.expire_date > now() AND u.username = 'lena' LIMIT 1"
-)
+LIST_COLUMNS = {
+    Fill: ("external_id", "bot__slug", "trade_external_id", "ts", "side", "price", "qty", "fee"),
+    QuarantinedRecord: (
+        "last_seen_at",
+        "bot__slug",
+        "kind",
+        "reason",
+        "external_id",
+        "times_seen",
+        "first_seen_at",
+    ),
+    DecisionCount: ("day", "bot__slug", "symbol", "outcome", "reason", "count"),
+    HealthEvent: ("ts", "bot__slug", "kind", "state", "detail"),
+    Bot: ("slug", "name", "exchange", "shadow_of__slug", "is_active", "created_at"),
+}
+# This module is the URLconf of the run: the app's pages beside their bare twins (mounted
+# by the page lists below).
+urlpatterns = [path("", include("tradeops.urls"))]
 
 
 def add_evidence(bot, health_events, quarantined):
@@ -84,17 +111,29 @@ def team_lead():
     return client
 
 
-def trade_bare(where="", params=(), order="t.opened_at DESC, t.id DESC"):
-    sql = f"SELECT {TRADE_COLUMNS} FROM {TRADE_FROM} {where} ORDER BY {order} LIMIT 100"
-    return sql, list(params)
+def trade_bare(name, order=("-opened_at", "-id"), **where):
+    """The trade list's 100 rows, as the page filters and orders them."""
+    rows = Trade.objects.filter(**where).order_by(*order).values_list(*TRADE_COLUMNS)
+    return mount(urlpatterns, name, rows_view(name, lambda request: rows[:100]))
 
 
-def list_bare(table, order, where="", params=()):
-    sql = (
-        f"SELECT x.*, b.slug FROM {table} x JOIN tradeops_bot b ON b.id = x.bot_id {where} "
-        f"ORDER BY {order} LIMIT 100"
+def list_bare(model, order):
+    """An evidence list's first 100 rows in its order."""
+    rows = model.objects.order_by(*order).values_list(*LIST_COLUMNS[model])
+    return mount(
+        urlpatterns, model._meta.model_name, rows_view(model.__name__, lambda r: rows[:100])
     )
-    return sql, list(params)
+
+
+def home_bare(request):
+    """The admin index lists the models the user may see: the user's permissions, then a page."""
+    if not is_staff(request):
+        return HttpResponseForbidden()
+    return table(
+        "Site administration",
+        ["permission"],
+        [[p] for p in sorted(request.user.get_all_permissions())],
+    )
 
 
 def page(name, params=None):
@@ -106,53 +145,53 @@ def fleet_pages(fleet):
     main = fleet.main.pk
     trades = "admin:tradeops_trade_changelist"
     return [
-        ("trades (default)", page(trades), trade_bare()),
+        ("trades (default)", page(trades), trade_bare("trades")),
         (
             "trades by bot",
             page(trades, {"bot__id__exact": main}),
-            trade_bare("WHERE t.bot_id = %s", [main]),
+            trade_bare("trades-by-bot", bot_id=main),
         ),
         (
             "trades by bot+side+reason",
             page(trades, {"bot__id__exact": main, "side": "long", "exit_reason": "stop_loss"}),
             trade_bare(
-                "WHERE t.bot_id = %s AND t.side = 'long' AND t.exit_reason = 'stop_loss'", [main]
+                "trades-by-bot-side-reason", bot_id=main, side="long", exit_reason="stop_loss"
             ),
         ),
         (
             "trades sorted by net P&L",
             page(trades, {"o": "10"}),
-            trade_bare(order="t.net_pnl ASC, t.opened_at DESC, t.id DESC"),
+            trade_bare("trades-by-pnl", order=("net_pnl", "-opened_at", "-id")),
         ),
         (
             "trades search external_id",
             page(trades, {"q": "B123456"}),
-            trade_bare("WHERE t.external_id = 'B123456'"),
+            trade_bare("trades-search-id", external_id="B123456"),
         ),
         (
             "trades search symbol",
             page(trades, {"q": "SYM007"}),
-            trade_bare("WHERE t.symbol LIKE 'SYM007%%'"),
+            trade_bare("trades-search-symbol", symbol__istartswith="SYM007"),
         ),
         (
             "fills (default)",
             page("admin:tradeops_fill_changelist"),
-            list_bare("tradeops_fill", "x.ts DESC, x.id DESC"),
+            list_bare(Fill, ("-ts", "-id")),
         ),
         (
             "quarantined (default)",
             page("admin:tradeops_quarantinedrecord_changelist"),
-            list_bare("tradeops_quarantinedrecord", "x.last_seen_at DESC, x.id DESC"),
+            list_bare(QuarantinedRecord, ("-last_seen_at", "-id")),
         ),
         (
             "decision counts (default)",
             page("admin:tradeops_decisioncount_changelist"),
-            list_bare("tradeops_decisioncount", "x.day DESC, x.outcome, x.reason, x.id DESC"),
+            list_bare(DecisionCount, ("-day", "outcome", "reason", "-id")),
         ),
         (
             "health events (default)",
             page("admin:tradeops_healthevent_changelist"),
-            list_bare("tradeops_healthevent", "x.ts DESC, x.id DESC"),
+            list_bare(HealthEvent, ("-ts", "-id")),
         ),
         *fleet_overview_pages(),
     ]
@@ -160,20 +199,15 @@ def fleet_pages(fleet):
 
 def fleet_overview_pages():
     return [
-        ("bots list", page("admin:tradeops_bot_changelist"), (SESSION_READS, [])),
-        ("home page", page("admin:index"), (SESSION_READS, [])),
+        ("bots list", page("admin:tradeops_bot_changelist"), list_bare(Bot, ("slug",))),
+        ("home page", page("admin:index"), mount(urlpatterns, "home", home_bare)),
     ]
 
 
-def bare_run(sql, params):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        cursor.fetchall()
-
-
 def measure(client, url, bare, runs):
-    response = client.get(url)  # warm: the session, caches and the plan
-    assert response.status_code == 200, (url, response.status_code)
+    for address in (url, bare):  # warm: the session, caches and the plan
+        response = client.get(address)
+        assert response.status_code == 200, (address, response.status_code)
     queries = []
 
     def counted(execute, sql, params, many, context):
@@ -188,7 +222,7 @@ def measure(client, url, bare, runs):
         client.get(url)
         page_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        bare_run(*bare)
+        client.get(bare)
         bare_times.append(time.perf_counter() - started)
     return len(queries), page_times, bare_times
 
@@ -232,7 +266,10 @@ def main():
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
-    with throwaway_database(args.database, drop=args.database is None):
+    with (
+        throwaway_database(args.database, drop=args.database is None),
+        override_settings(ROOT_URLCONF=__name__),
+    ):
         print(f"PostgreSQL {connection.pg_version}, Python {sys.version.split()[0]}")
         started = time.perf_counter()
         fleet = kept_fleet() or build_fleet(bots=args.bots, main_trades=args.main_trades)
@@ -246,9 +283,11 @@ def main():
 
     if not args.trades_only:
         teardown_test_environment()  # throwaway_database sets it up again
-        with throwaway_database():
+        with throwaway_database(), override_settings(ROOT_URLCONF=__name__):
             fleet = build_fleet(bots=500, main_trades=2_000, other_trades=100, days=90, symbols=5)
-            pages = [("trades (default)", page("admin:tradeops_trade_changelist"), trade_bare())]
+            pages = [
+                ("trades (default)", page("admin:tradeops_trade_changelist"), trade_bare("trades"))
+            ]
             report("500 bots", team_lead(), pages + fleet_overview_pages(), args.runs)
     print(f"\npeak RSS: {peak_rss_mib():,.0f} MiB")
 
