@@ -63,7 +63,7 @@ ITEMS = [
     ("§5 at 1,400 px no list clips", ["trades", "fills", "quarantine", "experiments"]),
     ("§5 at 420 px charts keep legend and axis titles", ["experiment-a", "daily-today"]),
     ("§5 alert targets masked for a viewer", ["alert-channels", "alert-channel"]),
-    ("§5 the queue dashboard answers 403 to non-leads", ["queue-dashboard"]),
+    ("§5 the queue dashboard answers 403, not 404 (superusers only)", ["queue-dashboard"]),
     ("§6 an open incident to acknowledge", ["incidents", "incident-1", "incident-2"]),
     ("§6 the cleanup SOP (dry-run → apply → restore)", ["incident-1", "cleanup-plans"]),
     ("§6 a missed daily review", ["home", "daily-missed"]),
