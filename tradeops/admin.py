@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
+from tradeops.admin_columns import moment_column, release_column
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.admin_lists import ExitReasonFilter, LongListAdmin, ReleaseFilter, date_filter
 from tradeops.audit import EXPORT_FORMATS, export_audit
@@ -86,8 +87,9 @@ class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
 
 
 class BotAdmin(admin.ModelAdmin):
-    """The bot and its tokens. Registered by integrity.admin, whose BotAdmin adds the integrity
-    gate column and actions to it (the core knows nothing of integrity): one registration."""
+    """The bot and its tokens. Registered once, by the highest layer adding to it
+    (experiments.admin: integrity.admin's BotAdmin, with the integrity gate column and actions,
+    and the release push); the core knows nothing of either."""
 
     list_display = ["slug", "name", "exchange", "shadow_of", "is_active", "created_at"]
     list_filter = ["is_active", "exchange", ("shadow_of", admin.EmptyFieldListFilter)]
@@ -369,6 +371,9 @@ class ParamSpecAdmin(admin.ModelAdmin):
 
 # Listed and sortable: `sortable_by` matches list_display's entries, here the column itself.
 TRADE_NET_PNL = decimal_column("net_pnl", "net P&L", money)
+TRADE_OPENED = moment_column("opened_at", "opened")
+FILL_AT = moment_column("ts", "at")
+QUARANTINE_LAST_SEEN = moment_column("last_seen_at", "last seen")
 
 
 @admin.register(Trade)
@@ -378,15 +383,13 @@ class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
         "bot",
         "symbol",
         "side",
-        "status",
-        "opened_at",
-        "closed_at",
-        decimal_column("qty"),
+        TRADE_OPENED,
+        moment_column("closed_at", "closed", empty="open"),
         decimal_column("entry_price", "entry"),
         decimal_column("exit_price", "exit"),
         TRADE_NET_PNL,
         "exit_reason",
-        "release",
+        release_column("release", "release"),
     ]
     list_filter = [
         "bot",
@@ -401,7 +404,7 @@ class TradeAdmin(LongListAdmin, ReadOnlyAdmin):
     search_fields = ["external_id__exact", "^symbol"]
     search_help_text = "A trade's exact id, or the start of a symbol."
     # The columns with an index to sort by; the others would sort the whole history.
-    sortable_by = ["opened_at", TRADE_NET_PNL]
+    sortable_by = [TRADE_OPENED, TRADE_NET_PNL]
     list_select_related = ["bot", "release__bot"]
 
 
@@ -410,8 +413,8 @@ class FillAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
         "external_id",
         "bot",
-        "trade_external_id",
-        "ts",
+        "trade_id",
+        FILL_AT,
         "side",
         decimal_column("price"),
         decimal_column("qty"),
@@ -427,8 +430,12 @@ class FillAdmin(LongListAdmin, ReadOnlyAdmin):
     ]
     search_fields = ["external_id__exact", "trade_external_id__exact"]
     search_help_text = "A fill's or its trade's exact id."
-    sortable_by = ["ts"]
+    sortable_by = [FILL_AT]
     list_select_related = ["bot"]
+
+    @admin.display(description="trade")
+    def trade_id(self, fill):
+        return fill.trade_external_id
 
 
 @admin.register(DecisionCount)
@@ -461,22 +468,26 @@ class EquitySnapshotAdmin(LongListAdmin, ReadOnlyAdmin):
 @admin.register(QuarantinedRecord)
 class QuarantinedRecordAdmin(LongListAdmin, ReadOnlyAdmin):
     list_display = [
-        "last_seen_at",
+        QUARANTINE_LAST_SEEN,
         "bot",
         "kind",
         "reason",
         "external_id",
         "error_summary",
-        "times_seen",
-        "first_seen_at",
+        "seen",
+        moment_column("first_seen_at", "first seen"),
     ]
     list_filter = ["bot", "kind", "reason", date_filter("last_seen_at")]
     search_fields = ["external_id__exact"]
     search_help_text = "A record's exact id as the bot sent it."
-    sortable_by = ["last_seen_at"]
+    sortable_by = [QUARANTINE_LAST_SEEN]
     list_select_related = ["bot"]
     exclude = ["raw", "errors"]
     readonly_fields = ["errors_display", "payload_display"]
+
+    @admin.display(description="seen")
+    def seen(self, record):
+        return f"{record.times_seen}×"
 
     @admin.display(description="errors")
     def error_summary(self, obj):

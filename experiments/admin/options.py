@@ -29,6 +29,7 @@ from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
 from tradeops.admin import ReadOnlyAdmin
 from tradeops.admin_actions import ServiceFormMixin, note_action, refusal
+from tradeops.admin_columns import moment_column, release_column
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
@@ -74,15 +75,15 @@ class ExperimentAdmin(
     list_display = [
         "name",
         "bot",
-        "plan_key",
+        "plan",
         "lever",
         "status",
         "decision",
-        "baseline_release",
-        "candidate_release",
+        release_column("baseline_release", "baseline"),
+        release_column("candidate_release", "candidate"),
         "queued_after",
-        "started_at",
-        "ended_at",
+        moment_column("started_at", "started"),
+        moment_column("ended_at", "ended"),
     ]
     list_filter = ["bot", "status", "decision", "plan_key"]
     search_fields = ["name", "lever", "rationale"]
@@ -246,9 +247,14 @@ class ExperimentAdmin(
     def secondary_kpis_display(self, obj):
         return kpi_list(obj.secondary_kpis)
 
-    @admin.display(description="queued after")
+    @admin.display(description="plan", ordering="plan_key")
+    def plan(self, obj):
+        return obj.plan_key
+
+    @admin.display(description="after")
     def queued_after(self, obj):
-        return obj.prerequisite.name if obj.prerequisite else ""
+        prerequisite = obj.prerequisite
+        return (prerequisite.plan_key or prerequisite.name) if prerequisite else ""
 
     @admin.display(description="decisions")
     def decisions_display(self, obj):

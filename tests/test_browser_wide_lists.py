@@ -1,0 +1,55 @@
+"""Lists and cards on a 1,400 px window (issue 23, section 5), in a real browser
+(tests/browser.py), as the demo's Team lead: the evidence lists (Trades, Fills, Quarantine,
+Experiments) show every column whole, with no scrolling inside the list and no header cut, and
+the command center's bot cards take the page's width."""
+
+import pytest
+
+from tests.browser import visit
+
+WIDE = {"width": 1400, "height": 900}
+LISTS = {
+    "trades": "/admin/tradeops/trade/",
+    "fills": "/admin/tradeops/fill/",
+    "quarantine": "/admin/tradeops/quarantinedrecord/",
+    "experiments": "/admin/experiments/experiment/",
+}
+# The list's width against its box's, and each header's text against its cell's.
+MEASURE_LIST = """() => {
+    const table = document.querySelector("#result_list");
+    return {
+        table: table.scrollWidth, box: table.parentElement.clientWidth,
+        page: document.documentElement.scrollWidth, window: window.innerWidth,
+        cut: Array.from(table.querySelectorAll("thead th"))
+            .filter(th => th.scrollWidth > th.clientWidth)
+            .map(th => th.innerText.trim()),
+    };
+}"""
+
+
+@pytest.mark.parametrize("path", LISTS.values(), ids=LISTS.keys())
+def test_at_1400_px_a_list_shows_every_column_whole(browse, demo, path):
+    page = browse("lead")
+    page.set_viewport_size(WIDE)
+    visit(page, path)
+    assert page.locator("#result_list tbody tr").count() > 0
+
+    seen = page.evaluate(MEASURE_LIST)
+
+    assert seen["table"] <= seen["box"], seen
+    assert seen["page"] <= seen["window"] and not seen["cut"], seen
+
+
+def test_at_1400_px_the_command_centers_cards_take_the_pages_width(browse, demo):
+    page = browse("lead")
+    page.set_viewport_size(WIDE)
+    visit(page, "/admin/")
+
+    # The rightmost card ends where the page's content ends (its padding aside), not in a
+    # narrow column on the left.
+    right = page.locator(".cc-card").evaluate_all(
+        "cards => Math.max(...cards.map(card => card.getBoundingClientRect().right))"
+    )
+    content = page.locator("#content").evaluate("c => c.getBoundingClientRect().right")
+
+    assert right >= content - 50, (right, content)
