@@ -10,6 +10,8 @@ TEST_ENV := DEBUG=False DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@1
 # loads the demo afresh (its history ends today).
 PORT ?= 8000
 RESET ?=
+# The demo's alert and digest links lead where it is served (PORT), unless .env sets its own.
+DEMO_ENV = $(if $(shell grep -Es '^(export )?TRADEOPS_BASE_URL=' .env 2>/dev/null),,TRADEOPS_BASE_URL=http://127.0.0.1:$(PORT))
 
 .PHONY: demo test install
 
@@ -28,8 +30,8 @@ demo: $(STAMP)
 	grep -Eqs '^(export )?DEBUG=' .env || printf '\nDEBUG=True\n' >> .env
 	$(PY) manage.py migrate --noinput
 	$(if $(RESET),$(PY) manage.py flush --noinput)
-	$(PY) manage.py load_demo --url http://127.0.0.1:$(PORT)/admin/
-	$(PY) manage.py run_embedded 127.0.0.1:$(PORT)
+	$(DEMO_ENV) $(PY) manage.py load_demo --url http://127.0.0.1:$(PORT)/admin/
+	$(DEMO_ENV) $(PY) manage.py run_embedded 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	bash .ci/services
