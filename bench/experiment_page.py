@@ -5,16 +5,19 @@ an experiment running its candidate for the last 6 days against the baseline's 3
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradeops_bench .venv/bin/python \
         bench/experiment_page.py [--bots 50] [--trades 1000000] [--runs 5]
 
-Prints, each interleaved with a bare implementation in the same run, min and median over the runs
-and their ratio:
+Prints, each interleaved with its real limit in the same run, min and median over the runs and
+their ratio:
 - the running experiment's admin change page as a Team lead (django.test.Client, server time),
-  against Django's own admin change page of a user, viewed by a superuser (a plain admin page of
-  a simple model);
+  against a minimal view on the same stack and Client (bench/bare_views.py) that reads the
+  experiment's shown columns and its stored scorecard in one query and renders the KPI table and
+  the verdict's wording;
 - the scorecard's computation (what the refresh job runs per experiment: the KPI figures of the
-  baseline window, the test and the control from the daily rollups, and the verdict on the
-  candidate against its shadow, which twins the candidate's trades a minute later) against the
-  bare read it cannot avoid: one SQL read of both arms' trades of the test window (pair, side,
-  times, net P&L as float8) and their means.
+  test and of the shadow from the daily rollups, and the verdict on the candidate against its
+  shadow, which twins the candidate's trades a minute later), and its verdict alone (both arms'
+  trades read, paired, the confidence sequence), against the day-level statistic: each arm's
+  net P&L per whole UTC day from the daily rollup in one query, the mean day difference, its
+  standard error and the interval at that many days. The cheapest computation that yields a
+  verdict on the same data: O(days), where the scorecard is O(trades log trades).
 Memory: the peak traced allocation (tracemalloc: Python objects and numpy buffers) of one page
 view and of one computation, and the process's peak RSS.
 """
@@ -29,16 +32,19 @@ from decimal import Decimal
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
 
 import numpy as np  # noqa: E402
+from bare_views import is_staff, mount, table  # noqa: E402
 from common import peak_rss_mib, report, throwaway_database, timed  # noqa: E402  (sets Django up)
 from dataset import build_fleet  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.http import HttpResponseForbidden  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.urls import reverse  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.urls import include, path, reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from experiments import scorecard  # noqa: E402
+from experiments import scorecard, verdicts  # noqa: E402
 from experiments.models import Experiment  # noqa: E402
 from tradeops.models import Bot, ConfigRelease, Trade  # noqa: E402
 from tradeops.roles import TEAM_LEAD, ensure_roles  # noqa: E402
@@ -49,6 +55,33 @@ settings.STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 TEST_DAYS = 6
+# This module is the URLconf of the run: the app's pages beside the bare experiment page.
+urlpatterns = [path("", include("tradeops.urls"))]
+EXPERIMENT_COLUMNS = (
+    "name",
+    "status",
+    "bot__slug",
+    "baseline_release__tag",
+    "candidate_release__tag",
+    "scorecard_computed_at",
+    "scorecard",
+)
+
+
+def bare_page_view(pk):
+    """The experiment page's real limit: one read of the experiment's shown columns and its
+    stored scorecard, rendered as the KPI table and the verdict's wording."""
+
+    def view(request):
+        if not is_staff(request):
+            return HttpResponseForbidden()
+        row = Experiment.objects.values(*EXPERIMENT_COLUMNS).get(pk=pk)
+        card = row.pop("scorecard") or {"kpis": [], "comparison": {"wording": ""}}
+        rows = [*row.items(), ("verdict", card["comparison"]["wording"])]
+        rows += [(kpi["kpi"], f"{kpi['baseline']} | {kpi['test']}") for kpi in card["kpis"]]
+        return table(row["name"], ["", ""], rows)
+
+    return view
 
 
 def running_experiment(fleet, lead):
@@ -100,27 +133,55 @@ def shadow_of_main(experiment):
     return shadow, len(twins)
 
 
-def bare_arms(experiment, shadow, now):
-    """Both arms' trades of the test window in one read, and their means."""
+DAY_SUMS_SQL = """
+SELECT bot_id, day, SUM(net_pnl)::float8 FROM tradeops_dailycloses
+WHERE ((bot_id = %s AND release_id = %s) OR (bot_id = %s AND release_id = %s))
+  AND day >= %s AND day < %s
+GROUP BY 1, 2
+"""
+
+
+def bare_verdict(experiment, shadow, now):
+    """The cheapest computation that yields a verdict on the same data: each arm's net P&L per
+    whole UTC day of the test from the daily rollup (one query, a few rows a day), the mean
+    day difference candidate - shadow, its standard error over the days, and the interval the
+    scorecard's confidence sequence gives at that many units. O(days), not O(trades)."""
+    first, today = experiment.started_at.date(), now.date()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT bot_id, symbol, side, extract(epoch FROM opened_at), "
-            "extract(epoch FROM closed_at), net_pnl::float8 FROM tradeops_trade "
-            "WHERE ((bot_id = %s AND release_id = %s) OR (bot_id = %s AND release_id = %s)) "
-            "AND status = 'closed' AND closed_at >= %s AND closed_at < %s",
+            DAY_SUMS_SQL,
             [
                 experiment.bot_id,
                 experiment.candidate_release_id,
                 shadow.pk,
                 experiment.baseline_release_id,
-                experiment.started_at,
-                now,
+                first,
+                today,
             ],
         )
         rows = cursor.fetchall()
-    pnl = np.array([row[5] for row in rows])
-    live = np.array([row[0] == experiment.bot_id for row in rows])
-    return len(rows), float(pnl[live].mean() - pnl[~live].mean())
+    days = (today - first).days
+    sums = np.zeros((2, days))
+    for bot, day, pnl in rows:
+        sums[int(bot != experiment.bot_id), (day - first).days] = pnl
+    difference = sums[0] - sums[1]
+    mean, se = difference.mean(), difference.std(ddof=1) / np.sqrt(days)
+    rho = verdicts.sequential_rho(verdicts.ALPHA, verdicts.PLANNED_DAYS)
+    half = float(verdicts.cs_multiplier(days, verdicts.ALPHA, rho)) * se
+    verdict = "better" if mean - half > 0 else "worse" if mean + half < 0 else "inconclusive"
+    return days, mean, se, verdict
+
+
+def app_verdict_part(experiment, shadow, now):
+    """The scorecard's verdict alone (both arms' trades read, twins paired, the sequence):
+    the rest of build_scorecard is the KPI figures of both arms."""
+    start = experiment.started_at
+    return verdicts.shadow_verdict(
+        scorecard._arm(experiment.bot, experiment.candidate_release, start, now),
+        scorecard._arm(shadow, experiment.baseline_release, start, now),
+        start=start.timestamp(),
+        now=now.timestamp(),
+    )
 
 
 def traced_peak_mib(work):
@@ -138,7 +199,7 @@ def main():
     parser.add_argument("--trades", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with throwaway_database():
+    with throwaway_database(), override_settings(ROOT_URLCONF=__name__):
         began = time.perf_counter()
         as_of = timezone.now().date() + datetime.timedelta(days=1)
         fleet = build_fleet(bots=args.bots, main_trades=args.trades, as_of=as_of)
@@ -158,45 +219,46 @@ def main():
         if refresh is not None:
             refresh(experiment, timezone.now())
 
-        client, admin = Client(), Client()
+        client = Client()
         client.force_login(lead)
-        admin.force_login(User.objects.create_superuser("root"))
         page = reverse("admin:experiments_experiment_change", args=[experiment.pk])
-        bare_page = reverse("admin:auth_user_change", args=[lead.pk])
+        bare_page = mount(urlpatterns, "experiment", bare_page_view(experiment.pk))
         # warm up: templates, the first connection
-        assert client.get(page).status_code == admin.get(bare_page).status_code == 200
+        assert client.get(page).status_code == client.get(bare_page).status_code == 200
         rss_before = peak_rss_mib()
 
         page_times, bare_page_times = [], []
         for _ in range(args.runs):
             page_times.append(timed(lambda: client.get(page))[0])
-            bare_page_times.append(timed(lambda: admin.get(bare_page))[0])
-        report("experiment page", page_times, bare_page_times, "bare: admin user page")
+            bare_page_times.append(timed(lambda: client.get(bare_page))[0])
+        report("experiment page", page_times, bare_page_times, "bare: minimal view")
         print(
             f"  one page view allocates at peak {traced_peak_mib(lambda: client.get(page)):.1f} "
-            f"MiB (bare page {traced_peak_mib(lambda: admin.get(bare_page)):.1f} MiB); peak "
+            f"MiB (bare page {traced_peak_mib(lambda: client.get(bare_page)):.1f} MiB); peak "
             f"RSS {rss_before:.0f} MiB before the views, {peak_rss_mib():.0f} MiB after"
         )
 
         now = timezone.now()
-        card_times, bare_times = [], []
+        card_times, verdict_times, bare_times = [], [], []
         for _ in range(args.runs):
             seconds, card = timed(lambda: scorecard.build_scorecard(experiment, now))
             card_times.append(seconds)
-            seconds, bare = timed(lambda: bare_arms(experiment, shadow, now))
+            verdict_times.append(timed(lambda: app_verdict_part(experiment, shadow, now))[0])
+            seconds, bare = timed(lambda: bare_verdict(experiment, shadow, now))
             bare_times.append(seconds)
-        report("scorecard computation", card_times, bare_times, "bare read of both arms")
+        report("scorecard computation", card_times, bare_times, "bare: day-level statistic")
+        report("  its verdict alone", verdict_times, bare_times, "bare: day-level statistic")
         comparison = card["comparison"]
         print(
-            f"  trades: scorecard {card['trades']}, bare {bare[0]} rows; verdict "
-            f"{card['verdict']} ({comparison['finding']}), twins "
-            f"{comparison['pairing']['twins']}, per trade {comparison['per_trade']}, bare "
-            f"mean difference {bare[1]:.4f}"
+            f"  trades: scorecard {card['trades']}; verdict {card['verdict']} "
+            f"({comparison['finding']}), twins {comparison['pairing']['twins']}, per day "
+            f"{comparison['per_day']}; bare: {bare[0]} whole days, mean day difference "
+            f"{bare[1]:+.2f} (SE {bare[2]:.2f}), {bare[3]}"
         )
         print(
             f"  one computation allocates at peak "
             f"{traced_peak_mib(lambda: scorecard.build_scorecard(experiment, now)):.0f} MiB "
-            f"(bare {traced_peak_mib(lambda: bare_arms(experiment, shadow, now)):.0f} MiB); "
+            f"(bare {traced_peak_mib(lambda: bare_verdict(experiment, shadow, now)):.2f} MiB); "
             f"peak RSS {peak_rss_mib():.0f} MiB"
         )
 
