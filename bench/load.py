@@ -6,14 +6,16 @@ that already holds the fleet's history.
 The history: N bots (default 50), 4% of them closing 2,740 trades a day (1M a year) and the
 others 200 to 3,000 (dataset.realistic_closes_a_day), over `--history-days` days (default 14: a
 year is scaled down to days, and the scale is printed), each trade with its 2 fills, an equity
-curve and decision counts. Then each bot, a thread, sends for `--duration` seconds, each second:
+curve and decision counts. Then each bot, a thread, sends for `--duration` seconds, each second
+`--records` records (default 100, as the load of issue 11: 50 bots x 100 records a second):
 
-- a trades batch of 100 records (the first second's: 50): the 40 trades it opened a second ago,
-  now closed (open -> closed updates), 40 new trades sent open, 10 new trades opened and closed
-  within the second, and 10 re-sends of closed records of the second before (same id and
-  content, as a bot retrying after a lost answer), every timestamp its own (within the second
-  before the send, in microseconds);
-- half a second later, a fills batch: the entry and exit fills of the 50 trades it closed.
+- a trades batch of half of them: 40% of it the trades it opened a second ago, now closed (open
+  -> closed updates), 40% new trades sent open, 10% new trades opened and closed within the
+  second, 10% re-sends of closed records of the second before (same id and content, as a bot
+  retrying after a lost answer), every timestamp its own (within the second before the send, in
+  microseconds); the first second has no updates or re-sends;
+- half a second later, a fills batch (the other half): the entry and exit fills of the trades it
+  closed.
 
 Request k is due at start + the bot's offset + k seconds (the offsets spread over the first
 second); latency runs from when a request was due to its answer, so a server that falls behind
@@ -52,7 +54,6 @@ from tests import servers
 from tradeops.models import Fill, Trade
 from tradeops.services import issue_api_token
 
-OPENS, QUICK, RESENDS = 40, 10, 10  # a second's new open trades, open-and-closed ones, re-sends
 REQUEST_TIMEOUT = 10
 GRACE_SECONDS = 15
 SYMBOLS = [f"SYM{n:03d}USDT" for n in range(20)]
@@ -61,8 +62,12 @@ SYMBOLS = [f"SYM{n:03d}USDT" for n in range(20)]
 class Sender:
     """One bot's records, second by second: what it opened, closes a second later."""
 
-    def __init__(self, index, wall_start):
+    def __init__(self, index, wall_start, records=100):
         self.index, self.wall_start = index, wall_start
+        # A second's new open trades, opened-and-closed ones and re-sends: 40%, 10% and 10% of
+        # the trades batch (half the records; the other half are the fills).
+        self.opens, self.quick = records // 5, records // 20
+        self.resends = records // 20
         self.rng = random.Random(index)
         self.open, self.closed_lines = [], []
         self.expected = {"accepted": 0, "updated": 0, "unchanged": 0, "fills": 0, "closes": 0}
@@ -107,14 +112,14 @@ class Sender:
     def trades(self, k):
         """Request k's trades body; the closes are kept for its fills."""
         closes = [self._close(record, k) for record in self.open]
-        self.open = [self._opened(k, n) for n in range(OPENS)]
-        quick = [self._close(self._opened(k, OPENS + n), k) for n in range(QUICK)]
+        self.open = [self._opened(k, n) for n in range(self.opens)]
+        quick = [self._close(self._opened(k, self.opens + n), k) for n in range(self.quick)]
         self.closes = closes + quick
         lines = [json.dumps(record) for record in closes + self.open + quick]
-        resends = self.rng.sample(self.closed_lines, min(RESENDS, len(self.closed_lines)))
+        resends = self.rng.sample(self.closed_lines, min(self.resends, len(self.closed_lines)))
         self.closed_lines = [json.dumps(record) for record in self.closes]
         counts = self.expected
-        counts["accepted"] += OPENS + QUICK
+        counts["accepted"] += self.opens + self.quick
         counts["updated"] += len(closes)
         counts["unchanged"] += len(resends)
         counts["closes"] += len(self.closes)
@@ -222,11 +227,13 @@ def report(args, workers, results, elapsed, senders, fleet):
         "fills": Fill.objects.filter(bot__in=fleet.bots, external_id__startswith="L").count(),
     }
     requests = args.bots * args.duration * 2
+    s = senders[0]
     answers = sum(len(values) for values in latencies.values())
     print(
-        f"{args.bots} bots x {args.duration} s, each second a trades batch ({OPENS} opens, "
-        f"{OPENS} open->closed updates, {QUICK} opened-and-closed, {RESENDS} re-sends) and a "
-        f"fills batch, through nginx + gunicorn ({workers} sync workers, deploy/ config): "
+        f"{args.bots} bots x {args.duration} s, each second a trades batch ({s.opens} opens, "
+        f"{s.opens} open->closed updates, {s.quick} opened-and-closed, {s.resends} re-sends) "
+        f"and a fills batch ({2 * (s.opens + s.quick)}), through nginx + gunicorn ({workers} "
+        "sync workers, deploy/ config): "
         f"{answers:,} of {requests:,} requests answered in {elapsed:.0f} s"
     )
     print(
@@ -261,6 +268,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bots", type=int, default=50)
     parser.add_argument("--duration", type=int, default=120, help="seconds of sending")
+    parser.add_argument("--records", type=int, default=100, help="a bot's records a second")
     parser.add_argument("--history-days", type=int, default=14)
     parser.add_argument("--workers", type=int, help="gunicorn workers (deploy's default: 4)")
     parser.add_argument("--beside", help="a shell command to run beside the load")
@@ -288,7 +296,7 @@ def main():
             time.sleep(5)  # let it get going
         print(f"load average before: {load_average()}")
         start = time.monotonic() + 1
-        senders = [Sender(n, timezone.now()) for n in range(args.bots)]
+        senders = [Sender(n, timezone.now(), args.records) for n in range(args.bots)]
         deadline = start + args.duration + GRACE_SECONDS
         try:
             with ThreadPoolExecutor(args.bots) as pool:
