@@ -8,6 +8,7 @@ from collections import Counter
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -200,7 +201,8 @@ class WeeklySignOffForm(forms.Form):
     assignment_due = forms.DateField(
         required=False,
         help_text="A UTC day, today or later.",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # The admin's date field (YYYY-MM-DD, with its calendar), not the browser's locale's.
+        widget=AdminDateWidget,
     )
     confirm_pending_keep = forms.BooleanField(
         required=False,
