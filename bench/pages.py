@@ -283,6 +283,8 @@ def main():
 
     if not args.trades_only:
         teardown_test_environment()  # throwaway_database sets it up again
+        # A database of its own, not the kept one `--database` named (which it would clobber).
+        connection.settings_dict["TEST"]["NAME"] = None
         with throwaway_database(), override_settings(ROOT_URLCONF=__name__):
             fleet = build_fleet(bots=500, main_trades=2_000, other_trades=100, days=90, symbols=5)
             pages = [
