@@ -53,3 +53,15 @@ def test_at_1400_px_the_command_centers_cards_take_the_pages_width(browse, demo)
     window = page.evaluate("document.documentElement.clientWidth")
 
     assert right >= window - 60, (right, window)
+
+
+@pytest.mark.parametrize("path", LISTS.values(), ids=LISTS.keys())
+def test_at_420_px_a_list_takes_the_whole_window(browse, demo, path):
+    """No room is kept for the navigation the admin hides on a phone-sized window."""
+    page = browse("lead")
+    page.set_viewport_size({"width": 420, "height": 900})
+    visit(page, path)
+
+    width = page.locator("#content").evaluate("content => content.getBoundingClientRect().width")
+
+    assert width >= 400, width
