@@ -82,8 +82,9 @@ def bare(bot, days, release=None, scan=False):
     """The same headline numbers by hand, the least any implementation reads: the window's rows
     of the daily rollup the database keeps (DailyCloses, a few rows a day) in one query, the
     equity curve (the account's snapshots; for one release the walk of its closes in order, in
-    the database, since a drawdown needs the path), the decision counts, numpy. `scan=True` reads the window's trades
-    instead of the rollup: the twin before issue 22, kept to show what the rollup saves."""
+    the database, since a drawdown needs the path), the decision counts, numpy. `scan=True`
+    reads the window's trades instead of the rollup: the twin before issue 22, kept to show
+    what the rollup saves."""
     end = datetime.datetime.combine(AS_OF, datetime.time(), tzinfo=datetime.UTC)
     start = end - datetime.timedelta(days=days)
     params = {
