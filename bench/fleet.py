@@ -282,7 +282,7 @@ def analyse(result):
             cron_run["name"],
             {"queue": cron_run["queue"], "period": cron_run["period"], "runs": 0,
              "timeout": cron_run["timeout"], "in_period": 0, "work": [], "delays": [],
-             "killed": 0, "units": 0, "units_done": 0, "open": 0},
+             "killed": 0, "units": 0, "units_done": 0, "open": 0, "failed": 0, "errors": set()},
         )  # fmt: skip
         row["runs"] += 1
         job = jobs.get(cron_run["id"])
@@ -301,6 +301,9 @@ def analyse(result):
         row["units_done"] += len(ended)
         if any("Timeout" in " ".join(u["error"]) for u in [job, *mine]):
             row["killed"] += 1
+        if any(u["status"] == "failed" for u in [job, *mine]):
+            row["failed"] += 1
+            row["errors"].update(e[:120] for u in [job, *mine] for e in u["error"])
         durations = [u["ended"] - u["started"] for u in ended]
         own = (job["ended"] or time.time()) - job["started"]
         if job["ended"] and len(ended) == len(mine):
@@ -327,8 +330,8 @@ def table(label, tree, workers, result):
         f"after {load[1][0]:.2f} {load[1][1]:.2f}",
         "",
         "| job | queue | period s | timeout s | runs | finished in period | killed (timeout) "
-        "| units done | work/run s | worker-s/h | start delay p50/p99 s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| failed | units done | work/run s | worker-s/h | start delay p50/p99 s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     total = 0
     for name, row in rows.items():
@@ -341,9 +344,12 @@ def table(label, tree, workers, result):
         lines.append(
             f"| {name} | {row['queue']} | {row['period']} | {row['timeout']} | {row['runs']} "
             f"| {row['in_period']}/{row['runs']} ({row['open']} not ended) | {row['killed']} "
-            f"| {unit_part} | {'—' if work is None else f'{work:.1f}'} "
+            f"| {row['failed']} | {unit_part} | {'—' if work is None else f'{work:.1f}'} "
             f"| {'—' if per_hour is None else f'{per_hour:,.0f}'} | {delay} |"
         )
+    errors = [
+        f"{name}: {'; '.join(sorted(row['errors']))}" for name, row in rows.items() if row["errors"]
+    ]
     minute = [d for name, row in rows.items() if _urgent(name) for d in row["delays"]]
     loop = [d for name, row in rows.items() if "watch_bot_loop" in name for d in row["delays"]]
     unstarted = sum(1 for c in result["cron"] if _urgent(c["name"])) - len(minute)
@@ -354,6 +360,7 @@ def table(label, tree, workers, result):
         f"p99 {percentile(minute, 0.99) or 0:.1f} s ({unstarted} never started in the window); "
         f"loop watch max {max(loop, default=float('nan')):.1f} s; "
         f"known work {total:,.0f} worker-s/h against {workers * 3600:,} available",
+        *[f"failed: {line}" for line in errors],
         "",
     ]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from experiments.models import Experiment
+from experiments.rules import default_triggers
 from ingestion.models import FreqtradeSource
 from integrity.models import AlertChannel
 from tradeops.models import Bot, BotPulse, ConfigRelease
@@ -82,6 +83,9 @@ def build(*, bots=500, heavy=20, days=35, log=print):
             plan_key="A",
             started_at=switch,
             created_by=operator,
+            # As approval freezes them (experiments.rules.frozen_triggers), with a baseline avg
+            # loss near what the loaded trades give.
+            triggers=default_triggers() | {"baseline_avg_loss": "-25.50"},
         )
     for bot, _, _ in live[::FREQTRADE_EVERY]:
         FreqtradeSource.objects.create(bot=bot, db_url=MISSING_FREQTRADE_DB, created_at=now)
