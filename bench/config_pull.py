@@ -51,7 +51,7 @@ def bare_config(request):
 
 
 # This module is the URLconf of the run: the app's API beside its bare twin.
-urlpatterns = [path("api/v1/", include("ingestion.urls")), path("bare/config", bare_config)]
+urlpatterns = [path("api/v1/", include("experiments.urls")), path("bare/config", bare_config)]
 
 
 def fleet(size):

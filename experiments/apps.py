@@ -8,6 +8,7 @@ class ExperimentsConfig(AppConfig):
 
     def ready(self):
         from experiments import checks, shadows  # noqa: F401 (checks registers the lifecycle's)
+        from experiments.releases import push
         from experiments.same_bot import KEEPS, RULES, sqlite_around_migrate
         from tradeops import signals
 
@@ -18,3 +19,6 @@ class ExperimentsConfig(AppConfig):
         pre_migrate.connect(drop, weak=False, dispatch_uid="experiments.same_bot.drop")
         post_migrate.connect(install, sender=self, weak=False)
         signals.shadow_created.connect(shadows.shadow_created, dispatch_uid="experiments.shadow")
+        signals.trading_mode_changed.connect(
+            push.trading_mode_changed, dispatch_uid="experiments.trading_push"
+        )

@@ -1,13 +1,17 @@
-"""RQ entry points for the decision framework (thin: the work is in experiments.triggers and
-experiments.scorecard). Both fan out: one job per experiment (or holding scaling step)."""
+"""RQ entry points for the decision framework (thin: the work is in experiments.triggers,
+experiments.scorecard and experiments.releases.push). The triggers and the scorecards fan out:
+one job per experiment (or holding scaling step); the release push is one job."""
 
 from experiments.models import Experiment, ScalingStep
+from experiments.releases.push import deliver_due_pushes
 from experiments.scorecard import SCORED, refresh_scorecard
 from experiments.triggers import evaluate_live_change, live_changes
-from tradeops.scheduling import fan_out_job
+from tradeops.scheduling import fan_out_job, recorded_job
 
 EVALUATE_TRIGGERS = "experiments.evaluate_triggers"
 REFRESH_SCORECARDS = "experiments.refresh_scorecards"
+# Named when the push lived in integrity; kept, so its JobRun history reads as one.
+PUSH_RELEASE_CHANGES = "integrity.push_release_changes"
 EXPERIMENT, STEP = "experiment-", "step-"
 
 
@@ -48,3 +52,10 @@ def refresh_experiment_scorecard(experiment_id, now):
         "bot", "baseline_release", "candidate_release"
     ).get(pk=experiment_id)
     return {"refreshed": refresh_scorecard(experiment, now)}
+
+
+@recorded_job(PUSH_RELEASE_CHANGES)
+def push_release_changes(now):
+    """Send every due release push: right after a change commits, and each minute the retries."""
+    pushed = deliver_due_pushes(now)
+    return {"attempted": len(pushed), "sent": sum(push.status == "sent" for push in pushed)}

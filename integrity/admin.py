@@ -8,7 +8,6 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from integrity.admin_push import ReleasePushOnBotPage, attempts_table
 from integrity.alerts import (
     CRITICAL_PATHS,
     confirm_test_alert,
@@ -35,22 +34,33 @@ from integrity.services import (
 from tradeops import admin as core_admin
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.admin_actions import note_action
-from tradeops.models import Bot, BotPulse, Fill, Trade
+from tradeops.models import BotPulse, Fill, Trade
 from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP
 
 
-# The Bot's one registration: the core's BotAdmin with the integrity gate and the integrity
-# actions (the core admin knows nothing of integrity).
-@admin.register(Bot)
-class BotAdmin(ReleasePushOnBotPage, core_admin.BotAdmin):
+def attempts_table(row):
+    """Every attempt of a delivery (an alert or a push): when, response, error, how long."""
+    if not row.attempt_log:
+        return "no attempt yet"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
+        (
+            (entry["at"], entry["response_code"] or "-", entry["duration_ms"], entry["error"])
+            for entry in row.attempt_log
+        ),
+    )
+    return format_html(
+        "<table><tr><th>at</th><th>response</th><th>took</th><th>error</th></tr>{}</table>", rows
+    )
+
+
+# The core's BotAdmin with the integrity gate and the integrity actions (the core admin knows
+# nothing of integrity). Not registered here: experiments.admin registers the Bot once, with
+# this and the release push (experiments.admin.release_push.BotAdmin).
+class BotAdmin(core_admin.BotAdmin):
     list_display = ["slug", "name", "exchange", "is_active", "integrity_gate", "created_at"]
-    actions = [
-        *core_admin.BotAdmin.actions,
-        "run_integrity_checks",
-        "cleanup_dry_run",
-        *ReleasePushOnBotPage.push_actions,
-    ]
-    inlines = [*core_admin.BotAdmin.inlines, *ReleasePushOnBotPage.push_inlines]
+    actions = [*core_admin.BotAdmin.actions, "run_integrity_checks", "cleanup_dry_run"]
     readonly_fields = [*core_admin.BotAdmin.readonly_fields, "heartbeat", "loop_incidents"]
 
     @admin.display(description="last heartbeat")

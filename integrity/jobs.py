@@ -2,7 +2,6 @@
 
 from integrity.alerts import deliver_due_alerts, queue_repeats
 from integrity.loop import watch_bot_loop
-from integrity.push import deliver_due_pushes
 from integrity.schedules import watch_schedules
 from integrity.services import run_integrity_checks
 from tradeops.models import Bot
@@ -12,7 +11,6 @@ DAILY_CHECKS = "integrity.daily_checks"
 DISPATCH_ALERTS = "integrity.dispatch_alerts"
 WATCH_SCHEDULES = "integrity.watch_schedules"
 WATCH_BOT_LOOP = "integrity.watch_bot_loop"
-PUSH_RELEASE_CHANGES = "integrity.push_release_changes"
 
 
 @fan_out_job(DAILY_CHECKS)
@@ -53,10 +51,3 @@ def watch_bot_loop_job(now):
     """Config drift and silent bots (integrity.loop), every minute: the grace is minutes."""
     found = watch_bot_loop(now)
     return {"incidents": [f"{bot.slug}:{finding.kind}" for bot, finding in found]}
-
-
-@recorded_job(PUSH_RELEASE_CHANGES)
-def push_release_changes(now):
-    """Send every due release push: right after a change commits, and each minute the retries."""
-    pushed = deliver_due_pushes(now)
-    return {"attempted": len(pushed), "sent": sum(push.status == "sent" for push in pushed)}

@@ -319,8 +319,8 @@ class AlertDelivery(Delivery):
 
 
 class ReleaseWebhook(models.Model):
-    """Where a bot is pushed every change of its current release (integrity.push), and the
-    secret each push is signed with. A Team lead sets it up on the bot's page."""
+    """Where a bot is pushed every change of its current release (experiments.releases.push),
+    and the secret each push is signed with. A Team lead sets it up on the bot's page."""
 
     bot = models.OneToOneField(Bot, on_delete=models.CASCADE, related_name="release_webhook")
     # A receiver's URL may carry its own token: encrypted at rest, like alert channel targets.
@@ -353,7 +353,7 @@ class ReleaseWebhook(models.Model):
 
 class ReleasePush(Delivery):
     """One change of a bot's current release told to its webhook (or a test push), with every
-    attempt. Sent by integrity.push through the shared delivery mechanism."""
+    attempt. Sent by experiments.releases.push through the shared delivery mechanism."""
 
     SWITCHED_ON = "webhook__is_active"
 

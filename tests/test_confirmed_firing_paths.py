@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cadence.checklist import checklists
+from experiments.releases.push import deliver_due_pushes, send_test_push, set_up_release_push
 from experiments.services import make_baseline
 from integrity.alerts import (
     CRITICAL_PATHS,
@@ -21,7 +22,6 @@ from integrity.alerts import (
     send_test_alerts,
 )
 from integrity.models import AlertChannel, AlertDelivery, ReleasePush, ReleaseWebhook
-from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
 from integrity.selectors import integrity_gate
 from integrity.services import open_or_bump_incident
 from tests.factories import log_in_as

@@ -9,9 +9,9 @@ from django.db import connection
 from django.urls import reverse
 
 from experiments.releases import create_release
+from experiments.releases.freqtrade import parameter_file
 from experiments.services import make_baseline
 from ingestion.freqtrade import configure_source
-from ingestion.freqtrade_export import parameter_file
 from ingestion.jobs import sync_freqtrade_sources
 from ingestion.models import FreqtradeSource
 from tests.factories import FREQTRADE_DATABASE, candidate

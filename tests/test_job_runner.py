@@ -18,12 +18,11 @@ from django_rq.cron import DjangoCronScheduler
 from rq.job import Job
 
 from cadence.jobs import refresh_trigger_headroom_job, send_daily_digests
-from experiments.jobs import evaluate_triggers_job, refresh_scorecards
+from experiments.jobs import evaluate_triggers_job, push_release_changes, refresh_scorecards
 from ingestion.jobs import sync_freqtrade_sources
 from integrity.breaker import check_circuit_breakers_job
 from integrity.jobs import (
     dispatch_alerts,
-    push_release_changes,
     run_daily_integrity_checks,
     watch_bot_loop_job,
     watch_schedules_job,
@@ -118,7 +117,7 @@ JOBS = {
     "kpis.jobs.compute_daily_snapshots": compute_daily_snapshots,
     "integrity.jobs.run_daily_integrity_checks": run_daily_integrity_checks,
     "integrity.jobs.dispatch_alerts": dispatch_alerts,
-    "integrity.jobs.push_release_changes": push_release_changes,
+    "experiments.jobs.push_release_changes": push_release_changes,
     "integrity.jobs.watch_schedules_job": watch_schedules_job,
     "integrity.jobs.watch_bot_loop_job": watch_bot_loop_job,
     "integrity.breaker.check_circuit_breakers_job": check_circuit_breakers_job,
@@ -151,7 +150,7 @@ def test_the_cron_config_schedules_every_job_of_the_schedule_on_its_queue_with_i
         "integrity.jobs.watch_bot_loop_job": ("* * * * *", "minute", 120),
         "integrity.breaker.check_circuit_breakers_job": ("* * * * *", "minute", 120),
         "integrity.jobs.dispatch_alerts": ("* * * * *", "minute", 120),
-        "integrity.jobs.push_release_changes": ("* * * * *", "minute", 120),
+        "experiments.jobs.push_release_changes": ("* * * * *", "minute", 120),
         "integrity.jobs.watch_schedules_job": ("*/10 * * * *", "default", 300),
         "experiments.jobs.evaluate_triggers_job": ("*/15 * * * *", "default", 600),
         "ingestion.jobs.sync_freqtrade_sources": ("* * * * *", "slow", 300),

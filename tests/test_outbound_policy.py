@@ -15,11 +15,11 @@ from django.test import Client
 from django.urls import reverse
 from werkzeug import Response
 
+from experiments.releases.push import send_test_push, set_up_release_push
 from integrity import outbound
 from integrity.alerts import send_test_alerts
 from integrity.delivery import NO_ANSWER
 from integrity.models import AlertChannel, ReleaseWebhook
-from integrity.push import send_test_push, set_up_release_push
 from tests.factories import change_form_data, log_in_as
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 

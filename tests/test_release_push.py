@@ -24,10 +24,10 @@ from werkzeug import Response
 from werkzeug.datastructures import Headers
 
 from experiments.releases import run_release
+from experiments.releases.push import deliver_due_pushes, send_test_push, set_up_release_push
 from experiments.services import make_baseline
 from integrity.delivery import FIRST_RETRY
 from integrity.models import ReleasePush, ReleaseWebhook
-from integrity.push import deliver_due_pushes, send_test_push, set_up_release_push
 from tests.factories import candidate, change_form_data
 from tests.queues import run_workers_burst
 from tradeops.audit import history
@@ -141,7 +141,7 @@ def test_a_500_then_a_200_is_retried_with_back_off_and_both_attempts_are_recorde
 
 
 def test_a_timeout_is_recorded_and_retried(bot, baseline, people, webhook, httpserver, monkeypatch):
-    monkeypatch.setattr("integrity.push.SEND_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr("experiments.releases.push.SEND_TIMEOUT_SECONDS", 1)
     # The receiver answers only once the test lets it: by events, not by a sleep and a
     # stopwatch, so a slow machine cannot fail it.
     let_answer, answered = threading.Event(), threading.Event()
@@ -226,7 +226,7 @@ def test_two_workers_at_once_send_a_change_once(
         # Both workers wait on the queue before there is anything to take: one job each.
         wait_for(lambda: len(Worker.all(queue=minute)) == 2)
         make_baseline(baseline, by=people["lead"], note="Phase 1 winner")  # enqueues a push job
-        minute.enqueue("integrity.jobs.push_release_changes")  # a second, as the cron would
+        minute.enqueue("experiments.jobs.push_release_changes")  # a second, as the cron would
         runs = JobRun.objects.filter(name="integrity.push_release_changes", outcome="succeeded")
         # One run ends while the receiver holds the other's attempt (the overlap is an event,
         # not a sleep's length), then the held one is let through.

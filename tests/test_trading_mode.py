@@ -17,10 +17,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from experiments.releases.push import push_body, set_up_release_push
 from experiments.services import make_baseline
 from integrity.loop import watch_bot_loop
 from integrity.models import IntegrityIncident, ReleasePush
-from integrity.push import push_body, set_up_release_push
 from tests.factories import ingest, log_in_as
 from tradeops.models import AuditEvent, Bot, BotPulse, ConfigRelease
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER

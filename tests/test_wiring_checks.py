@@ -82,8 +82,9 @@ def test_each_model_is_registered_once_where_its_admin_is_composed():
 
     from tradeops.models import Bot, ConfigRelease
 
-    # The Bot's one registration is integrity's (the core's BotAdmin with the integrity gate).
-    assert type(admin.site._registry[Bot]).__module__ == "integrity.admin"
+    # The Bot's one registration is the highest layer's that adds to it: the core's BotAdmin with
+    # integrity's gate and the release push (experiments.admin.release_push).
+    assert type(admin.site._registry[Bot]).__module__ == "experiments.admin.release_push"
     assert type(admin.site._registry[ConfigRelease]).__module__ == "experiments.admin.releases"
     apps = ("tradeops", "ingestion", "integrity", "kpis", "experiments", "cadence", "demo")
     root = Path(__file__).resolve().parents[1]

@@ -95,7 +95,7 @@ SCHEDULE = (
     Schedule("integrity.dispatch_alerts", "integrity.jobs.dispatch_alerts", "* * * * *",
              MINUTE, timeout=120),
     # Release pushes' retries (a change is pushed the moment it commits).
-    Schedule("integrity.push_release_changes", "integrity.jobs.push_release_changes",
+    Schedule("integrity.push_release_changes", "experiments.jobs.push_release_changes",
              "* * * * *", MINUTE, timeout=120),
     # -- default
     # The dead man's switch for the daily jobs and the abandoned-run sweep (both also run from

@@ -182,7 +182,7 @@ def _apply_mode(bot, mode, *, by, note, now):
         data={"trading_version": bot.trading_version},
         at=now,
     )
-    # The bot's webhook is pushed the new mode once this commits (integrity.push).
+    # The bot's webhook is pushed the new mode once this commits (experiments.releases.push).
     signals.trading_mode_changed.send(sender=Bot, bot=bot, now=now)
 
 

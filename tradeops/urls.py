@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/django_rq/", queue_app_index),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ingestion.urls")),
+    path("api/v1/", include("experiments.urls")),
 ]

@@ -28,7 +28,7 @@ from experiments.releases import (
     end_freeze,
     freeze_config,
 )
-from ingestion.freqtrade_export import ExportRefused, file_name, parameter_file_text
+from experiments.releases.freqtrade import ExportRefused, file_name, parameter_file_text
 from ingestion.models import FreqtradeSource
 from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
@@ -264,7 +264,7 @@ class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, 
 
     @admin.action(description="Download as freqtrade parameter file")
     def export_freqtrade(self, request, queryset):
-        """The file a freqtrade bot loads beside its strategy (ingestion.freqtrade_export), as
+        """The file a freqtrade bot loads beside its strategy (experiments.releases.freqtrade), as
         its deploy step gets it from GET /api/v1/config?format=freqtrade. Approved releases
         only: a draft is not what a bot runs."""
         if queryset.count() != 1:

@@ -23,18 +23,11 @@ from tradeops.models.base import (
     TradeSide,
     TradeStatus,
 )
-from tradeops.models.bots import (
-    ApiToken,
-    Bot,
-    ConfigRelease,
-    ParamSpec,
-    ReleaseChange,
-    StabilizationWindow,
-    TradingMode,
-)
+from tradeops.models.bots import ApiToken, Bot, ParamSpec, TradingMode
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
 from tradeops.models.loop import BotPulse
+from tradeops.models.releases import ConfigRelease, ReleaseChange, StabilizationWindow
 from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
 
 __all__ = [

@@ -14,7 +14,8 @@ from tradeops.models.base import (
     choices_check,
     decimal_field,
 )
-from tradeops.models.bots import Bot, ConfigRelease
+from tradeops.models.bots import Bot
+from tradeops.models.releases import ConfigRelease
 
 # How far a trade's net P&L is from gross - fees - funding, and text that is only blank: what the
 # stored-trade check looks for (ingestion.stored). Indexed, so it reads only the rows that break

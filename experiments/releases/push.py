@@ -1,5 +1,6 @@
 """Release push: a bot that wants it is told every change of its current release at its own
-webhook, besides pulling GET /api/v1/config (docs/design.md, "The loop with the bot").
+webhook, besides pulling GET /api/v1/config (experiments.releases.pull; docs/design.md, "The loop
+with the bot").
 
 run_release queues the push in the change's own transaction (`queue_release_push`), so a change
 is pushed if and only if it is committed; the push job sends it once that transaction commits,
@@ -31,7 +32,7 @@ from tradeops.audit import person, record_audit
 from tradeops.scheduling import enqueue
 
 Event = ReleasePush.Event
-PUSH_JOB = "integrity.jobs.push_release_changes"
+PUSH_JOB = "experiments.jobs.push_release_changes"
 SIGNATURE_HEADER = "X-TradeOps-Signature"
 TIMESTAMP_HEADER = "X-TradeOps-Timestamp"
 
@@ -140,6 +141,7 @@ def queue_trading_push(bot, now=None):
 
 
 def trading_mode_changed(sender, *, bot, now, **kwargs):
+    """The tradeops.signals.trading_mode_changed receiver (connected in experiments.apps)."""
     queue_trading_push(bot, now)
 
 

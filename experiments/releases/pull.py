@@ -13,7 +13,7 @@ the experiment's baseline while one runs on its live bot, else what the live bot
 config says it is a shadow and runs dry-run.
 
 `?format=freqtrade` serves the current release as a freqtrade strategy parameter file
-(ingestion.freqtrade_export), for a freqtrade bot's deploy step. Its ETag differs from the plain
+(experiments.releases.freqtrade), for a freqtrade bot's deploy step. Its ETag differs from the plain
 one's and also names the bot's strategy name and parameter spaces (its freqtrade source, one
 more query), which shape the file too.
 """
@@ -24,8 +24,8 @@ import json
 from django.http import JsonResponse
 from django.views.decorators.http import condition, require_GET
 
+from experiments.releases.freqtrade import ExportRefused, file_name, parameter_file
 from ingestion.api import bot_token_required, database_unavailable_is_503, error_response
-from ingestion.freqtrade_export import ExportRefused, file_name, parameter_file
 from ingestion.models import FreqtradeSource
 from tradeops.models import Bot
 

@@ -1,5 +1,8 @@
 """Release push in the admin: set up on the bot's page (Team lead), the secret shown once, a test
-push, and every push with its attempts. Saves go through integrity.push."""
+push, and every push with its attempts. Saves go through experiments.releases.push.
+
+The Bot's admin is composed here, the highest layer that adds to it: the core's, integrity's
+(gate column, checks, cleanup) and the release push's. experiments.admin registers it."""
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
@@ -7,35 +10,20 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 
-from integrity.models import ReleasePush, ReleaseWebhook
-from integrity.push import (
+from experiments.releases.push import (
     change_release_push,
     issue_push_secret,
     send_test_push,
     set_up_release_push,
 )
+from integrity import admin as integrity_admin
+from integrity.admin import attempts_table
+from integrity.models import ReleasePush, ReleaseWebhook
 from tradeops.admin import ReadOnlyAdmin
 from tradeops.roles import CHANGE_RELEASE_PUSH, HANDLE_INCIDENTS
 
 # The bot's page lists this many of its latest pushes; the push list has them all.
 RECENT_PUSHES = 5
-
-
-def attempts_table(row):
-    """Every attempt of a delivery (an alert or a push): when, response, error, how long."""
-    if not row.attempt_log:
-        return "no attempt yet"
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
-        (
-            (entry["at"], entry["response_code"] or "-", entry["duration_ms"], entry["error"])
-            for entry in row.attempt_log
-        ),
-    )
-    return format_html(
-        "<table><tr><th>at</th><th>response</th><th>took</th><th>error</th></tr>{}</table>", rows
-    )
 
 
 class ReleaseWebhookInline(admin.StackedInline):
@@ -90,7 +78,7 @@ class ReleaseWebhookInline(admin.StackedInline):
 
 
 class ReleasePushOnBotPage:
-    """What the bot's admin page gains for release push (mixed into integrity.admin.BotAdmin)."""
+    """What the bot's admin page gains for release push (mixed into BotAdmin below)."""
 
     push_inlines = [ReleaseWebhookInline]
     push_actions = ["issue_push_secret", "send_test_push"]
@@ -170,7 +158,11 @@ class ReleasePushOnBotPage:
         return request.user.has_perm(HANDLE_INCIDENTS)
 
 
-@admin.register(ReleasePush)
+class BotAdmin(ReleasePushOnBotPage, integrity_admin.BotAdmin):
+    actions = [*integrity_admin.BotAdmin.actions, *ReleasePushOnBotPage.push_actions]
+    inlines = [*integrity_admin.BotAdmin.inlines, *ReleasePushOnBotPage.push_inlines]
+
+
 class ReleasePushAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
