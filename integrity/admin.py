@@ -4,6 +4,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path as url_path
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -15,7 +16,7 @@ from integrity.alerts import (
     test_alert_confirmed_by,
 )
 from integrity.cleanup import CleanupRefused, apply_cleanup, plan_cleanup, restore_cleanup
-from integrity.loop import LOOP_KINDS
+from integrity.loop import LOOP_KINDS, drift
 from integrity.models import (
     AlertChannel,
     AlertDelivery,
@@ -55,6 +56,27 @@ def attempts_table(row):
     )
 
 
+def drift_in_words(bot, now, incidents):
+    """The bot's config drift as the watch sees it (integrity.loop.drift), with its state: in its
+    grace (when the incident opens), or an incident (linked below), or due at the watch's next
+    run."""
+    found = drift(bot)
+    if found is None:
+        return None
+    said = (
+        f"drift: reports {found.running}, should run {found.expected} "
+        f"since {found.since:%Y-%m-%d %H:%M} UTC"
+    )
+    if not found.is_incident(now):
+        return f"{said}; an incident opens after {found.incident_after:%H:%M} UTC if it persists"
+    if any(incident.kind == IntegrityIncident.Kind.CONFIG_DRIFT for incident in incidents):
+        return f"{said}; past its grace: incident open"
+    return (
+        f"{said}; past its grace since {found.incident_after:%H:%M} UTC: the watch opens an "
+        "incident at its next run"
+    )
+
+
 # The core's BotAdmin with the integrity gate and the integrity actions (the core admin knows
 # nothing of integrity). Not registered here: experiments.admin registers the Bot once, with
 # this and the release push (experiments.admin.release_push.BotAdmin).
@@ -75,8 +97,10 @@ class BotAdmin(core_admin.BotAdmin):
 
     @admin.display(description="config drift / silent")
     def loop_incidents(self, bot):
-        incidents = IntegrityIncident.objects.filter(bot=bot, kind__in=LOOP_KINDS).exclude(
-            status=IntegrityIncident.Status.RESOLVED
+        incidents = list(
+            IntegrityIncident.objects.filter(bot=bot, kind__in=LOOP_KINDS).exclude(
+                status=IntegrityIncident.Status.RESOLVED
+            )
         )
         links = [
             format_html(
@@ -86,7 +110,9 @@ class BotAdmin(core_admin.BotAdmin):
             )
             for incident in incidents
         ]
-        return format_html_join(mark_safe("<br>"), "{}", ((link,) for link in links)) or "none"
+        drifting = drift_in_words(bot, timezone.now(), incidents)
+        lines = [*([drifting] if drifting else []), *links]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "none"
 
     @admin.action(description="Cleanup dry run (plan, changes nothing)", permissions=["plan"])
     def cleanup_dry_run(self, request, queryset):

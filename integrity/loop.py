@@ -20,6 +20,7 @@ they last, resolved (with a resolved notice) at the first run that no longer fin
 """
 
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -34,27 +35,60 @@ LOOP_KINDS = (Kind.CONFIG_DRIFT, Kind.BOT_SILENT, Kind.BOT_IGNORES_STOP)
 MINUTE = datetime.timedelta(minutes=1)
 
 
-def config_drift(bot, now):
+@dataclass(frozen=True)
+class Drift:
+    """The bot's last heartbeat reports another release than its current one: what it runs, what
+    it should, since when, and when the drift becomes an incident (after the bot's grace)."""
+
+    running: str
+    expected: str
+    since: datetime.datetime
+    last_heartbeat_at: datetime.datetime
+    grace: datetime.timedelta
+
+    @property
+    def incident_after(self):
+        return self.since + self.grace
+
+    def is_incident(self, now):
+        return now - self.since > self.grace
+
+
+def drift(bot):
+    """The bot's drift, or None when its last heartbeat reports its current release (or it sent
+    none, or has no current release). The one rule the watch and the bot's page read."""
     pulse = getattr(bot, "pulse", None)
+    if pulse is None or bot.current_release is None:
+        return None
     expected = bot.current_release.tag
-    if pulse is None or pulse.running_release == expected:
+    if pulse.running_release == expected:
         return None
     changed_at = bot.current_change.at if bot.current_change else pulse.running_since
-    since = max(changed_at, pulse.running_since)
-    if now - since <= bot.drift_grace_minutes * MINUTE:
+    return Drift(
+        running=pulse.running_release,
+        expected=expected,
+        since=max(changed_at, pulse.running_since),
+        last_heartbeat_at=pulse.last_heartbeat_at,
+        grace=bot.drift_grace_minutes * MINUTE,
+    )
+
+
+def config_drift(bot, now):
+    found = drift(bot)
+    if found is None or not found.is_incident(now):
         return None
-    minutes = int((now - since) / MINUTE)
+    minutes = int((now - found.since) / MINUTE)
     return Finding(
         Kind.CONFIG_DRIFT,
         IntegrityIncident.Severity.CRITICAL,
-        f"{bot.slug} runs {pulse.running_release}, not its current release {expected}, "
+        f"{bot.slug} runs {found.running}, not its current release {found.expected}, "
         f"for {minutes} min (grace {bot.drift_grace_minutes} min)",
         1,
         {
-            "running_release": pulse.running_release,
-            "current_release": expected,
-            "since": since.isoformat(),
-            "last_heartbeat_at": pulse.last_heartbeat_at.isoformat(),
+            "running_release": found.running,
+            "current_release": found.expected,
+            "since": found.since.isoformat(),
+            "last_heartbeat_at": found.last_heartbeat_at.isoformat(),
         },
     )
 

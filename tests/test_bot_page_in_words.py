@@ -1,0 +1,69 @@
+"""The bot's page says what the bot does in words, one meaning per figure (issue 23, sections 2
+and 5): a drift in its grace is stated with when its incident opens (the watch's own rule), and
+money carries the bot's quote currency."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from experiments.services import make_baseline
+from integrity.loop import watch_bot_loop
+from tests.factories import ingest
+
+MINUTE = datetime.timedelta(minutes=1)
+
+
+@pytest.fixture
+def live(baseline, people):
+    """v1.4.0 current since an hour ago."""
+    return make_baseline(
+        baseline, by=people["lead"], note="Phase 1 winner", now=timezone.now() - 60 * MINUTE
+    )
+
+
+def beat(bot, moment, release):
+    ingest(
+        bot,
+        "health",
+        {"ts": moment.isoformat(), "kind": "heartbeat", "running_release": release},
+    )
+
+
+def bot_page(client, people, bot, role="operator"):
+    client.force_login(people[role])
+    return client.get(f"/admin/tradeops/bot/{bot.pk}/change/").content.decode()
+
+
+def test_a_drift_in_its_grace_is_stated_with_when_its_incident_opens(client, live, people):
+    bot = live.bot
+    swapped_at = timezone.now() - 2 * MINUTE
+    beat(bot, swapped_at, "v0.9-hotfix")
+    assert watch_bot_loop() == []  # in its grace: no incident yet
+
+    page = bot_page(client, people, bot)
+
+    opens = swapped_at + bot.drift_grace_minutes * MINUTE
+    assert (
+        f"drift: reports v0.9-hotfix, should run v1.4.0 since {swapped_at:%Y-%m-%d %H:%M} UTC; "
+        f"an incident opens after {opens:%H:%M} UTC if it persists"
+    ) in page
+
+
+def test_a_drift_past_its_grace_links_its_incident(client, live, people):
+    bot = live.bot
+    beat(bot, timezone.now() - 10 * MINUTE, "v0.9-hotfix")
+    watch_bot_loop()
+
+    page = bot_page(client, people, bot)
+
+    assert "should run v1.4.0" in page and "past its grace: incident open" in page
+    assert "runs v0.9-hotfix, not its current release v1.4.0" in page
+
+
+def test_a_bot_running_its_current_release_shows_no_drift(client, live, people):
+    beat(live.bot, timezone.now(), "v1.4.0")
+
+    page = bot_page(client, people, live.bot)
+
+    assert "drift: reports" not in page and "should run v1.4.0" not in page
