@@ -87,7 +87,8 @@ def test_the_edit_and_its_values_show_in_the_release_history(leverage_draft, peo
     save_change_form(lead, leverage_draft, notes="tighter", git_commit="abc123")
     page = lead.get(reverse("admin:tradeops_configrelease_change", args=[leverage_draft.pk]))
     text = page.content.decode()
-    assert "edited" in text and "git_commit: &quot;&quot; → &quot;abc123&quot;" in text
+    # The values as people read them, not JSON (issue 23: no raw JSON to people).
+    assert "edited" in text and "git_commit: (empty) → abc123" in text
     assert history(leverage_draft).get(action="edited").data == {
         "git_commit": ["", "abc123"],
         "notes": ["", "tighter"],
@@ -132,7 +133,7 @@ def test_an_edit_is_validated_like_a_new_release(leverage_draft, people):
     assert leverage_draft.last_edited_by is None and leverage_draft.params["max_leverage"] == 5
 
 
-def test_an_approved_release_changes_only_its_notes_and_that_is_audited(leverage_draft, people):
+def test_an_approved_release_is_read_only_and_its_page_says_so(leverage_draft, people):
     approve_release(leverage_draft, by=people["lead"])
     with pytest.raises(ValidationError, match="approved and immutable"):
         edit_release(
@@ -140,11 +141,15 @@ def test_an_approved_release_changes_only_its_notes_and_that_is_audited(leverage
             changes={"params": {**PARAMS, "max_leverage": 20}},
             by=people["lead2"],
         )
-    save_change_form(logged_in(people["lead"]), leverage_draft, notes="ran fine for a week")
+    lead = logged_in(people["lead"])
+    # Issue 23: the page of an approved release is read-only, notes too, and its title says so.
+    page = lead.get(reverse("admin:tradeops_configrelease_change", args=[leverage_draft.pk]))
+    html = page.content.decode()
+    assert "View config release v1.5.0 (approved: read-only)" in html
+    assert "Change config release" not in html and 'name="notes"' not in html
+    assert save_change_form(lead, leverage_draft, notes="ran fine for a week").status_code == 403
     leverage_draft.refresh_from_db()
-    assert leverage_draft.notes == "ran fine for a week"
-    assert leverage_draft.last_edited_by is None  # four-eyes is about the draft
-    assert history(leverage_draft).last().data == {"notes": ["", "ran fine for a week"]}
+    assert leverage_draft.notes == ""
 
 
 def test_the_database_refuses_an_approval_by_the_last_editor(leverage_draft, people):
@@ -213,7 +218,7 @@ def test_the_diff_and_the_compare_page_show_a_respelling_unchanged(baseline, peo
     assert "same params as v1.4.0" in page.content.decode()
     url = reverse("admin:tradeops_configrelease_compare", args=[baseline.pk, respelled.pk])
     compare = lead.get(url).content.decode()
-    assert "&quot;0.350&quot;" in compare  # each release's own spelling is shown
+    assert "<td>0.350</td>" in compare  # each release's own spelling is shown, unquoted
     assert 'class="changed"' not in compare
 
 

@@ -11,12 +11,24 @@ from tradeops.admin import pretty_json
 from tradeops.audit import history
 
 
+def _plain(value):
+    """A stored value as people read it: text unquoted, a mapping as "name: value" pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_plain(inner)}" for key, inner in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(_plain(inner) for inner in value) or "none"
+    if value is None or value == "":
+        return "none" if value is None else "(empty)"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _details(data):
-    """An audit row's data in a line: an edit's values as field: old → new."""
+    """An audit row's data in a line: an edit's values as field: old → new, a release's changes
+    as "param: value" (not JSON)."""
     return "; ".join(
-        f"{key}: {json.dumps(value[0])} → {json.dumps(value[1])}"
+        f"{key}: {_plain(value[0])} → {_plain(value[1])}"
         if isinstance(value, list) and len(value) == 2
-        else f"{key}: {json.dumps(value)}"
+        else (_plain(value) if key == "changes" else f"{key.replace('_', ' ')}: {_plain(value)}")
         for key, value in data.items()
     )
 

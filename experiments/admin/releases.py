@@ -39,8 +39,15 @@ from tradeops.models import Bot, ConfigRelease, StabilizationWindow
 from tradeops.roles import APPROVE_RELEASE, CAPTURE_BASELINE
 
 
-def _spelled(value):
-    return None if value is None else json.dumps(value)
+def _shown(value, other):
+    """A param's value as people read it, text unquoted: 1.5, limit, 18. A value that reads the
+    same as the other side's but differs by type (a whole number stored as text) says so."""
+    if value is None:
+        return None
+    shown = value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str) and other is not None and not isinstance(other, str):
+        return f"{shown} (as text)" if shown == json.dumps(other) else shown
+    return shown
 
 
 class ReleaseCopyForm(forms.ModelForm):
@@ -168,6 +175,18 @@ class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, 
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # An approved release is what bots run and experiments compare: read-only, notes too.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or not obj.is_approved)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        release = self.get_object(request, object_id)
+        if release is not None and release.is_approved:
+            title = f"View config release {release.tag} (approved: read-only)"
+            extra_context = {**(extra_context or {}), "title": title}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="params")
     def params_display(self, obj):
         return pretty_json(obj.params)
@@ -236,13 +255,13 @@ class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, 
             "title": f"{old.tag} → {new.tag}",
             "old": old,
             "new": new,
-            # Each release's own JSON spelling; `changed` compares by value for the type.
+            # Each value as written, unquoted; `changed` compares by value for the type.
             "rows": [
-                (key, category, _spelled(before), _spelled(after), changed)
+                (key, category, _shown(before, after), _shown(after, before), changed)
                 for key, category, before, after, changed in compare_params(old.params, new.params)
             ],
         }
-        return TemplateResponse(request, "admin/tradeops/configrelease/compare.html", context)
+        return TemplateResponse(request, "admin/experiments/configrelease/compare.html", context)
 
     @admin.action(description="Capture baseline report (7d + 30d)", permissions=["capture"])
     def capture_baseline(self, request, queryset):

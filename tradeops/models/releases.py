@@ -33,7 +33,7 @@ class ConfigRelease(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Who last changed the draft (experiments.releases.edit_release).",
+        help_text="Who last edited the draft before its approval.",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
