@@ -145,12 +145,21 @@ def daily_review_page(request, slug, day):
             "day": day,
             "review": review,
             "chart": rejection_chart(review["rejections"]),
+            "rejection_days": rejection_days(review["rejections"], utc_day(now)),
             "form": form,
             "may_sign_off": request.user.has_perm(SIGN_OFF_DAILY_REVIEW),
             "previous_day": day - datetime.timedelta(days=1),
             "next_day": day + datetime.timedelta(days=1) if day < utc_day(now) else None,
         },
     )
+
+
+def rejection_days(trend, today):
+    """[(MM-DD, rejections, is today)]: today's count is of the hours gone by, said so."""
+    return [
+        (f"{day:%m-%d}", count, day == today)
+        for day, count in zip(trend["days"], trend["rejections"], strict=True)
+    ]
 
 
 def rejection_chart(trend):
@@ -256,7 +265,7 @@ def weekly_review_page(request, slug, week):
             )
             return redirect("admin:cadence_weekly_review", bot.slug, iso_week(week))
     review = weekly_review(bot, week, now)
-    scorecard = _scorecard(review)
+    scorecard = _scorecard(review, bot.quote_currency)
     return TemplateResponse(
         request,
         "admin/cadence/weekly_review.html",
@@ -276,7 +285,7 @@ def weekly_review_page(request, slug, week):
     )
 
 
-def _scorecard(review):
+def _scorecard(review, currency):
     """A signed-off week shows the scorecard the Team lead signed off on; a week not signed off
     yet, the experiment's latest."""
     if review["signed_off"] is not None:
@@ -285,7 +294,7 @@ def _scorecard(review):
         computed_at = computed_at and datetime.datetime.fromisoformat(computed_at)
     else:
         scorecard, computed_at = review["scorecard"], review["scorecard_computed_at"]
-    return scorecard_html(scorecard, computed_at) if scorecard else None
+    return scorecard_html(scorecard, computed_at, currency) if scorecard else None
 
 
 def checklist_page(request):

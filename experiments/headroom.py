@@ -7,6 +7,8 @@ from tradeops.models import HealthEvent
 
 
 def _loss_streak(subject, now):
+    """`used`: the worst full day's fall as a share of the daily limit (a gain uses none); the
+    streak the trigger also needs is said in words."""
     limit = subject.triggers["daily_loss_pct"]
     needed = subject.triggers["daily_loss_consecutive_days"]
     losses = daily_losses(subject, now)
@@ -14,12 +16,19 @@ def _loss_streak(subject, now):
     for _, change in losses:
         streak = streak + 1 if change < limit else 0
     worst = min((change for _, change in losses), default=None)
-    shown = "no full day yet" if worst is None else f"{worst:+.1f}%"
+    if worst is None:
+        return {
+            "trigger": "daily_loss",
+            "text": f"daily equity change: no full day yet (limit {limit}% a day, "
+            f"{needed} days running)",
+            "used": 0.0,
+        }
+    used = max(worst / float(limit), 0) if limit else 0
     return {
         "trigger": "daily_loss",
-        "text": f"worst daily equity change {shown} (limit {limit}% {needed} days running; "
-        f"{streak} of {needed} now)",
-        "used": round(streak / needed, 4),
+        "text": f"worst daily equity change {worst:+.1f}% against a limit of {limit}% a day; "
+        f"it fires after {needed} such days running: {streak} of {needed} now",
+        "used": round(float(used), 4),
     }
 
 

@@ -6,8 +6,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from kpis import reports
+from kpis.display import figure_html, label_html
 from kpis.models import BaselineReport, KPISnapshot
-from kpis.registry import LABELS, figure_rows, format_figure
+from kpis.registry import FIGURE_KEYS, LABELS, format_figure, is_money
 from tradeops.admin import ReadOnlyAdmin, pretty_json
 from tradeops.exports import attachment
 
@@ -18,10 +19,23 @@ EXPORTS = {
 }
 
 
+def figure_rows_html(currency, *columns):
+    """[(label, figure, ...)] for every KPI, one figure a column of figures, each amount in the
+    bot's quote currency (its label says so) and each code in words."""
+    return [
+        (
+            label_html(key, currency),
+            *(figure_html(key, figures.get(key), currency) for figures in columns),
+        )
+        for key in FIGURE_KEYS
+    ]
+
+
 def figure_column(key):
     @admin.display(description=LABELS[key])
     def column(snapshot):
-        return format_figure(key, snapshot.figures.get(key))
+        figure = format_figure(key, snapshot.figures.get(key))
+        return f"{figure} {snapshot.bot.quote_currency}" if is_money(key) else figure
 
     return column
 
@@ -47,7 +61,11 @@ class KPISnapshotAdmin(ReadOnlyAdmin):
 
     @admin.display(description="figures")
     def figures_table(self, obj):
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", figure_rows(obj.figures))
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            figure_rows_html(obj.bot.quote_currency, obj.figures),
+        )
         return format_html("<table>{}</table>", rows)
 
     @admin.display(description="inputs")
@@ -89,7 +107,11 @@ class BaselineReportAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": f"Baseline report: {report.release.tag} as of {report.as_of}",
             "report": report,
-            "rows": reports.baseline_rows(report),
+            "rows": figure_rows_html(
+                report.release.bot.quote_currency,
+                report.snapshot_7d.figures,
+                report.snapshot_30d.figures,
+            ),
             "charts": reports.baseline_charts(report),
             "exports": [(fmt.upper(), self._url("export", report, fmt)) for fmt in EXPORTS],
             "warnings": reports.coverage_warnings(report),

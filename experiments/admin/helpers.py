@@ -13,7 +13,8 @@ from experiments.lifecycle import LIFECYCLES
 from experiments.models import LIVE, Experiment
 from experiments.scorecard import ELAPSED
 from kpis.charts import Series, line_chart
-from kpis.registry import LABELS, format_difference, format_figure, is_money
+from kpis.display import figure_html, in_words, label_html
+from kpis.registry import LABELS, format_difference
 from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
 
 KPI_LABELS = dict(LABELS)
@@ -30,20 +31,15 @@ def _test_span(test):
     )
 
 
-def _kpi_label(key, currency):
-    label = KPI_LABELS.get(key, key)
-    return f"{label} ({currency})" if is_money(key) else label
-
-
 def scorecard_html(scorecard, computed_at=None, currency="USDT", *, chart=None, part="all"):
     """The scorecard as HTML: `part` "verdict" (the verdict and what it rests on), "figures"
     (the two arms, `chart` if given, the KPI table with its difference column) or both."""
     rows = [
         {
-            "label": _kpi_label(row["kpi"], currency),
+            "label": label_html(row["kpi"], currency),
             "primary": row["primary"],
-            "baseline": format_figure(row["kpi"], row["baseline"]),
-            "test": format_figure(row["kpi"], row["test"]),
+            "baseline": figure_html(row["kpi"], row["baseline"], currency),
+            "test": figure_html(row["kpi"], row["test"], currency),
             "difference": format_difference(row["kpi"], row["baseline"], row["test"]),
         }
         for row in scorecard["kpis"]
@@ -72,11 +68,13 @@ def stored_scorecard_html(experiment):
 
 
 def _no_scorecard_yet(experiment):
+    # A paragraph, as the headings' text is: bare text sits left of them.
     if experiment.started_at is None:
-        return "after the start"
-    return (
-        "not computed yet: the refresh job computes it every 15 minutes, or now with "
-        '"Recompute scorecard"'
+        return format_html("<p>{}</p>", "Computed after the start.")
+    return format_html(
+        "<p>{}</p>",
+        "It is not computed yet: the refresh job computes it every 15 minutes, or now with "
+        '"Recompute scorecard".',
     )
 
 
@@ -113,10 +111,10 @@ MOVE_WORDS = {
     "start": "start it (the candidate goes live)",
     "review": "send it to review",
     "decide": "decide: roll back or iterate",
-    "keep": "or log a keep",
+    "keep": "log a keep instead",
     "confirm keep": "confirm the keep (the candidate becomes the baseline)",
-    "roll back keep": "or roll back instead",
-    "withdraw": "or withdraw it",
+    "roll back keep": "roll back instead of keeping",
+    "withdraw": "withdraw it instead (it will not run)",
 }
 
 
@@ -135,10 +133,10 @@ def next_moves(experiment):
     return moves
 
 
-def triggers_html(triggers):
-    """The frozen rollback triggers as the team reads them."""
+def triggers_html(triggers, currency):
+    """The frozen rollback triggers as the team reads them; amounts in the bot's `currency`."""
     if not triggers:
-        return "set at approval"
+        return format_html("<p>{}</p>", "Set at approval.")
     lines = []
     if "daily_loss_pct" in triggers:
         lines.append(
@@ -147,7 +145,7 @@ def triggers_html(triggers):
         )
     if "avg_loss_deterioration" in triggers:
         base = triggers.get("baseline_avg_loss")
-        against = f" (baseline {Decimal(str(base)):,.2f})" if base is not None else ""
+        against = f" (baseline {Decimal(str(base)):,.2f} {currency})" if base is not None else ""
         lines.append(
             f"avg loss/trade {float(triggers['avg_loss_deterioration']):.0%} worse than the "
             f"baseline's{against}"
@@ -161,8 +159,8 @@ def triggers_html(triggers):
 
 
 def kpi_list(keys):
-    """KPI keys as their labels: "net P&L/day, win rate"."""
-    return ", ".join(KPI_LABELS.get(key, key) for key in keys) or "-"
+    """KPI keys as their labels in words: "net P&L/day, % no signal"."""
+    return ", ".join(in_words(KPI_LABELS.get(key, key)) for key in keys) or "-"
 
 
 def headroom_of(experiment):
@@ -240,7 +238,7 @@ def decision_context(experiment):
         "verdict": verdict,
         "chart": chart,
         "figures": figures,
-        "triggers": triggers_html(experiment.triggers),
+        "triggers": triggers_html(experiment.triggers, currency),
         "headroom": headroom_of(experiment),
         "primary_kpis": kpi_list(experiment.primary_kpis),
         "secondary_kpis": kpi_list(experiment.secondary_kpis),

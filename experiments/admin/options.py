@@ -237,7 +237,7 @@ class ExperimentAdmin(
 
     @admin.display(description="rollback triggers")
     def triggers_display(self, obj):
-        return triggers_html(obj.triggers)
+        return triggers_html(obj.triggers, obj.bot.quote_currency)
 
     @admin.display(description="primary KPIs")
     def primary_kpis_display(self, obj):

@@ -290,16 +290,17 @@ def _inconclusive_wording(detectable, expectancy, low, high, planned_days, curre
         return (
             "not measurable yet",
             f"Not measurable yet: at this size the test detects ±{per_trade:.2f} {currency} "
-            f"a trade (±{per_day:.2f} a day); the bot's expectancy is {expectancy:.2f}. "
-            f"At {planned_days:g} days it will detect ±{planned:.2f} a trade."
+            f"a trade (±{per_day:.2f} {currency} a day); the bot's expectancy is "
+            f"{expectancy:.2f} {currency} a trade. At {planned_days:g} days it will detect "
+            f"±{planned:.2f} {currency} a trade."
             if per_trade is not None
             else "Not measurable yet: the trades do not give a variance.",
         )
     return (
         "no difference found",
         f"No difference found: the test detects ±{per_trade:.2f} {currency} a trade (the bot's "
-        f"expectancy is {expectancy:.2f}), and the difference is between {low:+.2f} and "
-        f"{high:+.2f} {currency} a day.",
+        f"expectancy is {expectancy:.2f} {currency} a trade), and the difference is between "
+        f"{low:+.2f} and {high:+.2f} {currency} a day.",
     )
 
 

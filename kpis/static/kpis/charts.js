@@ -74,7 +74,13 @@
         },
         plugins: {
           title: { display: false },
-          legend: { display: data.series.length > 1, position: "bottom" },
+          legend: {
+            display: data.series.length > 1,
+            position: "bottom",
+            // A line's swatch is a short stretch of the line, dashed for a dashed series: a box
+            // stroked with the dash pattern reads as a jagged blob.
+            labels: data.kind === "line" ? { usePointStyle: true, pointStyle: "line", pointStyleWidth: 28 } : {},
+          },
           tooltip: {
             callbacks: {
               label: function (item) {
