@@ -3,13 +3,16 @@ and 5): a drift in its grace is stated with when its incident opens (the watch's
 money carries the bot's quote currency."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from experiments.services import make_baseline
 from integrity.loop import watch_bot_loop
-from tests.factories import ingest
+from tests.factories import ingest, log_in_as
+from tradeops.roles import VIEWER
 
 MINUTE = datetime.timedelta(minutes=1)
 
@@ -67,3 +70,43 @@ def test_a_bot_running_its_current_release_shows_no_drift(client, live, people):
     page = bot_page(client, people, live.bot)
 
     assert "drift: reports" not in page and "should run v1.4.0" not in page
+
+
+@pytest.mark.parametrize("role", ["operator", "viewer"])
+def test_who_reads_the_bot_sees_its_money_with_its_currency_and_its_exit_reasons_listed(
+    client, bot, people, role
+):
+    people["viewer"] = log_in_as(Client(), "vic", VIEWER)
+    bot.starting_equity = Decimal("25000")
+    bot.known_exit_reasons = ["take_profit", "stop_loss"]
+    bot.save()
+
+    page = bot_page(client, people, bot, role)
+
+    assert "25,000.00 USDT" in page and "25000.000000" not in page
+    assert "take_profit, stop_loss" in page and "[&quot;take_profit" not in page
+
+
+def test_the_lead_edits_the_exit_reasons_one_a_line(client, bot, people):
+    bot.known_exit_reasons = ["take_profit", "stop_loss"]
+    bot.save()
+    client.force_login(people["lead"])
+    url = f"/admin/tradeops/bot/{bot.pk}/change/"
+    form = client.get(url).context["adminform"].form
+
+    assert form["known_exit_reasons"].value() == "take_profit\nstop_loss"
+    data = {
+        name: "" if value is None else value for name, value in ((f.name, f.value()) for f in form)
+    }
+    data["known_exit_reasons"] = "take_profit\n stop_loss \n\nliquidation\n"
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update(
+            {f.html_name: f.value() for f in management}
+            | {management["TOTAL_FORMS"].html_name: "0"}
+        )
+    response = client.post(url, {k: v for k, v in data.items() if v is not False})
+    assert response.status_code == 302
+
+    bot.refresh_from_db()
+    assert bot.known_exit_reasons == ["take_profit", "stop_loss", "liquidation"]

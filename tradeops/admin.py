@@ -1,5 +1,4 @@
 import json
-from decimal import Decimal
 from functools import wraps
 
 from csp.decorators import csp_update
@@ -17,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
 
+from tradeops.admin_bot_fields import BotFieldsForReading
 from tradeops.admin_columns import moment_column, release_column
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.admin_lists import ExitReasonFilter, LongListAdmin, ReleaseFilter, date_filter
@@ -86,7 +86,7 @@ class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
         return False
 
 
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(BotFieldsForReading, admin.ModelAdmin):
     """The bot and its tokens. Registered once, by the highest layer adding to it
     (experiments.admin: integrity.admin's BotAdmin, with the integrity gate column and actions,
     and the release push); the core knows nothing of either."""
@@ -116,12 +116,6 @@ class BotAdmin(admin.ModelAdmin):
     ]
     actions = ["issue_token"]
     change_form_template = "admin/tradeops/bot/change_form.html"
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "starting_equity":  # 25000.00, not the column's 25000.000000000000
-            field.prepare_value = _equity_shown
-        return field
 
     @admin.display(description="Trading mode")
     def trading(self, bot):
@@ -279,14 +273,6 @@ class BotAdmin(admin.ModelAdmin):
 
     def has_add_token_permission(self, request):
         return request.user.has_perm(ISSUE_TOKENS)
-
-
-def _equity_shown(value):
-    """An amount with 2 decimals, more only where it has them (exact: 0.125 stays 0.125)."""
-    if not isinstance(value, Decimal):
-        return value
-    cents = value.quantize(Decimal("0.01"))
-    return cents if cents == value else value.normalize()
 
 
 class QueueDashboardAdmin(QueueAdmin):
