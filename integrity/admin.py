@@ -9,6 +9,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from integrity.admin_runbook import cleanup_runbook_view
+from integrity.admin_words import detail_in_words, reason_shown
 from integrity.alerts import (
     CRITICAL_PATHS,
     confirm_test_alert,
@@ -189,6 +191,13 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
     actions = ["acknowledge", "resolve"]
     change_form_template = "admin/integrity/integrityincident/change_form.html"
 
+    def get_urls(self):
+        runbook = self.admin_site.admin_view(cleanup_runbook_view(self.admin_site))
+        return [
+            url_path("runbook/cleanup/", runbook, name="integrity_cleanup_runbook"),
+            *super().get_urls(),
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         incident = self.get_object(request, object_id)
         refused = acknowledge_refusal(incident, request.user) if incident else "no incident"
@@ -202,7 +211,7 @@ class IntegrityIncidentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="detail")
     def detail_display(self, obj):
-        return pretty_json(obj.detail)
+        return detail_in_words(obj)
 
     @admin.display(description="acknowledgement")
     def acknowledgement_display(self, obj):
@@ -382,7 +391,12 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
 
 def plan_rows_html(plan):
     """A plan's rows as a table: each trade, what happens to it and why."""
-    return render_to_string("admin/integrity/cleanupplan/rows.html", {"plan": plan})
+    currency = plan.bot.quote_currency
+    rows = [
+        {**row, "reasons": [reason_shown(reason, currency) for reason in row["reasons"]]}
+        for row in plan.rows
+    ]
+    return render_to_string("admin/integrity/cleanupplan/rows.html", {"rows": rows})
 
 
 # What each step of the SOP does, as its confirmation page says it: (title, what, button).
