@@ -275,6 +275,18 @@ class BotAdmin(BotFieldsForReading, admin.ModelAdmin):
         return request.user.has_perm(ISSUE_TOKENS)
 
 
+def queue_dashboard_refused(request):
+    """403 in the admin's own page (its navigation, its favicon), saying who may open it."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Queue dashboard",
+        "who_may": "The queue dashboard is for superusers and users granted django_rq.admin: "
+        "it empties queues and deletes or requeues jobs outside every service and audit "
+        "trail, so no role has it. The jobs' outcomes are under Job runs.",
+    }
+    return TemplateResponse(request, "admin/403.html", context, status=403)
+
+
 class QueueDashboardAdmin(QueueAdmin):
     """django-rq's queue dashboard empties queues and deletes or requeues jobs outside every
     service and audit trail, so it is for superusers and users granted `django_rq.admin` (no
@@ -305,7 +317,7 @@ class QueueDashboardAdmin(QueueAdmin):
         def guarded(request, *args, **kwargs):
             # Anonymous requests go on: to the login page, or to the stats' own token check.
             if request.user.is_authenticated and not self.may_drive(request):
-                raise PermissionDenied
+                return queue_dashboard_refused(request)
             return view(request, *args, **kwargs)
 
         return guarded
@@ -319,7 +331,7 @@ def queue_app_index(request):
     """The dashboard's app page (/admin/django_rq/): refused (403) like its other pages, where the
     admin would answer a user who may not see the app "not found"."""
     if not request.user.has_perm(QUEUE_DASHBOARD):
-        raise PermissionDenied
+        return queue_dashboard_refused(request)
     return admin.site.app_index(request, "django_rq")
 
 
