@@ -1,10 +1,13 @@
 """Lists and cards on a 1,400 px window (issue 23, section 5), in a real browser
 (tests/browser.py), as the demo's Team lead: the evidence lists (Trades, Fills, Quarantine,
-Experiments) show every column whole, with no scrolling inside the list and no header cut, and
-the command center's bot cards take the page's width."""
+Experiments, and the alert channels with their confirmations) show every column whole, with no
+scrolling inside the list and no header cut, and the command center's bot cards take the page's
+width."""
 
 import pytest
 
+from integrity.alerts import confirm_test_alert, send_test_alerts
+from integrity.models import AlertChannel
 from tests.browser import visit
 
 WIDE = {"width": 1400, "height": 900}
@@ -13,6 +16,7 @@ LISTS = {
     "fills": "/admin/tradeops/fill/",
     "quarantine": "/admin/tradeops/quarantinedrecord/",
     "experiments": "/admin/experiments/experiment/",
+    "alert-channels": "/admin/integrity/alertchannel/",
 }
 # The list's width against its box's, and each header's text against its cell's.
 MEASURE_LIST = """() => {
@@ -65,3 +69,17 @@ def test_at_420_px_a_list_takes_the_whole_window(browse, demo, path):
     width = page.locator("#content").evaluate("content => content.getBoundingClientRect().width")
 
     assert width >= 400, width
+
+
+def test_at_1400_px_the_alert_channels_show_their_confirmations_whole(browse, demo):
+    """A column for each critical path's last confirmed test alert, its moment in each cell."""
+    channel = AlertChannel.objects.get(name="Ops email")
+    confirm_test_alert(send_test_alerts(channel)[0], by="ops")
+    page = browse("lead")
+    page.set_viewport_size(WIDE)
+    visit(page, "/admin/integrity/alertchannel/")
+
+    seen = page.evaluate(MEASURE_LIST)
+
+    assert seen["table"] <= seen["box"], seen
+    assert seen["page"] <= seen["window"] and not seen["cut"], seen
