@@ -203,3 +203,12 @@ def test_the_rejections_per_day_are_dated_and_today_is_partial():
 def test_a_line_charts_legend_draws_each_series_as_a_stretch_of_its_line():
     script = CHARTS_JS.read_text()
     assert 'usePointStyle: true, pointStyle: "line"' in script
+
+
+def test_an_approved_releases_params_read_as_a_table_not_json(baseline, people):
+    new = candidate(baseline, people, tag="v1.5.0-a", side_balance_pressure="0.3")
+    lead = Client()
+    log_in_as(lead, "lara", TEAM_LEAD)
+    html = lead.get(reverse("admin:tradeops_configrelease_change", args=[new.pk])).content.decode()
+    assert "<tr><th>side_balance_pressure</th><td>0.3</td></tr>" in html
+    assert "&quot;side_balance_pressure&quot;" not in html

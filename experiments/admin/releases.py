@@ -32,7 +32,6 @@ from experiments.releases.freqtrade import ExportRefused, file_name, parameter_f
 from ingestion.models import FreqtradeSource
 from integrity.selectors import stabilization_exit_criteria
 from kpis.services import capture_baseline
-from tradeops.admin import pretty_json
 from tradeops.admin_actions import ServiceFormMixin, note_action
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot, ConfigRelease, StabilizationWindow
@@ -189,7 +188,13 @@ class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, 
 
     @admin.display(description="params")
     def params_display(self, obj):
-        return pretty_json(obj.params)
+        # As the compare page shows them: a value as written, text unquoted.
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            ((key, _shown(value, None)) for key, value in sorted(obj.params.items())),
+        )
+        return format_html('<table class="release-params">{}</table>', rows)
 
     @admin.display(description="diff vs the baseline")
     def diff_vs_baseline(self, obj):
