@@ -287,7 +287,17 @@ class HealthEvent(models.Model):
                 name="health_state_change_has_state",
             ),
         ]
-        indexes = [models.Index(fields=["-ts", "-id"], name="health_recent_idx")]
+        indexes = [
+            models.Index(fields=["-ts", "-id"], name="health_recent_idx"),
+            # A bot's health state is its latest state change (the command center reads it for
+            # every bot at once). State changes are rare among a year of events: without this,
+            # a bot with none scans every bot's events (7.4 s for the page at 200k events).
+            models.Index(
+                fields=["bot", "-ts", "-id"],
+                condition=Q(kind="state_change"),
+                name="health_state_change_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.ts:%Y-%m-%d %H:%M} {self.kind} {self.state}"
