@@ -133,7 +133,7 @@ def test_an_edit_is_validated_like_a_new_release(leverage_draft, people):
     assert leverage_draft.last_edited_by is None and leverage_draft.params["max_leverage"] == 5
 
 
-def test_an_approved_release_is_read_only_and_its_page_says_so(leverage_draft, people):
+def test_an_approved_release_changes_only_its_notes_and_that_is_audited(leverage_draft, people):
     approve_release(leverage_draft, by=people["lead"])
     with pytest.raises(ValidationError, match="approved and immutable"):
         edit_release(
@@ -142,14 +142,16 @@ def test_an_approved_release_is_read_only_and_its_page_says_so(leverage_draft, p
             by=people["lead2"],
         )
     lead = logged_in(people["lead"])
-    # Issue 23: the page of an approved release is read-only, notes too, and its title says so.
+    # Its page says so (issue 23): the config read-only, notes open.
     page = lead.get(reverse("admin:tradeops_configrelease_change", args=[leverage_draft.pk]))
     html = page.content.decode()
-    assert "View config release v1.5.0 (approved: read-only)" in html
-    assert "Change config release" not in html and 'name="notes"' not in html
-    assert save_change_form(lead, leverage_draft, notes="ran fine for a week").status_code == 403
+    assert "Approved release v1.5.0: its config is read-only, notes may be added" in html
+    assert 'name="params"' not in html and 'name="notes"' in html
+    save_change_form(lead, leverage_draft, notes="ran fine for a week")
     leverage_draft.refresh_from_db()
-    assert leverage_draft.notes == ""
+    assert leverage_draft.notes == "ran fine for a week"
+    assert leverage_draft.last_edited_by is None  # four-eyes is about the draft
+    assert history(leverage_draft).last().data == {"notes": ["", "ran fine for a week"]}
 
 
 def test_the_database_refuses_an_approval_by_the_last_editor(leverage_draft, people):

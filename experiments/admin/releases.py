@@ -174,15 +174,12 @@ class ConfigReleaseAdmin(LinksTheViewerMayOpen, ServiceFormMixin, HistoryMixin, 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        # An approved release is what bots run and experiments compare: read-only, notes too.
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or not obj.is_approved)
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # An approved release is what bots run and experiments compare: its config is read-only;
+        # only its notes (what the team learned running it) change, audited.
         release = self.get_object(request, object_id)
         if release is not None and release.is_approved:
-            title = f"View config release {release.tag} (approved: read-only)"
+            title = f"Approved release {release.tag}: its config is read-only, notes may be added"
             extra_context = {**(extra_context or {}), "title": title}
         return super().change_view(request, object_id, form_url, extra_context)
 
