@@ -83,6 +83,16 @@ class ReleasePushOnBotPage:
     push_inlines = [ReleaseWebhookInline]
     push_actions = ["issue_push_secret", "send_test_push"]
 
+    def get_inline_instances(self, request, obj=None):
+        # Who may not set one up sees a bot without a release push with no empty block for it.
+        return [
+            inline
+            for inline in super().get_inline_instances(request, obj)
+            if not isinstance(inline, ReleaseWebhookInline)
+            or inline.has_add_permission(request, obj)
+            or ReleaseWebhook.objects.filter(bot=obj).exists()
+        ]
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not ReleaseWebhook:
             return super().save_formset(request, form, formset, change)
