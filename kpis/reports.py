@@ -7,12 +7,6 @@ from kpis.registry import KPIS, money
 from tradeops.exports import csv_text, json_text, markdown_text
 
 
-def baseline_rows(report):
-    """[(label, 7d, 30d)] for every KPI in the registry's order, for reading."""
-    seven, thirty = report.snapshot_7d.figures, report.snapshot_30d.figures
-    return [(kpi.label, kpi.format(seven[kpi.key]), kpi.format(thirty[kpi.key])) for kpi in KPIS]
-
-
 def coverage_warnings(report):
     """A warning for each window in which the release closed trades on fewer days than the
     window holds: per-day figures divide by the window's length, as the formula says."""
