@@ -420,6 +420,7 @@ def test_a_bot_without_a_webhook_shows_none_to_who_cannot_set_one_up(bot, people
 
     # No empty "release push" block either (issue 23's browser pass: at 420 px the Close button
     # sat on it).
-    assert [f for f in page.context["inline_admin_formsets"] if f.opts.model is ReleaseWebhook] == []
+    inlines = page.context["inline_admin_formsets"]
+    assert [f for f in inlines if f.opts.model is ReleaseWebhook] == []
     lead_page = logged_in(people["lead"]).get(reverse(BOT_CHANGE, args=[bot.pk]))
     assert "release_webhook-0-url" in lead_page.content.decode()  # the lead can set one up
