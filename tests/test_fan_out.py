@@ -27,6 +27,7 @@ from ingestion.jobs import SYNC_FREQTRADE, sync_freqtrade_sources
 from ingestion.models import FreqtradeSource
 from integrity.jobs import WATCH_BOT_LOOP, watch_bot_loop_job
 from integrity.models import AlertChannel
+from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from tests.factories import FREQTRADE_DATABASE
 from tests.queues import run_workers_burst
 from tradeops import schedule
@@ -37,6 +38,7 @@ from tradeops.services import create_bot
 
 LIVE = datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC)
 PERIOD = "2026-11-20T09:30:00+00:00"
+SYNC_QUEUE = BY_NAME[SYNC_FREQTRADE].queue
 HANG = 6  # seconds a hanging freqtrade database holds its sync (its connect_timeout)
 
 
@@ -120,11 +122,11 @@ def test_one_bots_slow_failing_job_does_not_delay_another_bots(workers, hanging_
     # The hanging bot comes first in every order the fleet was walked in (slug, pk).
     slow_bot, slow = source_of("aaa-hanging", hanging_database)
     fast_bot, fast = source_of("zzz-fast", f"sqlite:///{FREQTRADE_DATABASE}")
-    workers(SLOW)
-    workers(SLOW)
+    workers(SYNC_QUEUE)
+    workers(SYNC_QUEUE)
 
     started = time.monotonic()
-    django_rq.get_queue(SLOW).enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
+    django_rq.get_queue(SYNC_QUEUE).enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
 
     done = wait_for(lambda: (run := unit_run(fast)) and run.outcome == "succeeded" and run)
     took = time.monotonic() - started
@@ -145,11 +147,11 @@ def test_one_bots_slow_failing_job_does_not_delay_another_bots(workers, hanging_
 @pytest.mark.django_db(transaction=True)
 def test_a_double_enqueue_in_a_period_does_nothing(redis_queue):
     sources = [source_of(slug, f"sqlite:///{FREQTRADE_DATABASE}")[1] for slug in ("a", "b")]
-    slow = django_rq.get_queue(SLOW)
-    slow.empty()
+    queue = django_rq.get_queue(SYNC_QUEUE)
+    queue.empty()
     # Twice for one period, as two schedulers (or a restarted one) would.
     for _ in range(2):
-        slow.enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
+        queue.enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
 
     run_workers_burst()
 
@@ -158,12 +160,12 @@ def test_a_double_enqueue_in_a_period_does_nothing(redis_queue):
     assert started == [[], [str(source.pk) for source in sources]]
     for source in sources:
         assert JobRun.objects.filter(key=unit_key(PERIOD, source.pk)).count() == 1
-        job = slow.fetch_job(unit_job_id(SYNC_FREQTRADE, source.pk, PERIOD))
+        job = queue.fetch_job(unit_job_id(SYNC_FREQTRADE, source.pk, PERIOD))
         # Each unit's job carries its schedule's timeout, not RQ's 180 s.
         assert (job.get_status(), job.timeout) == ("finished", BY_NAME[SYNC_FREQTRADE].timeout)
 
     # Once more after they ran: the period's jobs are kept for the period, still nothing.
-    slow.enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
+    queue.enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
     run_workers_burst()
     assert JobRun.objects.filter(key__startswith=f"{PERIOD}:").count() == 2
 
@@ -171,15 +173,33 @@ def test_a_double_enqueue_in_a_period_does_nothing(redis_queue):
 @pytest.mark.django_db(transaction=True)
 def test_a_unit_still_queued_from_the_last_period_is_not_queued_again(redis_queue):
     (source,) = [source_of("a", f"sqlite:///{FREQTRADE_DATABASE}")[1]]
-    slow = django_rq.get_queue(SLOW)
-    slow.empty()
+    queue = django_rq.get_queue(SYNC_QUEUE)
+    queue.empty()
     next_period = "2026-11-20T09:31:00+00:00"
     sync_freqtrade_sources(period=PERIOD)  # no worker yet: its job waits
     sync_freqtrade_sources(period=next_period)  # the next minute's run finds it waiting
 
-    assert slow.job_ids == [unit_job_id(SYNC_FREQTRADE, source.pk, PERIOD)]
+    assert queue.job_ids == [unit_job_id(SYNC_FREQTRADE, source.pk, PERIOD)]
     latest = JobRun.objects.filter(detail__period=next_period).get()
     assert latest.detail == {"period": next_period, "units": [str(source.pk)], "started": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_minutely_sync_does_not_wait_behind_the_daily_runs_units(redis_queue):
+    """At 00:05 and 00:10 the daily runs queue a job per bot; the freqtrade sync, due every
+    minute, goes ahead of them on a worker that takes every queue (bench/fleet.py found it a
+    minute late behind 1,050 daily units when both shared `slow`)."""
+    _, source = source_of("a", f"sqlite:///{FREQTRADE_DATABASE}")
+    for n in range(5):
+        create_bot(slug=f"bot-{n}")
+    compute_daily_snapshots("2026-11-20")  # its units wait on their queue
+    django_rq.get_queue(SYNC_QUEUE).enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
+
+    run_workers_burst()
+
+    snapshots = JobRun.objects.filter(name=DAILY_SNAPSHOTS).exclude(key="2026-11-20")
+    assert snapshots.count() == 6 and {run.outcome for run in snapshots} == {"succeeded"}
+    assert unit_run(source).started_at < min(run.started_at for run in snapshots)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -188,7 +208,7 @@ def test_a_minute_job_runs_while_a_long_job_holds_another_worker(workers, hangin
     workers(MINUTE)
     workers(MINUTE, "default", SLOW)
     _, slow = source_of("hanging", hanging_database)
-    django_rq.get_queue(SLOW).enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
+    django_rq.get_queue(SYNC_QUEUE).enqueue(sync_freqtrade_sources, kwargs={"period": PERIOD})
     wait_for(lambda: (run := unit_run(slow)) and run.outcome == "running")
 
     entry = BY_NAME[WATCH_BOT_LOOP]

@@ -153,7 +153,7 @@ def test_the_cron_config_schedules_every_job_of_the_schedule_on_its_queue_with_i
         "experiments.jobs.push_release_changes": ("* * * * *", "minute", 120),
         "integrity.jobs.watch_schedules_job": ("*/10 * * * *", "default", 300),
         "experiments.jobs.evaluate_triggers_job": ("*/15 * * * *", "default", 600),
-        "ingestion.jobs.sync_freqtrade_sources": ("* * * * *", "slow", 300),
+        "ingestion.jobs.sync_freqtrade_sources": ("* * * * *", "default", 300),
         "experiments.jobs.refresh_scorecards": ("*/15 * * * *", "slow", 900),
         "cadence.jobs.refresh_trigger_headroom_job": ("*/15 * * * *", "slow", 900),
         "cadence.jobs.send_daily_digests": ("*/5 * * * *", "slow", 600),

@@ -106,11 +106,12 @@ SCHEDULE = (
     Schedule("experiments.evaluate_triggers", "experiments.jobs.evaluate_triggers_job",
              "*/15 * * * *", DEFAULT, timeout=600,
              units="experiments.jobs.live_subjects", unit_func="experiments.jobs.evaluate_subject"),
-    # -- slow
-    # freqtrade bots' databases: one job per enabled source of an active bot.
+    # freqtrade bots' databases: one job per enabled source of an active bot. Every minute, so
+    # not behind the daily runs' hundreds of units on `slow` (bench/fleet.py: a minute late).
     Schedule("ingestion.sync_freqtrade", "ingestion.jobs.sync_freqtrade_sources", "* * * * *",
-             SLOW, timeout=300,
+             DEFAULT, timeout=300,
              units="ingestion.jobs.enabled_sources", unit_func="ingestion.jobs.sync_one_source"),
+    # -- slow
     # The stored scorecards the experiment page shows: one job per experiment running or in
     # review (also refreshed on start and review).
     Schedule("experiments.refresh_scorecards", "experiments.jobs.refresh_scorecards",
