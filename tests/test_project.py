@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from tests.factories import closed_trade, ingest
+from tradeops.models import Trade
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER, ensure_roles
 from tradeops.services import authenticate_bot_token
 
@@ -121,9 +122,13 @@ def test_quarantined_record_page_shows_errors_and_payload(admin_client, bot):
 def test_trade_list_shows_readable_figures_in_utc(admin_client, bot):
     ingest(bot, "trades", closed_trade(qty="0.5", net_pnl="94.25"))
     page = admin_client.get(reverse("admin:tradeops_trade_changelist")).content.decode()
-    assert ">0.5<" in page and "0.500000000000" not in page
     assert ">94.25<" in page
-    assert "2026-11-02 10:00:00 UTC" in page
+    # Moments to the minute under a header that says UTC (issue 23: the list fits 1,400 px).
+    assert "closed utc" in page.lower() and "2026-11-02" in page and "10:00" in page
+    # The quantity is on the trade's own page, as readable.
+    trade = Trade.objects.get(bot=bot)
+    detail = admin_client.get(reverse("admin:tradeops_trade_change", args=[trade.pk]))
+    assert "0.5" in detail.content.decode() and "0.500000000000" not in detail.content.decode()
 
 
 def test_team_lead_issues_and_revokes_tokens_in_the_admin(client, bot_and_token):
