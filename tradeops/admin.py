@@ -5,7 +5,7 @@ from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -73,8 +73,28 @@ def decimal_column(field, description=None, formatter=plain_decimal):
     return column
 
 
+def readable_decimal(field):
+    """A decimal field on a read-only page as `plain_decimal` reads it (0.5, not the column's
+    0.500000000000), labelled as the field."""
+
+    @admin.display(description=field.verbose_name)
+    def value(obj):
+        return plain_decimal(getattr(obj, field.name))
+
+    return value
+
+
 class ReadOnlyAdmin(LinksTheViewerMayOpen, admin.ModelAdmin):
     """What the bot reports is evidence: nobody edits or deletes it from the admin."""
+
+    def get_fields(self, request, obj=None):
+        decimals = {
+            f.name: f for f in self.model._meta.fields if isinstance(f, models.DecimalField)
+        }
+        return [
+            readable_decimal(decimals[name]) if name in decimals else name
+            for name in super().get_fields(request, obj)
+        ]
 
     def has_add_permission(self, request):
         return False
