@@ -32,6 +32,7 @@ from django.test import Client
 from django.test.utils import override_settings, teardown_test_environment
 from django.urls import include, path, reverse
 
+from tradeops.admin import TRADE_NET_PNL, TradeAdmin
 from tradeops.models import Bot, DecisionCount, Fill, HealthEvent, QuarantinedRecord, Trade
 from tradeops.roles import TEAM_LEAD
 
@@ -160,7 +161,7 @@ def fleet_pages(fleet):
         ),
         (
             "trades sorted by net P&L",
-            page(trades, {"o": "10"}),
+            page(trades, {"o": str(TradeAdmin.list_display.index(TRADE_NET_PNL))}),
             trade_bare("trades-by-pnl", order=("net_pnl", "-opened_at", "-id")),
         ),
         (

@@ -199,6 +199,20 @@ def test_the_trades_list_sorts_by_opened_at_and_net_pnl_only(lead):
     assert 'class="sortable column-qty' not in page
 
 
+def test_a_hand_made_url_cannot_sort_a_long_list_by_a_column_without_an_index(lead):
+    """Django applies ?o= to any column, shown as sortable or not: the lists ignore it for
+    columns outside sortable_by, as a sort without an index reads the whole history."""
+    a_bot_with_history("alpha", rows=3)
+    columns = lead.get(TRADES).context["cl"].list_display
+    unindexed = [n for n, column in enumerate(columns) if column in ("exit_reason", "symbol")]
+
+    for n in unindexed:
+        changelist = lead.get(f"{TRADES}?o={n}").context["cl"]
+        assert read_from_an_index(changelist.queryset), columns[n]
+        assert "exit_reason" not in str(changelist.queryset.query.order_by)
+        assert "symbol" not in str(changelist.queryset.query.order_by)
+
+
 def test_the_release_filter_names_each_release_and_narrows_to_the_chosen_bot(lead):
     alpha = a_bot_with_history("alpha", rows=1)
     a_bot_with_history("beta", rows=1)

@@ -5,6 +5,7 @@ choices come from a bounded source, a date filter instead of the date hierarchy 
 import json
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
@@ -36,12 +37,27 @@ def planner_estimate(queryset):
     return int(json.loads(plan)[0]["Plan"]["Plan Rows"])
 
 
+class IndexedOrderChangeList(ChangeList):
+    """Sorts only by the columns in `sortable_by`: Django hides the other headers' links but
+    still applies `?o=` to any column, and a sort without an index reads the whole history
+    (5.4 s on a year of 1M trades, from a hand-made URL)."""
+
+    def get_ordering_field(self, field_name):
+        sortable = self.model_admin.sortable_by
+        if sortable is not None and field_name not in sortable:
+            return None
+        return super().get_ordering_field(field_name)
+
+
 class LongListAdmin(admin.ModelAdmin):
-    """A list that grows with history: estimated counts past the first thousand rows and no
-    second count of the unfiltered table."""
+    """A list that grows with history: estimated counts past the first thousand rows, no second
+    count of the unfiltered table, and sorting only where an index serves the order."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return IndexedOrderChangeList
 
 
 def date_filter(field):
