@@ -9,8 +9,8 @@ last 10 days), 25 shadows, 50 freqtrade sources, 51 alert channels (bench/fleet_
 history is scaled down to `--days` (35 by default, enough for the 30-day KPI windows and the
 experiments' windows; a year of 500 bots is 100M+ trades, beyond a 2-core machine). The load runs
 at about 2,600 trades a second with fills on a busy 2-core machine: `--days 3` (1.4M trades) took
-531 s, the 35 days ~16M trades would take hours there; the figures in /work/notes/fleet_results.md
-are at 3 days.
+531 s, the 35 days ~16M trades would take hours there; the figures in docs/benchmarks.md are
+at 3 days.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradeops_h1 REDIS_URL=redis://127.0.0.1:6379/1 \
       .venv/bin/python bench/fleet.py --workers 1,2,4 [--keep] [--results notes.md] \
