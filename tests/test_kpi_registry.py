@@ -27,9 +27,16 @@ LABELS = [kpi.label for kpi in KPIS]
 
 
 def listed_labels(html):
-    """The KPI labels of the table rows of a page, in page order."""
-    cells = re.findall(r"<tr><th>([^<]+?)(?: \(primary\))?</th>", html)
-    return [unescape(cell) for cell in cells if unescape(cell) in LABELS]
+    """The KPI labels of the table rows of a page, in page order: the label as people read it,
+    without the amount's currency or "(primary)" after it."""
+    cells = re.findall(r"<tr><th>(.*?)</th>", html, re.S)
+    labels = []
+    for cell in cells:
+        text = unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+        text = re.sub(r"( \((primary|[A-Z]{3,5})\))+$", "", text)
+        words = {label.replace("_", " "): label for label in LABELS}
+        labels.append(words.get(text, text))
+    return [label for label in labels if label in LABELS]
 
 
 @pytest.fixture
