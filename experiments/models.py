@@ -1,3 +1,4 @@
+import datetime
 import json
 
 from django.conf import settings
@@ -149,6 +150,14 @@ class Experiment(models.Model):
     def is_live(self):
         """The bot runs the candidate: the rollback triggers watch it."""
         return self.status in LIVE
+
+    @property
+    def keep_allowed_from(self):
+        """When the minimum horizon has run: a keep may be logged from then (None before the
+        start)."""
+        if self.started_at is None:
+            return None
+        return self.started_at + datetime.timedelta(days=self.min_horizon_days)
 
     def lever_change(self):
         """The lever in the baseline and in the candidate: "fib_proximity_bps: 18 → 15"."""

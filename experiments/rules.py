@@ -182,8 +182,7 @@ def check_horizon(experiment, now=None):
     """A keep decision needs at least min_horizon_days of the experiment running."""
     now = now or timezone.now()
     ran = now - experiment.started_at
-    needed = datetime.timedelta(days=experiment.min_horizon_days)
-    if ran < needed:
+    if now < experiment.keep_allowed_from:
         raise ValidationError(
             f"keep needs {experiment.min_horizon_days} days of running; "
             f"{experiment.name} has run {ran.days} day(s)"
