@@ -24,8 +24,13 @@ DAILY_NOTES = [
 
 
 def demo_now(end_date):
-    """The demo's clock: now, or midday of a demo ending on an earlier day."""
-    return min(timezone.now(), datetime.datetime.combine(end_date, datetime.time(12), datetime.UTC))
+    """The demo's clock: now for a demo ending today, or midday of one ending on an earlier
+    day. (Capping today at midday too stamped the shadow's stale heartbeat hours old in the
+    afternoon, so its drift incident opened at once instead of after its grace.)"""
+    now = timezone.now()
+    if end_date >= now.date():
+        return now
+    return datetime.datetime.combine(end_date, datetime.time(12), datetime.UTC)
 
 
 def load_reviews(bot, end_date, lead_name, operator_name):

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +12,7 @@ from django.utils import timezone
 from cadence.models import DailyReview
 from cadence.selectors import command_center
 from demo.history import build_history
+from demo.reviews import demo_now
 from demo.scenario import DEMO_BOT, DEMO_SHADOW, LEGACY_TRADE, SHADOW_STALE_RELEASE
 from experiments.models import Experiment
 from experiments.triggers import evaluate_live_changes
@@ -179,3 +181,17 @@ def test_the_demo_leaves_the_team_something_to_practise_on(client, capsys, setti
     drift = IntegrityIncident.objects.get(kind=Kind.CONFIG_DRIFT)
     assert (drift.bot, drift.status) == (shadow, IntegrityIncident.Status.OPEN)
     assert f"runs {SHADOW_STALE_RELEASE}, not its current release v1.4.0" in drift.title
+
+
+@pytest.mark.parametrize("hour", [1, 11, 15, 23])
+def test_a_demo_ending_today_runs_on_the_clock_at_any_hour(monkeypatch, hour):
+    """The shadow's stale heartbeat and the scorecard are stamped now whatever the hour (a
+    demo loaded after 12:05 UTC stamped them at midday, so the drift incident it leaves to
+    practise on opened at once, and this file's practice test failed every afternoon)."""
+    at = datetime.datetime.combine(END, datetime.time(hour, 30), datetime.UTC)
+    monkeypatch.setattr("demo.reviews.timezone", SimpleNamespace(now=lambda: at))
+
+    assert demo_now(END) == at
+    assert demo_now(END - DAY) == at - DAY - datetime.timedelta(hours=hour, minutes=30) + (
+        datetime.timedelta(hours=12)
+    )
