@@ -153,14 +153,16 @@ def draft(baseline, people, lever="side_balance_pressure", **changes):
     )
 
 
-def run_through(experiment, people, until="start"):
-    experiment_services.submit(experiment, by=people["operator"], note="ready")
+def run_through(experiment, people, until="start", now=None):
+    """Submit, approve and start `experiment` (up to `until`), each at `now` (now if not given):
+    an experiment started days ago is built on the services' clock, not back-dated."""
+    experiment_services.submit(experiment, by=people["operator"], note="ready", now=now)
     if until == "submit":
         return experiment
-    experiment_services.approve(experiment, by=people["lead"], note="go")
+    experiment_services.approve(experiment, by=people["lead"], note="go", now=now)
     if until == "approve":
         return experiment
-    return experiment_services.start(experiment, by=people["operator"], note="deployed")
+    return experiment_services.start(experiment, by=people["operator"], note="deployed", now=now)
 
 
 # -- admin forms -------------------------------------------------------------------------------

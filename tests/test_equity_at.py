@@ -13,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from experiments.models import Experiment
 from experiments.triggers import daily_losses
 from kpis.queries import equity_at
 from kpis.services import compute_kpis
@@ -76,9 +75,7 @@ def test_a_close_at_the_window_start_counts_once_in_the_drawdown(funded):
 
 
 def test_daily_loss_gives_each_day_its_midnight_readings(baseline, people):
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(2))
-    experiment.refresh_from_db()
+    experiment = run_through(draft(baseline, people), people, now=midnight(2))
     for days_ago, equity in ((2, "10000"), (1, "9690"), (0, "9389.61")):
         snapshot(baseline.bot, midnight(days_ago), equity)
 

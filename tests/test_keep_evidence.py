@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from experiments import services
-from experiments.models import Experiment, ExperimentDecision
+from experiments.models import ExperimentDecision
 from tests.factories import draft, midnight, run_through
 from tradeops.audit import history
 
@@ -17,9 +17,7 @@ EXPERIMENTS = reverse("admin:experiments_experiment_changelist")
 @pytest.fixture
 def reviewed(baseline, people):
     """Experiment A, 6 days in and in review, with no trades: its verdict is not 'better'."""
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(6))
-    experiment.refresh_from_db()
+    experiment = run_through(draft(baseline, people), people, now=midnight(6))
     return services.send_to_review(experiment, by=people["operator"], note="day 6")
 
 

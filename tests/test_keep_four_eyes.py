@@ -26,9 +26,7 @@ CONFIRM_BUTTON = re.compile(r'value="confirm_keep">(?:(?!</form>).)*>Confirm kee
 @pytest.fixture
 def reviewed(baseline, people):
     """Experiment A, 6 days in and in review: its candidate is what the bot runs."""
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(6))
-    experiment.refresh_from_db()
+    experiment = run_through(draft(baseline, people), people, now=midnight(6))
     return services.send_to_review(experiment, by=people["operator"], note="day 6")
 
 

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.admin.helpers import scorecard_html
-from experiments.models import Experiment
 from experiments.scorecard import build_scorecard
 from kpis import reports
 from kpis.registry import FIGURE_KEYS, KPIS, format_figure, is_money
@@ -83,10 +82,8 @@ def test_the_snapshot_page_follows_the_registry(admin_client, report):
 
 
 def test_the_experiment_scorecard_follows_the_registry(baseline, people):
-    experiment = run_through(draft(baseline, people), people)
     start = timezone.now() - datetime.timedelta(days=2)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
-    experiment.refresh_from_db()
+    experiment = run_through(draft(baseline, people), people, now=start)
     trade(baseline.bot, "b", start - datetime.timedelta(days=1), 5, release=baseline)
 
     card = build_scorecard(experiment, timezone.now())

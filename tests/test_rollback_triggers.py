@@ -8,7 +8,6 @@ import django_rq
 import pytest
 
 from experiments.jobs import evaluate_triggers_job
-from experiments.models import Experiment
 from experiments.triggers import evaluate_rollback_triggers
 from integrity.models import IntegrityIncident
 from tests.factories import draft, midnight, run_through, trade
@@ -30,10 +29,7 @@ def running(baseline, people):
             -10,
             release=baseline,
         )
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(2))
-    experiment.refresh_from_db()
-    return experiment
+    return run_through(draft(baseline, people), people, now=midnight(2))
 
 
 def equity(bot, *values):
@@ -108,8 +104,7 @@ def test_firing_stops_the_experiment_restores_the_baseline_and_raises_an_inciden
 
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_stops_a_crafted_losing_experiment(bot, people, baseline):
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(2))
+    experiment = run_through(draft(baseline, people), people, now=midnight(2))
     equity(bot, "10000", "9500", "9000")
     queue = django_rq.get_queue("default")
     queue.empty()

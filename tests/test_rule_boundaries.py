@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cadence.selectors import unknown_exits
-from experiments.models import Experiment, ScalingStep
+from experiments.models import ScalingStep
 from experiments.rules import check_can_scale, check_one_change
 from experiments.scaling import propose_scaling_step, scaling_readiness
 from experiments.triggers import (
@@ -42,10 +42,7 @@ def running(baseline, people):
     for n in range(4):
         trade(baseline.bot, f"base-{n}", midnight(10) + datetime.timedelta(hours=n), -10,
               release=baseline)  # fmt: skip
-    experiment = run_through(draft(baseline, people), people)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=midnight(3))
-    experiment.refresh_from_db()
-    return experiment
+    return run_through(draft(baseline, people), people, now=midnight(3))
 
 
 def equity(bot, *values):

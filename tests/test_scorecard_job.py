@@ -22,10 +22,8 @@ PAGE_QUERIES = 17  # session, user, permissions, the experiment and its relation
 
 def started_five_days_ago(baseline, people):
     """A running experiment: the baseline won 1 a trade the day before, the candidate 3."""
-    experiment = run_through(draft(baseline, people), people)
     start = timezone.now() - datetime.timedelta(days=5)
-    Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
-    experiment.refresh_from_db()
+    experiment = run_through(draft(baseline, people), people, now=start)
     for n in range(10):
         before = start - datetime.timedelta(days=1, hours=n)
         after = start + datetime.timedelta(hours=n)
