@@ -190,8 +190,9 @@ def test_b_waits_until_a_is_decided(baseline, people):
 
 
 def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline, people):
-    experiment = run_through(draft(baseline, people), people)
-    services.send_to_review(experiment, by=people["operator"], note="review")
+    started = timezone.now() - datetime.timedelta(days=5)
+    experiment = run_through(draft(baseline, people), people, now=started)
+    services.send_to_review(experiment, by=people["operator"], note="review", now=started)
     with pytest.raises(ValidationError, match="keep needs 5 days of running"):
         services.decide(
             experiment,
@@ -199,12 +200,10 @@ def test_keep_needs_the_horizon_then_the_candidate_becomes_the_baseline(baseline
             by=people["operator"],
             rationale="looks good",
             without_better=True,
+            now=started,
         )
 
-    Experiment.objects.filter(pk=experiment.pk).update(
-        started_at=timezone.now() - datetime.timedelta(days=5)
-    )
-    experiment.refresh_from_db()
+    # Five days after the start, on the services' own clock (now):
     services.decide(
         experiment, decision="keep", by=people["operator"], rationale="better", without_better=True
     )
@@ -275,7 +274,7 @@ def test_a_queued_experiment_whose_baseline_was_replaced_is_withdrawn_and_redraf
         by=people["operator"],
     )
     approve_release(a.candidate_release, by=people["lead"])
-    run_through(a, people)
+    run_through(a, people, now=timezone.now() - datetime.timedelta(days=6))
     b = draft_from_plan(
         bot=baseline.bot,
         key="B",
@@ -287,10 +286,6 @@ def test_a_queued_experiment_whose_baseline_was_replaced_is_withdrawn_and_redraf
     approve_release(b.candidate_release, by=people["lead"])
     run_through(b, people, until="approve")
     services.send_to_review(a, by=people["operator"], note="review")
-    Experiment.objects.filter(pk=a.pk).update(
-        started_at=timezone.now() - datetime.timedelta(days=6)
-    )
-    a.refresh_from_db()
     services.decide(
         a, decision="keep", by=people["operator"], rationale="less one-sided", without_better=True
     )
