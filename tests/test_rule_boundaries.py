@@ -11,9 +11,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cadence.selectors import unknown_exits
-from experiments.models import ScalingStep
 from experiments.rules import check_can_scale, check_one_change
-from experiments.scaling import propose_scaling_step, scaling_readiness
+from experiments.scaling import (
+    approve_scaling_step,
+    complete_scaling_step,
+    propose_scaling_step,
+    scaling_readiness,
+)
 from experiments.triggers import (
     avg_loss_deterioration,
     consecutive_daily_losses,
@@ -194,6 +198,7 @@ def test_a_trade_may_be_stamped_up_to_5_minutes_ahead(bot, ahead, accepted):
 
 def test_each_scaling_step_holds_7_days_to_the_microsecond(baseline, people):
     two_weeks(baseline)
+    started = timezone.now()
     step = propose_scaling_step(
         bot=baseline.bot,
         param="risk_per_trade_pct",
@@ -201,10 +206,11 @@ def test_each_scaling_step_holds_7_days_to_the_microsecond(baseline, people):
         tag="v1.4.1-risk",
         by=people["operator"],
         note="two good weeks",
+        now=started,
     )
-    started = timezone.now() - datetime.timedelta(days=10)
-    ScalingStep.objects.filter(pk=step.pk).update(status="completed", started_at=started)
+    approve_scaling_step(step, by=people["lead"], note="go", now=started)
     allowed = started + datetime.timedelta(days=7)
+    complete_scaling_step(step, now=allowed)  # its hold over, on the services' clock
     with pytest.raises(ValidationError, match="each step holds 7 days"):
         check_can_scale(baseline.bot, allowed - datetime.timedelta(microseconds=1))
     check_can_scale(baseline.bot, allowed)

@@ -164,11 +164,7 @@ def test_the_hold_ends_by_completing_the_step(profitable, people):
     assert evaluate_live_changes() == [(step, [])]
     assert ScalingStep.objects.get(pk=step.pk).status == "holding"
 
-    eight_days_ago = timezone.now() - datetime.timedelta(days=8)
-    ScalingStep.objects.filter(pk=step.pk).update(
-        started_at=eight_days_ago, hold_until=eight_days_ago + datetime.timedelta(days=7)
-    )
-    evaluate_live_changes()
+    evaluate_live_changes(step.started_at + datetime.timedelta(days=8))  # the job, 8 days on
 
     step.refresh_from_db()
     assert step.status == "completed" and step.ended_at is not None
