@@ -2,7 +2,7 @@
 ingestion path (demo.history), and the decision framework mid-flight: the Phase 1 winner frozen
 for a week after it went live, Experiment A (soft side-balance pressure) running its candidate for
 the last days (so its trades are less one-sided), and Experiment B queued behind it. The bot has a
-shadow, created the day before A started: dry-run, it runs the baseline beside A's candidate.
+shadow, registered with it: dry-run, it runs the baseline beside A's candidate.
 
 Things to practise on (PRACTICE, printed by load_demo; docs/operations.md, "Practise with the
 demo"): open incidents to acknowledge, one trade stored before today's P&L rule for the cleanup
@@ -186,53 +186,52 @@ def load_demo(end_date=None, days=45):
     started = datetime.datetime.combine(
         end_date - datetime.timedelta(days=EXPERIMENT_A_DAYS), datetime.time(), tzinfo=datetime.UTC
     )
+    # Registered, its history imported, yesterday an hour before its review hour: that review
+    # was due and is missed (a bot created today has missed none). Not earlier: the
+    # missed-schedule watches would count the daily jobs the demo never ran before then.
+    review_hour = Bot._meta.get_field("daily_review_due_hour").default
+    registered = datetime.datetime.combine(
+        end_date - datetime.timedelta(days=1), datetime.time(review_hour - 1), tzinfo=datetime.UTC
+    )
     with transaction.atomic():
-        bot, _ = create_bot(slug=DEMO_BOT, name="Demo perps bot", exchange="binance-futures")
-        bot.starting_equity = START_EQUITY
-        # Registered, its history imported, yesterday an hour before its review hour: that
-        # review was due and is missed (a bot created today has missed none). Not earlier: the
-        # missed-schedule watches would count the daily jobs the demo never ran before then.
-        bot.created_at = datetime.datetime.combine(
-            end_date - datetime.timedelta(days=1),
-            datetime.time(bot.daily_review_due_hour - 1),
-            tzinfo=datetime.UTC,
+        bot, _ = create_bot(
+            slug=DEMO_BOT, name="Demo perps bot", exchange="binance-futures", now=registered
         )
-        bot.save(update_fields=["starting_equity", "created_at"])
+        bot.starting_equity = START_EQUITY
+        bot.save(update_fields=["starting_equity"])
         lead, operator = _setup_people(bot)
         _releases(bot, start, lead, operator)
-        shadow, _ = create_bot(
-            slug=DEMO_SHADOW,
-            name="Demo perps bot's shadow (dry-run)",
-            shadow_of=bot,
-            created_by=lead,
-            now=started - datetime.timedelta(days=1),
-        )
         experiment = _prepare_experiment_a(bot, lead, operator, started)
     history = build_history(end_date, days)
-    shadow_history = build_shadow_history(history, end_date)
     summary = {}
-    for who, kind, rows in [
-        (bot, "trades", history.trades),
-        (bot, "fills", history.fills),
-        (bot, "decisions", history.decisions),
-        (bot, "health", history.health),
-        (bot, "equity", history.equity),
-        (bot, "trades", history.malformed),
-        (bot, "trades", history.malformed[:1]),  # the bot retried one: quarantine counts it twice
-        (shadow, "trades", shadow_history.trades),
-        (shadow, "fills", shadow_history.fills),
-        (shadow, "health", shadow_history.health),
-    ]:
-        for offset in range(0, len(rows), CHUNK):
-            result = ingest_records(
-                who, kind, as_records(rows[offset : offset + CHUNK]), source="demo"
-            )
-            key = kind if who == bot else f"shadow {kind}"
-            totals = summary.setdefault(key, {"accepted": 0, "unchanged": 0, "quarantined": 0})
-            for name in totals:
-                totals[name] += getattr(result, name)
+    batches = [
+        ("trades", history.trades),
+        ("fills", history.fills),
+        ("decisions", history.decisions),
+        ("health", history.health),
+        ("equity", history.equity),
+        ("trades", history.malformed),
+        ("trades", history.malformed[:1]),  # the bot retried one: quarantine counts it twice
+    ]
+    _ingest(bot, batches, summary)
     _stored_before_the_pnl_rule(bot)
     _run_experiment_a(bot, experiment, lead, operator, started)
+    # The shadow, registered with it (not earlier, for the same watches), runs the baseline
+    # beside A from then; its records of A's days are imported like the bot's history.
+    shadow, _ = create_bot(
+        slug=DEMO_SHADOW,
+        name="Demo perps bot's shadow (dry-run)",
+        shadow_of=bot,
+        created_by=lead,
+        now=registered,
+    )
+    shadow_history = build_shadow_history(history, end_date)
+    batches = [
+        ("trades", shadow_history.trades),
+        ("fills", shadow_history.fills),
+        ("health", shadow_history.health),
+    ]
+    _ingest(shadow, batches, summary)
     # Experiment A's scorecard as the refresh job stores it, so that its page shows the verdict
     # against the shadow from the first look (the schedule refreshes it every 15 minutes).
     experiment.refresh_from_db()
@@ -243,6 +242,20 @@ def load_demo(end_date=None, days=45):
     load_reviews(bot, end_date, DEMO_USERS[0][0], DEMO_USERS[1][0])
     _shadow_restarted_on_an_old_release(shadow, demo_now(end_date))
     return summary
+
+
+def _ingest(who, batches, summary):
+    """Each (kind, rows) of `batches` through the ingestion service, in chunks; the counts are
+    added to `summary` by kind ("shadow trades" for the shadow's)."""
+    for kind, rows in batches:
+        for offset in range(0, len(rows), CHUNK):
+            result = ingest_records(
+                who, kind, as_records(rows[offset : offset + CHUNK]), source="demo"
+            )
+            key = f"shadow {kind}" if who.is_shadow else kind
+            totals = summary.setdefault(key, {"accepted": 0, "unchanged": 0, "quarantined": 0})
+            for name in totals:
+                totals[name] += getattr(result, name)
 
 
 def _stored_before_the_pnl_rule(bot):

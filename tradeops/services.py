@@ -33,6 +33,7 @@ def create_bot(
     now=None,
 ):
     """Create a bot and its first API token; the raw token is returned once and never stored.
+    The bot is created at `now` (the clock; now if not given).
 
     `shadow_of`: the new bot is that live bot's shadow, on its exchange (unless given) with its
     exit reasons, and runs at once the release a shadow of it should run (the decision framework
@@ -44,6 +45,7 @@ def create_bot(
             raise ValidationError({"shadow_of": refusal})
         exchange = exchange or shadow_of.exchange
         known_exit_reasons = known_exit_reasons or shadow_of.known_exit_reasons
+    now = now or timezone.now()
     with transaction.atomic():
         bot = Bot.objects.create(
             slug=slug,
@@ -51,6 +53,7 @@ def create_bot(
             exchange=exchange,
             known_exit_reasons=list(known_exit_reasons or DEFAULT_EXIT_REASONS),
             shadow_of=shadow_of,
+            created_at=now,
         )
         raw_token = issue_api_token(bot, created_by=created_by)
         if shadow_of is not None:

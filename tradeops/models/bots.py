@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from tradeops.models.base import ParamCategory, ParamValueType, choices_check, decimal_field
 
@@ -158,7 +159,9 @@ class Bot(models.Model):
         max_digits=12, decimal_places=4, null=True, blank=True
     )
     breaker_read_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # create_bot's clock (`now`) sets it, so history is built through the service; editable=False
+    # keeps it off the forms, as auto_now_add did.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = BotQuerySet.as_manager()
 
