@@ -368,9 +368,8 @@ def test_review_due_and_overdue_by_the_bots_hour(bot, people):
     assert command_center(late)[0].review_due == "signed off"
 
 
-def test_a_day_never_signed_off_stays_on_the_command_center_the_next_day(bot, people, monkeypatch):
-    bot.created_at = timezone.now() - datetime.timedelta(days=3)
-    bot.save()
+def test_a_day_never_signed_off_stays_on_the_command_center_the_next_day(people, monkeypatch):
+    bot, _ = create_bot(slug="alpha", now=timezone.now() - datetime.timedelta(days=3))
     day = today()
     yesterday = day - datetime.timedelta(days=1)
     early = datetime.datetime.combine(day, datetime.time(8), tzinfo=UTC)

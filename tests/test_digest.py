@@ -86,9 +86,10 @@ def test_an_overdue_review_shows_in_the_digest(early_bot, channel, people):
     assert "Daily review: signed off by otto at 11:00 UTC" in digest.body
 
 
-def test_a_day_never_signed_off_shows_in_the_next_days_digest(early_bot, channel, people):
+def test_a_day_never_signed_off_shows_in_the_next_days_digest(channel, people):
     # The digest (07:00) goes out before the review's hour (10:00): a missed day was in none.
-    early_bot.created_at = at(0) - datetime.timedelta(days=3)
+    early_bot, _ = create_bot(slug="alpha", now=at(0) - datetime.timedelta(days=3))
+    early_bot.digest_hour = 7
     early_bot.save()
     yesterday = at(7).date() - datetime.timedelta(days=1)
 

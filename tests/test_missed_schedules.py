@@ -18,7 +18,7 @@ from integrity.models import AlertChannel, IntegrityIncident
 from integrity.schedules import LOOKBACK_DAYS, WATCHED, Throttle, watch_schedules
 from kpis.jobs import DAILY_SNAPSHOTS, compute_daily_snapshots
 from tests.factories import closed_trade
-from tradeops.models import Bot, JobRun
+from tradeops.models import JobRun
 from tradeops.services import create_bot
 
 Kind = IntegrityIncident.Kind
@@ -36,14 +36,14 @@ def run(name, day, outcome="succeeded", **fields):
     )
 
 
-def created(bot, at):
-    Bot.objects.filter(pk=bot.pk).update(created_at=at)
-    return bot
+def created(slug, name, at):
+    """A bot registered at `at` (create_bot on its clock), and its token."""
+    return create_bot(slug=slug, name=name, now=at)
 
 
 @pytest.fixture
-def old_bot(bot):
-    return created(bot, NOW - datetime.timedelta(days=3))
+def old_bot(db):
+    return created("alpha", "Alpha perps", NOW - datetime.timedelta(days=3))[0]
 
 
 def missed(bot):
@@ -114,8 +114,8 @@ def test_a_new_install_is_not_overdue(bot):
     assert missed(bot) == set()
 
 
-def test_the_watch_looks_back_a_week_and_a_dead_day_stays_open_after_it(bot):
-    created(bot, NOW - datetime.timedelta(days=30))
+def test_the_watch_looks_back_a_week_and_a_dead_day_stays_open_after_it(db):
+    bot, _ = created("alpha", "Alpha perps", NOW - datetime.timedelta(days=30))
     watch_schedules(NOW)
     week = [NOW.date() - datetime.timedelta(days=n) for n in range(LOOKBACK_DAYS)]
     assert missed(bot) == keys(CHECKS, *week) | keys(SNAPSHOTS, *week)
@@ -170,14 +170,13 @@ def just_booted(monkeypatch):
 
 
 def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
-    client, old_bot, bot_and_token, httpserver, just_booted, sweep_from_ingestion
+    client, httpserver, just_booted, sweep_from_ingestion
 ):
     httpserver.expect_request("/hook").respond_with_data("ok")
     AlertChannel.objects.create(
         name="hook", kind="apprise", target=httpserver.url_for("/hook").replace("http", "json")
     )
-    Bot.objects.filter(pk=old_bot.pk).update(created_at=timezone.now() - datetime.timedelta(days=3))
-    _, token = bot_and_token
+    old_bot, token = created("alpha", "Alpha perps", timezone.now() - datetime.timedelta(days=3))
 
     response = client.post(
         "/api/v1/ingest/trades",
@@ -196,7 +195,7 @@ def test_ingestion_api_runs_the_switch_and_alerts_without_any_worker(
 
 
 def test_a_day_that_fanned_out_is_missed_for_the_bot_whose_own_job_failed(old_bot):
-    other = created(create_bot(slug="other", name="Other")[0], NOW - datetime.timedelta(days=3))
+    other, _ = created("other", "Other", NOW - datetime.timedelta(days=3))
     for day in DAYS:
         run(CHECKS, day)
         run(SNAPSHOTS, day, detail={"units": [str(old_bot.pk), str(other.pk)]})
