@@ -499,6 +499,7 @@ def test_the_pending_keep_box_shows_only_when_a_keep_awaits_confirmation(baselin
 
 def test_a_signed_off_week_shows_the_scorecard_it_was_signed_off_on(baseline, people, embedded):
     from experiments.jobs import refresh_scorecards
+    from experiments.scorecard import refresh_scorecard
 
     experiment = run_through(draft(baseline, people), people)
     refresh_scorecards()
@@ -506,8 +507,7 @@ def test_a_signed_off_week_shows_the_scorecard_it_was_signed_off_on(baseline, pe
     signed_at = experiment.scorecard_computed_at
     sign_off_weekly_review(baseline.bot, week_of(today()), by=people["lead"], note="ok")
     later = signed_at + datetime.timedelta(hours=5, minutes=7)
-    experiment.scorecard_computed_at = later  # the refresh job ran again since
-    experiment.save()
+    assert refresh_scorecard(experiment, later)  # the refresh job ran again since
     client = Client()
     client.force_login(people["operator"])
 
