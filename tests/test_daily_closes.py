@@ -85,6 +85,7 @@ def test_the_rollup_follows_every_write_of_the_trades(released):
 
     trade(released, "orm", DAY + datetime.timedelta(hours=70), "12.5", exit_reason="stop_loss")
     Trade.objects.filter(external_id="T-2").update(net_pnl=Decimal("-45.5"), side="short")
+    # A raw write on purpose: no service moves a stored close (closed is final); the trigger must.
     Trade.objects.filter(external_id="T-4").update(closed_at=DAY + datetime.timedelta(days=1))
     Trade.objects.filter(external_id="T-3").update(release=None)
     Trade.objects.filter(external_id="O-1").delete()

@@ -60,6 +60,7 @@ def fill(external_id, side, qty, trade="R-1"):
 
 def checked_yesterday(bot):
     """Everything stored so far was written two days ago, and yesterday's run read it."""
+    # Set by hand: ingestion stamps rows on the wall clock, by design (checks.LastRun), no `now`.
     Trade.objects.update(changed_at=ago(days=2))
     Fill.objects.update(changed_at=ago(days=2))
     return run_integrity_checks(bot, triggered_by="test", now=ago(days=1))
