@@ -32,7 +32,7 @@ from django.test import Client
 from django.test.utils import override_settings, teardown_test_environment
 from django.urls import include, path, reverse
 
-from tradeops.admin import TRADE_NET_PNL, TradeAdmin
+from tradeops.admin.reports import TRADE_NET_PNL, TradeAdmin
 from tradeops.models import Bot, DecisionCount, Fill, HealthEvent, QuarantinedRecord, Trade
 from tradeops.roles import TEAM_LEAD
 

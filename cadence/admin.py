@@ -7,7 +7,8 @@ from django.utils.html import format_html
 
 from cadence.models import DailyReview, DigestMessage, WeeklyReview
 from cadence.weekly import iso_week
-from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin.helpers import pretty_json
+from tradeops.admin.options import ReadOnlyAdmin
 
 
 @admin.register(DailyReview)

@@ -34,8 +34,9 @@ from integrity.services import (
     resolve_incident,
     run_all_integrity_checks,
 )
-from tradeops import admin as core_admin
-from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin import bots as core_admin
+from tradeops.admin.helpers import pretty_json
+from tradeops.admin.options import ReadOnlyAdmin
 from tradeops.admin_actions import note_action
 from tradeops.models import BotPulse, Fill, Trade
 from tradeops.roles import APPLY_CLEANUP, CHANGE_ALERT_CHANNELS, HANDLE_INCIDENTS, PLAN_CLEANUP

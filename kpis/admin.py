@@ -9,7 +9,8 @@ from kpis import reports
 from kpis.display import figure_html, label_html
 from kpis.models import BaselineReport, KPISnapshot
 from kpis.registry import FIGURE_KEYS, LABELS, format_figure, is_money
-from tradeops.admin import ReadOnlyAdmin, pretty_json
+from tradeops.admin.helpers import pretty_json
+from tradeops.admin.options import ReadOnlyAdmin
 from tradeops.exports import attachment
 
 EXPORTS = {

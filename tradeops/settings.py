@@ -148,7 +148,7 @@ AXES_CLIENT_IP_CALLABLE = "tradeops.clients.client_address"
 TRUSTED_PROXIES = env("TRUSTED_PROXIES")
 
 # django-csp: nothing but our own origin, and no inline script. The admin has none; the queue
-# dashboard's templates do, and its views (superusers only) allow them (tradeops.admin).
+# dashboard's templates do, and its views (superusers only) allow them (tradeops.admin.queues).
 # Inline styles stay allowed: the report's <style> block, style attributes in templates.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from tradeops.admin import queue_app_index
+from tradeops.admin.queues import queue_app_index
 
 # The RQ queue dashboard lives inside the admin (/admin/django_rq/...), registered by
 # tradeops.admin behind its own permission check. The apps' URLs are included by name, so the

@@ -1,13 +1,13 @@
 """The audit history on the change pages of releases, freezes, experiments and scaling steps:
 the table and trigger fields they show (shared, so no admin module imports another). The audit
-list itself is the core's (tradeops.admin)."""
+list itself is the core's (tradeops.admin.audit)."""
 
 import json
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from tradeops.admin import pretty_json
+from tradeops.admin.helpers import pretty_json
 from tradeops.audit import history
 
 

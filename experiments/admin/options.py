@@ -27,7 +27,7 @@ from experiments.params import diff_params
 from experiments.rules import pending_prerequisite
 from experiments.scorecard import SCORED
 from experiments.triggers import evaluate_rollback_triggers
-from tradeops.admin import ReadOnlyAdmin
+from tradeops.admin.options import ReadOnlyAdmin
 from tradeops.admin_actions import ServiceFormMixin, note_action, refusal
 from tradeops.admin_columns import moment_column, release_column
 from tradeops.admin_links import LinksTheViewerMayOpen

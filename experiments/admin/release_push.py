@@ -19,7 +19,7 @@ from experiments.releases.push import (
 from integrity import admin as integrity_admin
 from integrity.admin import attempts_table
 from integrity.models import ReleasePush, ReleaseWebhook
-from tradeops.admin import ReadOnlyAdmin
+from tradeops.admin.options import ReadOnlyAdmin
 from tradeops.roles import CHANGE_RELEASE_PUSH, HANDLE_INCIDENTS
 
 # The bot's page lists this many of its latest pushes; the push list has them all.
