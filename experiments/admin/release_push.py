@@ -16,8 +16,8 @@ from experiments.releases.push import (
     send_test_push,
     set_up_release_push,
 )
-from integrity import admin as integrity_admin
-from integrity.admin import attempts_table
+from integrity.admin import bots as integrity_admin
+from integrity.admin.helpers import attempts_table
 from integrity.models import ReleasePush, ReleaseWebhook
 from tradeops.admin.options import ReadOnlyAdmin
 from tradeops.roles import CHANGE_RELEASE_PUSH, HANDLE_INCIDENTS
