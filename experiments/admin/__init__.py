@@ -1,8 +1,8 @@
 """The decision framework's admin, a package as Django's own admin is: the options of each model
-(options: experiments and their decisions; releases: releases and freezes; release_push: the
-bot's page with its release push, and the pushes; scaling: risk scaling steps), their forms, the
-HTML pieces the pages show (helpers) and the audit history they share (history). Each model is
-registered here, once, and nowhere else."""
+(options: experiments and their decisions, with the experiment's moves in actions; releases:
+releases and freezes; release_push: the bot's page with its release push, and the pushes;
+scaling: risk scaling steps), their forms, the HTML pieces the pages show (helpers) and the audit
+history they share (history). Each model is registered here, once, and nowhere else."""
 
 from django.contrib import admin
 

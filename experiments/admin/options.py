@@ -1,76 +1,35 @@
-"""The decision framework in the admin: experiments move only by transitions (each with a note,
-audited), the plan's queue drafts A/B/C. Every button calls the same service the commands and
-jobs call. Registered in experiments.admin."""
+"""The decision framework in the admin: an experiment's pages (its fields, the decision it leads
+with, its moves as buttons, the plan's queue that drafts A/B/C) and its decisions. The moves
+themselves are the actions module's. Registered in experiments.admin."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
 from experiments import plan, services
-from experiments.admin.forms import DecisionForm, ExperimentForm, PlanDraftForm
-from experiments.admin.helpers import (
-    approval_html,
-    decision_context,
-    keep_evidence_html,
-    kpi_list,
-    scorecard_html,
-    stored_scorecard_html,
-    triggers_html,
-)
+from experiments.admin.actions import TRANSITION_ACTIONS, ExperimentActions
+from experiments.admin.forms import ExperimentForm, PlanDraftForm
+from experiments.admin.helpers import decision_context, kpi_list, scorecard_html, triggers_html
 from experiments.admin.history import WatchedChangeMixin
-from experiments.lifecycle import blocked_moves, move_refusal, open_moves
+from experiments.lifecycle import blocked_moves, open_moves
 from experiments.models import Experiment
 from experiments.params import diff_params
-from experiments.rules import pending_prerequisite
 from experiments.scorecard import SCORED
-from experiments.triggers import evaluate_rollback_triggers
 from tradeops.admin.options import ReadOnlyAdmin
-from tradeops.admin_actions import ServiceFormMixin, note_action, refusal
+from tradeops.admin_actions import ServiceFormMixin, refusal
 from tradeops.admin_columns import moment_column, release_column
 from tradeops.admin_links import LinksTheViewerMayOpen
 from tradeops.models import Bot
-from tradeops.roles import APPROVE_EXPERIMENT, OPERATE_EXPERIMENT
-from tradeops.scheduling import enqueue
 
 # The JSON fields shown as readable text once the experiment is past draft.
 READABLE = {"primary_kpis": "primary_kpis_display", "secondary_kpis": "secondary_kpis_display"}
 
-# Admin action name for each service transition, with its button label (one button may make
-# more than one move: "Log decision" logs a keep or decides).
-TRANSITION_ACTIONS = {
-    "submit": ("submit", "Submit for approval"),
-    "approve": ("approve", "Approve"),
-    "start": ("start", "Start"),
-    "review": ("send_to_review", "Send to review"),
-    "decide": ("decide", "Log decision"),
-    "keep": ("decide", "Log decision"),
-    "confirm keep": ("confirm_keep", "Confirm keep"),
-    "roll back keep": ("roll_back_keep", "Roll back instead"),
-    "withdraw": ("withdraw", "Withdraw"),
-}
-
-
-def refused_move(name):
-    """The note page's check before the note: why `name` would be refused now (the lifecycle's
-    own rules, as the service checks them), or None."""
-    return lambda experiment, user: move_refusal(experiment, name, user)
-
-
-def approved_message(experiment):
-    """What an approval means for when it runs, in the team's words ("Experiment B approved;
-    it starts after A is decided")."""
-    experiment.refresh_from_db()
-    pending = pending_prerequisite(experiment)
-    if pending is not None:
-        return f"{experiment.name} approved; it starts after {pending.name} is decided"
-    return f"{experiment.name} approved; an Operator may start it now"
-
 
 class ExperimentAdmin(
-    LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
+    ExperimentActions, LinksTheViewerMayOpen, ServiceFormMixin, WatchedChangeMixin, admin.ModelAdmin
 ):
     list_display = [
         "name",
@@ -270,117 +229,6 @@ class ExperimentAdmin(
             )
             or "-"
         )
-
-    @note_action("Submit for approval", "operate", check=refused_move("submit"))
-    def submit(self, request, experiment, note):
-        services.submit(experiment, by=request.user, note=note)
-
-    @note_action(
-        "Approve (Team lead, not the submitter)",
-        "approve",
-        details=approval_html,
-        check=refused_move("approve"),
-        done=lambda experiment, result: approved_message(experiment),
-    )
-    def approve(self, request, experiment, note):
-        services.approve(experiment, by=request.user, note=note)
-
-    @note_action(
-        "Start (the candidate goes live)",
-        "operate",
-        check=refused_move("start"),
-        done=lambda experiment, result: (
-            f"{experiment.name} started: {experiment.bot.slug} now runs "
-            f"{experiment.candidate_release.tag}"
-        ),
-    )
-    def start(self, request, experiment, note):
-        services.start(experiment, by=request.user, note=note)
-
-    @note_action("Send to review", "operate", check=refused_move("review"))
-    def send_to_review(self, request, experiment, note):
-        services.send_to_review(experiment, by=request.user, note=note)
-
-    @note_action(
-        "Log decision (keep / rollback / iterate)",
-        "operate",
-        form_class=DecisionForm,
-        details=stored_scorecard_html,
-    )
-    def decide(self, request, experiment, note, decision, without_better):
-        _, draft = services.decide(
-            experiment,
-            decision=decision,
-            by=request.user,
-            rationale=note,
-            without_better=without_better,
-        )
-        if draft is not None:
-            url = reverse("admin:experiments_experiment_change", args=[draft.pk])
-            self.message_user(
-                request, format_html('New draft: <a href="{}">{}</a>', url, draft), messages.INFO
-            )
-
-    @note_action(
-        "Confirm keep (Team lead, not who logged it): the candidate becomes the baseline",
-        "approve",
-        details=keep_evidence_html,
-        check=refused_move("confirm keep"),
-        done=lambda experiment, result: (
-            f"{experiment.name} kept: {experiment.candidate_release.tag} is "
-            f"{experiment.bot.slug}'s baseline"
-        ),
-    )
-    def confirm_keep(self, request, experiment, note):
-        services.confirm_keep(experiment, by=request.user, note=note)
-
-    @note_action(
-        "Roll back instead of the keep (Team lead): the baseline runs again",
-        "approve",
-        details=stored_scorecard_html,
-        check=refused_move("roll back keep"),
-    )
-    def roll_back_keep(self, request, experiment, note):
-        services.decide(experiment, decision="rollback", by=request.user, rationale=note)
-
-    @note_action("Withdraw (before it runs)", "operate", check=refused_move("withdraw"))
-    def withdraw(self, request, experiment, note):
-        services.withdraw(experiment, by=request.user, note=note)
-
-    @admin.action(description="Evaluate rollback triggers now", permissions=["operate"])
-    def evaluate_triggers(self, request, queryset):
-        for experiment in queryset:
-            fired = evaluate_rollback_triggers(experiment)
-            if fired:
-                summary = "; ".join(f["summary"] for f in fired)
-                self.message_user(request, f"{experiment}: STOPPED: {summary}", messages.ERROR)
-            else:
-                self.message_user(request, f"{experiment}: no trigger fired", messages.SUCCESS)
-
-    @admin.action(
-        description="Recompute the scorecard (in the background)", permissions=["operate"]
-    )
-    def refresh_scorecard(self, request, queryset):
-        # One job refreshes every running experiment: the page never computes it.
-        enqueue(services.REFRESH_SCORECARDS_JOB)
-        self.message_user(
-            request,
-            "The scorecard is being recomputed: reload the page in a minute.",
-            messages.SUCCESS,
-        )
-        # From the experiment's own button: back to the experiment, not to the list.
-        if len(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)) == 1:
-            experiment = queryset.get()
-            return HttpResponseRedirect(
-                reverse("admin:experiments_experiment_change", args=[experiment.pk])
-            )
-        return None
-
-    def has_operate_permission(self, request):
-        return request.user.has_perm(OPERATE_EXPERIMENT)
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm(APPROVE_EXPERIMENT)
 
     def get_urls(self):
         queue = path(
