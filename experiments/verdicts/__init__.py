@@ -47,7 +47,8 @@ Cost: closed form, one sort of the trades and cumulative sums; O(trades log trad
 O(trades) memory; a look at many times (`shadow_sequence`) costs one pass.
 
 The modules: `sequence` (the confidence sequence, the verdicts' names and each arm's figures),
-`twins` (pairing), `shadow` (the test against the shadow) and `before_after` (without one).
+`twins` (pairing), `evidence` (the sums at each look), `shadow` (the test against the shadow)
+and `before_after` (without one).
 """
 
 from experiments.verdicts.before_after import BEFORE_AFTER_ONLY, before_after
