@@ -24,11 +24,12 @@ from tradeops.models.base import (
     TradeStatus,
 )
 from tradeops.models.bots import ApiToken, Bot, ParamSpec, TradingMode
+from tradeops.models.health import HealthEvent
 from tradeops.models.ingest import IngestBatch, QuarantinedRecord, TokenFailure
 from tradeops.models.jobs import JobRun
 from tradeops.models.loop import BotPulse
 from tradeops.models.releases import ConfigRelease, ReleaseChange, StabilizationWindow
-from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, HealthEvent, Trade
+from tradeops.models.trading import DecisionCount, EquitySnapshot, Fill, Trade
 
 __all__ = [
     "DECIMAL_PLACES",
