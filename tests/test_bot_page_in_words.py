@@ -110,3 +110,25 @@ def test_the_lead_edits_the_exit_reasons_one_a_line(client, bot, people):
 
     bot.refresh_from_db()
     assert bot.known_exit_reasons == ["take_profit", "stop_loss", "liquidation"]
+
+
+def test_the_shadow_relation_is_one_line_on_a_bots_page(client, bot, people):
+    """A live bot's page said 'Shadow relation: Live bot, no shadow.' and 'Shadow of: -'."""
+    page = bot_page(client, people, bot, "lead")
+
+    assert "Live bot, no shadow." in page and "Shadow of:" not in page
+    client.force_login(people["lead"])
+    adding = client.get("/admin/tradeops/bot/add/").content.decode()
+    assert "Shadow of:" in adding and "Shadow relation" not in adding
+
+
+@pytest.mark.parametrize("role", ["lead", "viewer"])
+def test_the_unknown_exit_alert_share_reads_as_the_card_says_it(client, bot, people, role):
+    """The card says 'alert above 2%'; the bot's page said 0.0200 with no unit."""
+    people["viewer"] = log_in_as(Client(), "vic", VIEWER)
+    page = bot_page(client, people, bot, role)
+
+    if role == "lead":
+        assert "A share: 0.02 is 2%." in page
+    else:
+        assert "above 2% of the closes in 24 hours" in page and "0.0200" not in page

@@ -239,3 +239,23 @@ def test_a_bot_id_that_is_not_a_number_is_404_not_500(bot_and_token, people):
     for path in ("abc/trading/", "1/x/trading/", "abc/breaker/"):
         response = client.post(f"/admin/tradeops/bot/{path}", {"mode": "stop_entries"})
         assert response.status_code in (302, 404), path
+
+
+def test_the_bot_page_states_its_mode_and_breaker_once_as_the_card_does(bot_and_token, people):
+    """One figure, one meaning: the bot's page showed its mode and breaker in the panel and
+    again as read-only fields, in other words ('-1.50% today (today -1.00%, ...)')."""
+    bot, token = bot_and_token
+    equity(token, (today_start(), "1000"), (midday_so_far(), "990"))
+    set_circuit_breaker(bot, "-1.5", by=people["lead"], note="volatile week")
+    bot = run_the_minute_job()
+    client = Client()
+    client.force_login(people["lead"])
+    home = " ".join(client.get(reverse("admin:index")).content.decode().split())
+    page = " ".join(
+        client.get(reverse("admin:tradeops_bot_change", args=[bot.pk])).content.decode().split()
+    )
+
+    reading = "today -1.00% of -1.50% · headroom 0.50 pts"
+    assert reading in home and page.count(reading) == 1
+    assert page.count("headroom") == 1 and page.count("Circuit breaker") == 1
+    assert page.count("Trading mode") == 1  # the panel's heading, no read-only field beside it

@@ -8,7 +8,11 @@ from django import forms
 from django.contrib import admin
 
 # Shown to who may not change the bot (the admin shows its fields read-only): name -> shown as.
-READ_AS = {"starting_equity": "starting_equity_shown", "known_exit_reasons": "exit_reasons_shown"}
+READ_AS = {
+    "starting_equity": "starting_equity_shown",
+    "known_exit_reasons": "exit_reasons_shown",
+    "unknown_exit_alert_share": "unknown_exit_share_shown",
+}
 
 
 class ExitReasonsField(forms.CharField):
@@ -44,6 +48,8 @@ class BotFieldsForReading:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "starting_equity":  # 25000.00, not the column's 25000.000000000000
             field.prepare_value = _equity_shown
+        if db_field.name == "unknown_exit_alert_share":  # the card says "alert above 2%"
+            field.help_text = f"{db_field.help_text} A share: 0.02 is 2%."
         return field
 
     def get_fields(self, request, obj=None):
@@ -57,6 +63,11 @@ class BotFieldsForReading:
         if bot.starting_equity is None:
             return "not set"
         return f"{bot.starting_equity:,.2f} {bot.quote_currency}"
+
+    @admin.display(description="Unknown exit alert share")
+    def unknown_exit_share_shown(self, bot):
+        percent = (bot.unknown_exit_alert_share * 100).normalize()
+        return f"above {percent:f}% of the closes in 24 hours"
 
     @admin.display(description="Known exit reasons")
     def exit_reasons_shown(self, bot):

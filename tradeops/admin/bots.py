@@ -36,13 +36,12 @@ class BotAdmin(BotFieldsForReading, admin.ModelAdmin):
     search_fields = ["slug", "name"]
     # What the bot runs changes only through the audited services (baseline, experiment start
     # and decision, rollback trigger, scaling step), never by editing the bot; so does its
-    # trading mode and its circuit breaker (the panel under the form, and the command center).
+    # trading mode and its circuit breaker (the panel above the form, and the command center),
+    # shown there only: one place on the page for each.
     readonly_fields = [
         "current_release",
         "current_change",
         "shadow_relation",
-        "trading",
-        "circuit_breaker",
     ]
     exclude = [
         "trading_mode",
@@ -56,33 +55,6 @@ class BotAdmin(BotFieldsForReading, admin.ModelAdmin):
     ]
     actions = ["issue_token"]
     change_form_template = "admin/tradeops/bot/change_form.html"
-
-    @admin.display(description="Trading mode")
-    def trading(self, bot):
-        if bot.pk is None:
-            return "-"
-        if not bot.is_stopped:
-            return "Trade"
-        return format_html(
-            "{} since {} UTC by {}: {}",
-            bot.get_trading_mode_display(),
-            f"{bot.trading_changed_at:%Y-%m-%d %H:%M}",
-            bot.trading_changed_by,
-            bot.trading_note,
-        )
-
-    @admin.display(description="Circuit breaker")
-    def circuit_breaker(self, bot):
-        if bot.pk is None or bot.is_shadow:
-            return "-" if bot.pk is None else "none: a shadow follows its live bot's mode"
-        if bot.breaker_read_at is None:
-            return f"{bot.breaker_pct}% today: not read yet"
-        if bot.breaker_reading_pct is None:
-            return f"{bot.breaker_pct}% today: no equity known (set the starting equity)"
-        return (
-            f"{bot.breaker_pct}% today; today {bot.breaker_reading_pct:.2f}%, headroom "
-            f"{bot.breaker_headroom:.2f} pts (as of {bot.breaker_read_at:%H:%M} UTC)"
-        )
 
     def get_urls(self):
         pages = [
@@ -158,10 +130,13 @@ class BotAdmin(BotFieldsForReading, admin.ModelAdmin):
             )
         return self._back(request)
 
-    def get_readonly_fields(self, request, obj=None):
-        # A shadow is one from its creation on: its trades name the live bot's releases.
-        fields = super().get_readonly_fields(request, obj)
-        return [*fields, "shadow_of"] if obj is not None else fields
+    def get_fields(self, request, obj=None):
+        # One line for the shadow: chosen when the bot is added, read as the relation in words
+        # after. A shadow is one from its creation on (its trades name the live bot's releases),
+        # so the changed bot's form has no shadow_of to post.
+        fields = super().get_fields(request, obj)
+        drop = "shadow_of" if obj is not None else "shadow_relation"
+        return [name for name in fields if name != drop]
 
     @admin.display(description="Shadow relation")
     def shadow_relation(self, bot):
