@@ -1,16 +1,19 @@
 """The plan's rules on their boundaries, both sides (issue 25, section 4): each test here was
 written against a mutation that survived the suite before it (a `<` made `<=`, a streak that a
 good day no longer resets, the cadence's copy of the unknown-exit alarm, the P&L tolerance
-widened a thousandfold)."""
+widened a thousandfold). scripts/mutation_pass.py applies those mutations and the rest again."""
 
 import datetime
+import functools
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cadence.selectors import unknown_exits
+from experiments.models import Experiment
 from experiments.rules import check_can_scale, check_one_change
 from experiments.scaling import (
     approve_scaling_step,
@@ -18,15 +21,21 @@ from experiments.scaling import (
     propose_scaling_step,
     scaling_readiness,
 )
+from experiments.services import make_baseline
 from experiments.triggers import (
     avg_loss_deterioration,
     consecutive_daily_losses,
+    evaluate_live_changes,
     evaluate_rollback_triggers,
 )
+from experiments.verdicts import shadow_verdict
 from ingestion.fastpath import clean_trade
 from ingestion.records import latest_allowed_timestamp, validate_record
 from ingestion.stored import malformed_stored_trades
 from integrity.checks import unknown_exit_rate
+from integrity.loop import watch_bot_loop
+from integrity.models import IntegrityIncident
+from integrity.services import open_or_bump_incident, resolve_incident
 from tests.factories import (
     candidate,
     closed_trade,
@@ -37,7 +46,10 @@ from tests.factories import (
     trade,
     two_weeks,
 )
-from tradeops.models import EquitySnapshot, IngestKind, Trade
+from tradeops.models import ConfigRelease, EquitySnapshot, IngestBatch, IngestKind, Trade
+from tradeops.services import create_bot
+
+HOUR = datetime.timedelta(hours=1)
 
 
 @pytest.fixture
@@ -243,3 +255,124 @@ def test_stable_is_at_least_80_percent_of_the_week_before(baseline, win, passed)
     two_weeks(baseline, week_before=(15, -3), latest_week=(win, -3))
     (stable,) = [c for c in scaling_readiness(baseline.bot)["checks"] if "80%" in c["check"]]
     assert stable["passed"] is passed, stable["check"]
+
+
+# -- survivors of the scripted pass (scripts/mutation_pass.py), killed on their boundary ----------
+
+
+def test_the_one_change_is_a_strategy_lever_not_an_execution_param(baseline, people):
+    with_order = candidate(baseline, people, tag="v1.4.1-limit", order_type="limit")
+    market = candidate(with_order, people, tag="v1.4.2-market", order_type="market")
+    with pytest.raises(ValidationError, match="order_type is not a strategy param"):
+        check_one_change(with_order, market, "order_type")
+    lever = candidate(with_order, people, tag="v1.4.2-pressure", side_balance_pressure="0.3")
+    check_one_change(with_order, lever, "side_balance_pressure")
+
+
+@pytest.mark.parametrize("step_pct, allowed", [(10, True), (20, True), ("9.99", False),
+                                               ("20.01", False)])  # fmt: skip
+def test_a_scaling_step_of_10_to_20_percent_both_ends_included(baseline, people, step_pct, allowed):
+    two_weeks(baseline)
+    propose = functools.partial(
+        propose_scaling_step,
+        bot=baseline.bot,
+        param="risk_per_trade_pct",
+        step_pct=Decimal(step_pct),
+        tag="v1.4.1-risk",
+        by=people["operator"],
+        note="two good weeks",
+    )
+    if not allowed:
+        with pytest.raises(ValidationError, match=r"\+10% to \+20%"):
+            propose()
+        return
+    assert propose().step_pct == Decimal(step_pct)  # 0.5 to 0.55 or 0.6: exactly the step
+
+
+def test_a_resolved_critical_incident_no_longer_blocks_scaling(baseline):
+    two_weeks(baseline)
+    incident = open_or_bump_incident(
+        bot=baseline.bot,
+        kind=IntegrityIncident.Kind.MALFORMED_STORED_TRADE,
+        severity=IntegrityIncident.Severity.CRITICAL,
+        title="Stored trades failing validation",
+    )
+    assert not scaling_readiness(baseline.bot)["passed"]
+    resolve_incident(incident)
+    assert scaling_readiness(baseline.bot)["passed"]
+
+
+def test_a_change_on_a_shadow_is_not_watched_as_money(baseline, people):
+    experiment = run_through(draft(baseline, people), people)
+    shadow, _ = create_bot(slug="alpha-shadow", shadow_of=baseline.bot)
+    # The services refuse a release or a change of a shadow's; these are rows written around them.
+    own = [
+        ConfigRelease.objects.create(
+            bot=shadow, version=n, tag=f"own-{n}", params=release.params, created_by=people["lead"]
+        )
+        for n, release in enumerate((experiment.baseline_release, experiment.candidate_release))
+    ]
+    Experiment.objects.create(
+        bot=shadow,
+        name="on the shadow",
+        lever=experiment.lever,
+        success_criteria="none",
+        baseline_release=own[0],
+        candidate_release=own[1],
+        status=Experiment.Status.RUNNING,
+        started_at=experiment.started_at,
+        triggers=experiment.triggers,
+        created_by=people["operator"],
+    )
+    assert [change for change, _ in evaluate_live_changes(timezone.now())] == [experiment]
+
+
+def test_a_bot_is_silent_only_past_its_limit(baseline, people):
+    bot = baseline.bot
+    make_baseline(baseline, by=people["lead"], note="current", now=timezone.now() - HOUR)
+    ingest(bot, "equity", {"ts": timezone.now().isoformat(), "equity": "10000"})
+    heard = IngestBatch.objects.filter(bot=bot).latest("received_at").received_at
+    limit = bot.silent_after_minutes * datetime.timedelta(minutes=1)
+    assert watch_bot_loop(heard + limit) == []
+    ((_, finding),) = watch_bot_loop(heard + limit + datetime.timedelta(microseconds=1))
+    assert finding.kind == IntegrityIncident.Kind.BOT_SILENT
+
+
+DAY_SECONDS = 86400.0
+START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+
+def arm(opened, net_pnl, symbols):
+    """One arm of the verdict: long trades held 10 minutes."""
+    opened = np.asarray(opened, float)
+    return {
+        "symbol": np.asarray(symbols, dtype=object),
+        "side": np.array(["long"] * len(opened), dtype=object),
+        "opened_at": opened,
+        "closed_at": opened + 600,
+        "net_pnl": np.resize(np.asarray(net_pnl, float), len(opened)),
+    }
+
+
+@pytest.mark.parametrize(
+    "candidates, shadows, too_early", [(30, 30, False), (29, 30, True), (30, 29, True)]
+)
+def test_a_verdict_needs_30_trades_in_each_arm(candidates, shadows, too_early):
+    # Twins over 3 whole days; the candidate makes 5 a trade more.
+    opened = START + np.arange(30) * (3 * DAY_SECONDS / 30)
+    cand = arm(opened[:candidates], [5.0, 5.1], ["BTC/USDT"] * candidates)
+    shad = arm(opened[:shadows] + 20, [0.0, 0.1], ["BTC/USDT"] * shadows)
+    result = shadow_verdict(cand, shad, start=START, now=START + 3 * DAY_SECONDS)
+    assert (result["verdict"] == "too early") is too_early, result["wording"]
+
+
+@pytest.mark.parametrize("twins, like_for_like", [(20, True), (19, False)])
+def test_under_half_of_the_trades_paired_is_not_like_for_like(twins, like_for_like):
+    # 40 trades an arm over 3 days: `twins` of them on BTC in both, the rest on a pair the other
+    # arm does not trade. 20 twins are exactly half of the 80 trades.
+    opened = START + np.arange(40) * (3 * DAY_SECONDS / 40)
+    cand = arm(opened, [5.0, 5.1], ["BTC/USDT"] * twins + ["ETH/USDT"] * (40 - twins))
+    shad = arm(opened + 20, [0.0, 0.1], ["BTC/USDT"] * twins + ["SOL/USDT"] * (40 - twins))
+    result = shadow_verdict(cand, shad, start=START, now=START + 3 * DAY_SECONDS)
+    assert result["pairing"]["twins"] == twins
+    assert (result["finding"] != "not like for like") is like_for_like, result["wording"]
