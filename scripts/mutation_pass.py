@@ -245,9 +245,17 @@ MUTATIONS = [
         "keep-horizon",
         "a keep needs at least 5 days of the experiment running (5 days is enough)",
         RULES,
-        "if ran < needed:",
-        "if ran <= needed:",
-        ("tests/test_lifecycle.py", "tests/test_keep_four_eyes.py"),
+        "if now < experiment.keep_allowed_from:",
+        "if now <= experiment.keep_allowed_from:",
+        ("tests/test_lifecycle.py", "tests/test_keep_horizon.py", "tests/test_keep_four_eyes.py"),
+    ),
+    Mutation(
+        "keep-horizon-days",
+        "the card and the rule count the experiment's own minimum horizon, not a day less",
+        "experiments/models.py",
+        "return self.started_at + datetime.timedelta(days=self.min_horizon_days)",
+        "return self.started_at + datetime.timedelta(days=self.min_horizon_days - 1)",
+        ("tests/test_keep_horizon.py", "tests/test_lifecycle.py"),
     ),
     # -- risk scaling ------------------------------------------------------------------------------
     Mutation(

@@ -48,9 +48,10 @@ def _closed_in(arm, start, end):
     return {field: np.asarray(arm[field])[keep] for field in FIELDS}
 
 
-def whole_days(start, now):
-    """Whole UTC days between start and now (a day counts when all of it is in [start, now))."""
-    return max(0, math.floor(now / DAY_SECONDS) - math.ceil(start / DAY_SECONDS))
+def whole_days(start, times):
+    """Whole UTC days between start and each of times (a day counts when all of it is in
+    [start, time))."""
+    return np.maximum(0, np.floor(times / DAY_SECONDS) - math.ceil(start / DAY_SECONDS))
 
 
 def _variance(independent, by_day, variance):
@@ -160,7 +161,7 @@ def shadow_sequence(
     elapsed = np.maximum(times - start, 1.0) / DAY_SECONDS
     e = evidence(cand, shad, pairs, times)
     f = _intervals(e, elapsed, planned_days, alpha, variance)
-    whole = np.maximum(0, np.floor(times / DAY_SECONDS) - math.ceil(start / DAY_SECONDS))
+    whole = whole_days(start, times)
     early = (
         (e["n_c"] < min_trades)
         | (e["n_s"] < min_trades)
