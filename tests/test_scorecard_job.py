@@ -11,7 +11,7 @@ from experiments import services
 from experiments.jobs import REFRESH_SCORECARDS, refresh_scorecards
 from experiments.models import Experiment
 from experiments.scorecard import refresh_scorecard
-from tests.factories import draft, log_in_as, run_through, trade
+from tests.factories import draft, log_in_as, midnight, run_through, trade
 from tradeops.models import JobRun
 from tradeops.roles import OPERATOR, TEAM_LEAD
 from tradeops.schedule import BY_NAME
@@ -21,8 +21,10 @@ PAGE_QUERIES = 17  # session, user, permissions, the experiment and its relation
 
 
 def started_five_days_ago(baseline, people):
-    """A running experiment: the baseline won 1 a trade the day before, the candidate 3."""
-    start = timezone.now() - datetime.timedelta(days=5)
+    """A running experiment: the baseline won 1 a trade the day before, the candidate 3, ten
+    trades each within one UTC day (started at midday: started at now - 5 days, the candidate's
+    trades crossed midnight whenever the test ran after 14:00 UTC)."""
+    start = midnight(5) + datetime.timedelta(hours=12)
     experiment = run_through(draft(baseline, people), people, now=start)
     for n in range(10):
         before = start - datetime.timedelta(days=1, hours=n)
