@@ -23,6 +23,13 @@ def at(day, hour=0, minute=0, second=0):
     return datetime.datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
 
 
+def earlier_today(now):
+    """A moment of `now`'s UTC day before `now`, at any hour: a close "5 minutes ago" is
+    yesterday's for the first 5 minutes after midnight."""
+    start = datetime.datetime.combine(now.astimezone(UTC).date(), datetime.time(), tzinfo=UTC)
+    return start + (now - start) / 2
+
+
 def trade(bot, external_id, closed_at, net, side="short", exit_reason="take_profit", **extra):
     """A closed trade whose gross is its net (fees and funding 0) unless given."""
     values = {

@@ -23,7 +23,7 @@ from cadence.services import (
 from cadence.weekly import iso_week, week_of
 from experiments.releases import run_release
 from integrity.services import acknowledge_incident, open_or_bump_incident
-from tests.factories import draft, ingest, log_in_as, run_through, trade
+from tests.factories import draft, earlier_today, ingest, log_in_as, run_through, trade
 from tradeops.models import AuditEvent, DecisionCount
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 from tradeops.services import create_bot
@@ -50,13 +50,16 @@ def state(bot, ts, value, detail=""):
 # -- the command center ------------------------------------------------------------------
 
 
-def test_the_command_center_shows_each_bot_at_a_glance(bot, baseline, people):
+def test_the_command_center_shows_each_bot_at_a_glance(bot, baseline, people, monkeypatch):
     now = timezone.now()
     run_release(baseline, bot=bot, reason="baseline", reference="test", by=people["lead"], now=now)
     state(bot, now - datetime.timedelta(hours=30), "NORMAL")
     state(bot, now - datetime.timedelta(hours=3), "DEGRADED", "ws lag")
     trade(bot, "y1", now - datetime.timedelta(days=1), "12.5", release=baseline)
-    trade(bot, "t1", now - datetime.timedelta(minutes=5), "-2", exit_reason="", release=baseline)
+    # Today's close, and the page's clock the test's: a close 5 minutes before now was
+    # yesterday's from 00:00 to 00:05 UTC ("today UTC 0").
+    trade(bot, "t1", earlier_today(now), "-2", exit_reason="", release=baseline)
+    monkeypatch.setattr("cadence.views.timezone", SimpleNamespace(now=lambda: now))
     open_or_bump_incident(
         bot=bot, kind="orphan_fills", severity="warning", title="Fills without a trade"
     )

@@ -6,6 +6,7 @@ days are not clean."""
 import datetime
 import re
 from html import unescape
+from types import SimpleNamespace
 
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +19,7 @@ from experiments import services
 from experiments.releases import freeze_config
 from integrity.models import IntegrityCheckRun
 from kpis.services import capture_baseline
-from tests.factories import draft, run_through, trade
+from tests.factories import draft, earlier_today, run_through, trade
 from tradeops.models import ConfigRelease
 
 HOUR = datetime.timedelta(hours=1)
@@ -29,13 +30,17 @@ def link(page, text):
     return unescape(re.search(rf'<a href="([^"]+)">{text}</a>', page).group(1))
 
 
-def test_see_unknown_exits_lists_the_24_h_its_line_counts(client, bot, people):
+def test_see_unknown_exits_lists_the_24_h_its_line_counts(client, bot, people, monkeypatch):
     bot.known_exit_reasons = ["take_profit"]
     bot.save()
     now = timezone.now()
+    # Today's closes, and the pages' clock the test's: closes an hour before now were
+    # yesterday's from 00:00 to 01:00 UTC ("today UTC 0").
+    today = earlier_today(now)
     trade(bot, "old-unknown", now - 3 * DAY, "-1", exit_reason="")
-    trade(bot, "new-unknown", now - HOUR, "-1", exit_reason="")
-    trade(bot, "new-known", now - HOUR, "2")
+    trade(bot, "new-unknown", today, "-1", exit_reason="")
+    trade(bot, "new-known", today, "2")
+    monkeypatch.setattr("cadence.views.timezone", SimpleNamespace(now=lambda: now))
     client.force_login(people["lead"])
 
     review = client.get(

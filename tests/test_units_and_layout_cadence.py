@@ -3,6 +3,7 @@ command center card and the daily review carries the bot's quote currency, and a
 the demo's email channel target masked wherever it appears."""
 
 import datetime
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
@@ -10,18 +11,23 @@ from django.utils import timezone
 
 from integrity.alerts import send_test_alerts
 from integrity.models import AlertChannel, AlertDelivery
-from tests.factories import log_in_as, trade
+from tests.factories import earlier_today, log_in_as, trade
 from tradeops.roles import OPERATOR, TEAM_LEAD, VIEWER
 
 UTC = datetime.UTC
 
 
-def test_the_command_center_card_shows_net_pnl_in_the_bots_currency(client, bot, baseline):
+def test_the_command_center_card_shows_net_pnl_in_the_bots_currency(
+    client, bot, baseline, monkeypatch
+):
     bot.quote_currency = "EUR"
     bot.save(update_fields=["quote_currency"])
     now = timezone.now()
     trade(bot, "y", now - datetime.timedelta(days=1), "12.5", release=baseline)
-    trade(bot, "t", now - datetime.timedelta(minutes=5), "-2", release=baseline)
+    # Today's close, and the page's clock the test's: a close 5 minutes before now was
+    # yesterday's from 00:00 to 00:05 UTC (and the page's own clock could pass midnight).
+    trade(bot, "t", earlier_today(now), "-2", release=baseline)
+    monkeypatch.setattr("cadence.views.timezone", SimpleNamespace(now=lambda: now))
     log_in_as(client, "vera", VIEWER)
 
     page = client.get(reverse("admin:index")).content.decode()
