@@ -14,6 +14,7 @@ Every page `browse` opens fails its test on a browser console error (a script er
 that did not load) or a Content-Security-Policy violation.
 """
 
+import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,12 @@ from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
 from demo.scenario import DEMO_BOT, DEMO_PASSWORD, load_demo
 from experiments.models import Experiment
+from kpis.queries import utc_day
 from tradeops.models import Bot
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,17 +103,37 @@ def _quoted(table):
 
 
 class Snapshot:
-    """The demo's rows, table by table in COPY format, and the logins kept with them: a role's
-    browser cookies and its session row, from the first time it logged in through the form."""
+    """The demo ending on `day` (`load_demo`, through the real services): its rows, table by
+    table in COPY format, and the logins kept with them: a role's browser cookies and its session
+    row, from the first time it logged in through the form. Taken, the database is emptied again
+    at once, as after any transactional test, so no other test sees it. Jobs run in-process as
+    in `make demo`; passwords use the tests' fast hasher."""
 
-    def __init__(self, rows):
-        self.rows, self.logins = rows, {}
+    def __init__(self):
+        self.take()
+
+    def take(self):
+        self.day, self.rows, self.logins = utc_day(timezone.now()), {}, {}
+        hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        with override_settings(REDIS_URL="", PASSWORD_HASHERS=hashers):
+            load_demo(end_date=self.day)
+            with connection.cursor() as cursor:
+                for table in _tables():
+                    with cursor.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
+                        self.rows[table] = b"".join(copy)
+            call_command("flush", interactive=False, verbosity=0)
 
     def restore(self):
         """Put the rows back verbatim, with triggers off (session_replication_role, which needs
         the superuser the tests run as): the trade table's rollup trigger would count the stored
         daily rollup twice. Foreign-key checks, triggers too, are off with them: the rows were
-        consistent when copied."""
+        consistent when copied.
+
+        A session that passed midnight UTC takes the demo again first: a demo ending yesterday
+        has its missed review and signed-off days a day off (test_the_operating_cadence failed
+        after midnight in a session begun before it)."""
+        if utc_day(timezone.now()) != self.day:
+            self.take()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL session_replication_role = replica")
             # DELETE, not TRUNCATE: the tables are (nearly) empty; TRUNCATE costs ms per table.
@@ -140,23 +163,10 @@ class Snapshot:
 
 @pytest.fixture(scope="session")
 def demo_snapshot(django_db_setup, django_db_blocker):
-    """The demo (`load_demo`, through the real services), loaded once per session and kept as a
-    `Snapshot`; the database is emptied again at once, as after any transactional test, so no
-    other test sees it. Jobs run in-process as in `make demo`; passwords use the tests' fast
-    hasher."""
-    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with (
-        django_db_blocker.unblock(),
-        override_settings(REDIS_URL="", PASSWORD_HASHERS=hashers),
-    ):
-        load_demo()
-        rows = {}
-        with connection.cursor() as cursor:
-            for table in _tables():
-                with cursor.copy(f"COPY {_quoted(table)} TO STDOUT") as copy:
-                    rows[table] = b"".join(copy)
-        call_command("flush", interactive=False, verbosity=0)
-    return Snapshot(rows)
+    """The demo, loaded once per session (once a day in a session that passes midnight) and
+    kept as a `Snapshot`."""
+    with django_db_blocker.unblock():
+        return Snapshot()
 
 
 @dataclass
@@ -164,6 +174,7 @@ class Demo:
     bot: Bot
     running: Experiment  # Experiment A, running its candidate
     queued: Experiment  # Experiment B, submitted by the operator, waiting for a lead
+    day: datetime.date  # the UTC day the demo ends on: today, when the test began
 
 
 @pytest.fixture
@@ -176,6 +187,7 @@ def demo(demo_snapshot, live_server):
         bot=bot,
         running=Experiment.objects.get(bot=bot, plan_key="A"),
         queued=Experiment.objects.get(bot=bot, plan_key="B"),
+        day=demo_snapshot.day,
     )
 
 
