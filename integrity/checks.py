@@ -129,7 +129,7 @@ def unknown_exit_rate(bot, now, last):
             Kind.UNKNOWN_EXIT_RATE,
             Severity.CRITICAL,
             f"Unknown exit reasons at {share:.1%} of closes in 24h "
-            f"(threshold {bot.unknown_exit_alert_share:.1%})",
+            f"(threshold {bot.unknown_exit_alert_percent})",
             unknown,
             {"unknown": unknown, "closes": total, "share": round(share, 6)},
         )

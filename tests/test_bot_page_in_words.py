@@ -9,9 +9,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from cadence.selectors import unknown_exits
 from experiments.services import make_baseline
+from integrity.checks import unknown_exit_rate
 from integrity.loop import watch_bot_loop
-from tests.factories import ingest, log_in_as
+from tests.factories import ingest, log_in_as, trade
 from tradeops.roles import VIEWER
 
 MINUTE = datetime.timedelta(minutes=1)
@@ -132,3 +134,24 @@ def test_the_unknown_exit_alert_share_reads_as_the_card_says_it(client, bot, peo
         assert "A share: 0.02 is 2%." in page
     else:
         assert "above 2% of the closes in 24 hours" in page and "0.0200" not in page
+
+
+def test_the_unknown_exit_share_reads_the_same_everywhere_unrounded(client, bot, people):
+    """A 2.5% alarm read 'alert above 2%' on the card (rounded to whole percents), '2.5%' on
+    the bot's page and '2.5%' in the incident: one figure, one meaning, one place."""
+    bot.unknown_exit_alert_share = Decimal("0.025")
+    bot.known_exit_reasons = ["take_profit"]
+    bot.save()
+    now = timezone.now()
+    for n in range(100):
+        reason = "" if n < 3 else "take_profit"
+        trade(bot, f"u{n}", now - datetime.timedelta(minutes=n + 1), "1", exit_reason=reason)
+
+    card_line = str(unknown_exits(bot, {"take_profit": 97, "": 3}))
+    incident = unknown_exit_rate(bot, now, None)
+    people["viewer"] = log_in_as(Client(), "vic", VIEWER)
+    page = bot_page(client, people, bot, "viewer")
+
+    assert "alert above 2.5%)" in card_line
+    assert "(threshold 2.5%)" in incident[0].title
+    assert "above 2.5% of the closes in 24 hours" in page

@@ -66,8 +66,7 @@ class BotFieldsForReading:
 
     @admin.display(description="Unknown exit alert share")
     def unknown_exit_share_shown(self, bot):
-        percent = (bot.unknown_exit_alert_share * 100).normalize()
-        return f"above {percent:f}% of the closes in 24 hours"
+        return f"above {bot.unknown_exit_alert_percent} of the closes in 24 hours"
 
     @admin.display(description="Known exit reasons")
     def exit_reasons_shown(self, bot):

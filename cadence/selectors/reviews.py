@@ -53,10 +53,6 @@ class UnknownExits:
         return closes_url(self.bot, self.until - DAY, self.until, unknown=True)
 
     @property
-    def threshold(self):
-        return self.bot.unknown_exit_alert_share  # a Decimal share
-
-    @property
     def share(self):
         return self.unknown / self.closes if self.closes else 0.0
 
@@ -69,7 +65,7 @@ class UnknownExits:
             return "no closes in the last 24 h"
         return (
             f"{self.unknown} of {self.closes} closes in the last 24 h ({self.share:.1%}; "
-            f"alert above {self.threshold:.0%})"
+            f"alert above {self.bot.unknown_exit_alert_percent})"
         )
 
 

@@ -227,6 +227,12 @@ class Bot(models.Model):
         return bool(closes) and unknown > self.unknown_exit_alert_share * closes
 
     @property
+    def unknown_exit_alert_percent(self):
+        """The alarm's share as every page and incident states it: "2%", "2.5%" (exact, never
+        rounded to a figure the rule does not use)."""
+        return f"{(self.unknown_exit_alert_share * 100).normalize():f}%"
+
+    @property
     def is_stopped(self):
         return self.trading_mode != TradingMode.TRADE
 
